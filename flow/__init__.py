@@ -1,0 +1,17 @@
+"""flow: ADMM-NN compressed networks from Brevitas/QONNX to hls4ml, csim and PYNQ.
+
+The CLI is a thin layer over these functions:
+    flow.compile(flow.BuildConfig(board="pynq-z2"))
+    flow.train(flow.TrainConfig(epochs=40))
+    flow.infer("build/lenet-digits-pynq-z2", inputs)
+    flow.write_report("build/lenet-digits-pynq-z2")
+"""
+from .build import BuildResult, compile
+from .config import BuildConfig
+from .errors import FlowError, VerificationError
+from .infer import infer
+from .report import write_report
+from .train import TrainConfig, train
+
+__all__ = ["BuildConfig", "BuildResult", "FlowError", "TrainConfig", "VerificationError", "compile", "infer",
+           "train", "write_report"]

@@ -1,0 +1,113 @@
+"""The `flow` command line: parse, call the Python API, print."""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+
+from .config import DEFAULT_BOARD
+from .errors import FlowError, VerificationError
+
+app = typer.Typer(
+    help="ADMM-NN compression flow: Brevitas/QONNX model -> hls4ml project -> csim -> PYNQ bundle.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+out = Console()
+
+
+@app.command("compile")
+def compile_command(
+    model: Optional[Path] = typer.Option(None, help="QONNX .onnx or flow .pt checkpoint; default: the shipped LeNet on 8x8 digits."),
+    board: str = typer.Option(DEFAULT_BOARD, help="Board name, one of the files in boards/."),
+    out_dir: Optional[Path] = typer.Option(None, "--out", help="Build dir; default build/<model>-<board>/."),
+    data_dir: Optional[Path] = typer.Option(None, help="Folder with the MNIST IDX files, for MNIST-sized models."),
+    n_samples: int = typer.Option(500, help="Held-out samples the verify step compares csim on."),
+    from_step: Optional[str] = typer.Option(None, help="Restart at this step, reusing earlier artifacts."),
+    progress: bool = typer.Option(True, help="Show progress bars."),
+):
+    """Convert a model to an hls4ml project for BOARD, C-simulate and verify it, and bundle it.
+
+    Synthesis and bitstream run only where Vitis HLS / Vivado are on PATH; elsewhere the summary
+    says 'skipped: <tool> not on PATH' and the csim-only build is a normal success.
+    """
+    from .build import compile as run_compile
+    from .config import BuildConfig
+    from .report import summary_table, verification_lines
+
+    result = run_compile(BuildConfig(model=model, board=board, out=out_dir, data_dir=data_dir, n_samples=n_samples,
+                                     from_step=from_step, show_progress=progress))
+    out.print(summary_table(result.summary))
+    for line in verification_lines(result.summary):
+        out.print(line)
+    out.print(f"artifacts: {result.build_dir} (summary.json, csim.json, time_per_step.json, bundle/)")
+
+
+@app.command("train")
+def train_command(
+    arch: str = typer.Option("lenet-digits", help="Zoo architecture to train."),
+    epochs: int = typer.Option(40, help="Training epochs."),
+    seed: int = typer.Option(0, help="Random seed."),
+    out_path: Path = typer.Option(Path("models/lenet-digits.pt"), "--out", help="Checkpoint to write."),
+):
+    """Quantization-aware training of a zoo model on scikit-learn's 8x8 digits; writes a checkpoint."""
+    from .train import TrainConfig, train
+
+    metrics = train(TrainConfig(arch=arch, epochs=epochs, seed=seed, out=out_path))
+    out.print(f"wrote {out_path}: test accuracy {metrics['test_accuracy']:.4f} on {metrics['test_samples']} digits "
+              f"({metrics['wall_s']} s)")
+
+
+@app.command("infer")
+def infer_command(
+    build_dir: Path = typer.Argument(..., help="A build dir made by 'flow compile'."),
+    input_path: Optional[Path] = typer.Option(None, "--input", help=".npy inputs; default: the build's test vectors."),
+    output_path: Optional[Path] = typer.Option(None, "--output", help="Where to save the outputs as .npy."),
+):
+    """Run inputs through the build's C simulation (csim target; the PYNQ target arrives with the driver)."""
+    import numpy as np
+
+    from .infer import infer
+
+    inputs_file = input_path or build_dir / "verify_inputs.npy"
+    try:
+        inputs = np.load(inputs_file, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise FlowError(f"cannot read inputs {inputs_file} ({exc}); pass a numeric .npy file") from None
+    outputs = infer(build_dir, inputs)
+    if output_path:
+        np.save(output_path, outputs)
+    out.print(f"{len(outputs)} inputs -> predicted classes {outputs.argmax(1)[:20].tolist()}"
+              f"{' ...' if len(outputs) > 20 else ''}")
+    if input_path is None:
+        expected = np.load(build_dir / "csim_outputs.npy")
+        out.print(f"matches compile-time csim outputs bit for bit: {bool(np.array_equal(outputs, expected))}")
+
+
+@app.command("report")
+def report_command(build_dir: Path = typer.Argument(..., help="A build dir made by 'flow compile'.")):
+    """Print a build's summary and write report.md next to it."""
+    from .report import load_summary, summary_table, verification_lines, write_report
+
+    summary = load_summary(build_dir)
+    out.print(summary_table(summary))
+    for line in verification_lines(summary):
+        out.print(line)
+    out.print(f"wrote {write_report(build_dir)}")
+
+
+def main() -> None:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    try:
+        app()
+    except VerificationError as exc:
+        Console(stderr=True).print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
+        sys.exit(1)
+    except FlowError as exc:
+        Console(stderr=True).print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
+        sys.exit(2)

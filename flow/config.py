@@ -1,0 +1,41 @@
+"""The build configuration and the context every step receives."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from .boards import Board
+
+DEFAULT_BOARD = "pynq-z2"
+
+
+@dataclass(frozen=True)
+class BuildConfig:
+    """What `flow compile` builds; every CLI flag maps onto one field."""
+
+    board: str = DEFAULT_BOARD
+    model: Path | None = None  # None: the shipped default checkpoint models/lenet-digits.pt
+    out: Path | None = None  # None: build/<model>-<board>/
+    data_dir: Path | None = None  # MNIST IDX folder, for MNIST-sized models
+    n_samples: int = 500  # held-out samples the verify step compares on
+    from_step: str | None = None
+    default_precision: str = "fixed<32,16>"  # for tensors no Quant node pins down
+    strategy: str = "Latency"
+    reuse_factor: int = 1
+    seed: int = 0
+    show_progress: bool = True
+
+    def to_json(self) -> dict:
+        return {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(self).items()}
+
+
+@dataclass
+class StepContext:
+    config: BuildConfig
+    board: Board
+    build_dir: Path
+    progress: object = None  # rich Progress, so long steps can add their own bar
+    facts: dict = field(default_factory=dict)
+
+    def path(self, name: str) -> Path:
+        return self.build_dir / name

@@ -1,0 +1,50 @@
+"""Step `bundle`: what goes to the board: metadata, test vectors and a sha256 manifest."""
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+
+from ..config import StepContext
+from ..paths import atomic_write_json
+
+NAME = "bundle"
+OUTPUTS = ["bundle/manifest.json"]
+TEST_VECTORS = {"verify_inputs.npy": "test_inputs.npy", "csim_outputs.npy": "test_outputs_csim.npy"}
+
+
+def sha256(path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def run(ctx: StepContext) -> dict:
+    bundle = ctx.path("bundle")
+    staging = ctx.path("bundle.tmp")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
+    graph = json.loads(ctx.path("graph.json").read_text())
+    meta = json.loads(ctx.path("csim_meta.json").read_text())
+    settings = json.loads(ctx.path("hls_config.json").read_text())
+    for source, target in TEST_VECTORS.items():
+        shutil.copyfile(ctx.path(source), staging / target)
+    atomic_write_json(staging / "metadata.json", {
+        "board": ctx.board.name,
+        "part": ctx.board.part,
+        "clock_period_ns": ctx.board.clock_period_ns,
+        "input_shape": graph["input_shape"],
+        "input_perm": graph["input_perm"],
+        "output_shape": graph["output_shape"],
+        "output_precision": meta["output_precision"],
+        "io_type": settings["io_type"],
+        "bitstream": None,  # none is built without Vivado; see summary.json for why
+    })
+    files = sorted(p for p in staging.iterdir() if p.is_file())
+    atomic_write_json(staging / "manifest.json", {p.name: sha256(p) for p in files})
+    # the manifest is written last, then the folder swapped in whole: a bundle without one is incomplete
+    shutil.rmtree(bundle, ignore_errors=True)
+    staging.replace(bundle)
+    return {"files": len(files) + 1}

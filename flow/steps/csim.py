@@ -1,0 +1,60 @@
+"""Step `csim`: compile the hls4ml project with g++ and run it on held-out data (C simulation)."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from ..config import StepContext
+from ..data import dataset_for_shape, load_test_split
+from ..paths import atomic_save_npy, atomic_write_json
+from ..quiet import stdout_to
+from .hls4ml_project import load_hls_model
+
+NAME = "csim"
+OUTPUTS = ["verify_inputs.npy", "csim_outputs.npy", "csim_meta.json"]
+
+
+def held_out_inputs(ctx: StepContext, input_shape: list[int]) -> tuple[np.ndarray, np.ndarray | None, str]:
+    """Inputs in the model's own (ONNX) layout, labels when the data has them, and the data's name."""
+    sample_shape = tuple(input_shape[1:])
+    dataset = dataset_for_shape(sample_shape)
+    if dataset is None:
+        # no dataset fits: uniform noise in [0, 1) still exercises every layer bit for bit
+        rng = np.random.default_rng(ctx.config.seed)
+        return rng.random((ctx.config.n_samples, *sample_shape), dtype=np.float32), None, "uniform-random[0,1)"
+    split = load_test_split(dataset, ctx.config.data_dir)
+    count = min(ctx.config.n_samples, len(split.labels))
+    return split.images[:count].reshape(count, *sample_shape), split.labels[:count], f"{dataset}-test"
+
+
+def to_hls_layout(inputs: np.ndarray, input_perm: list[int] | None) -> np.ndarray:
+    if input_perm is None:
+        return np.ascontiguousarray(inputs)
+    return np.ascontiguousarray(inputs.transpose(input_perm))
+
+
+def precision_lsb(precision) -> float:
+    return float(2.0 ** -(precision.width - precision.integer))
+
+
+def run(ctx: StepContext) -> dict:
+    graph = json.loads(ctx.path("graph.json").read_text())
+    inputs, labels, dataset = held_out_inputs(ctx, graph["input_shape"])
+    hls_model = load_hls_model(ctx)
+    with stdout_to(ctx.path("hls4ml.log")):
+        hls_model.compile()
+        outputs = np.asarray(hls_model.predict(to_hls_layout(inputs, graph["input_perm"])), dtype=np.float64)
+    outputs = outputs.reshape(len(inputs), -1)
+    atomic_save_npy(ctx.path("verify_inputs.npy"), inputs)
+    if labels is not None:
+        atomic_save_npy(ctx.path("verify_labels.npy"), labels)
+    atomic_save_npy(ctx.path("csim_outputs.npy"), outputs)
+    precision = hls_model.get_output_variables()[0].type.precision
+    atomic_write_json(ctx.path("csim_meta.json"), {
+        "dataset": dataset,
+        "n_samples": len(inputs),
+        "output_precision": str(precision),
+        "output_lsb": precision_lsb(precision),
+    })
+    return {"n_samples": len(inputs), "dataset": dataset}

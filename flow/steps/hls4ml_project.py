@@ -1,0 +1,78 @@
+"""Step `hls4ml`: the cleaned QONNX graph as an hls4ml project for the board's part."""
+from __future__ import annotations
+
+import json
+import warnings
+
+from ..config import StepContext
+from ..errors import FlowError
+from ..paths import atomic_write_json
+from ..quiet import stdout_to
+
+NAME = "hls4ml"
+OUTPUTS = ["hls_config.json", "hls4ml_prj/firmware/myproject.cpp"]
+PROJECT_DIR = "hls4ml_prj"
+
+
+def _io_type(ops: list[str]) -> str:
+    # io_stream keeps CNN feature maps in FIFOs instead of fully partitioned arrays
+    return "io_stream" if any(op in {"Conv", "MaxPool", "AveragePool"} for op in ops) else "io_parallel"
+
+
+def load_hls_model(ctx: StepContext):
+    """Rebuild the hls4ml ModelGraph from the build dir's files (model_clean.onnx + hls_config.json)."""
+    import hls4ml
+    from qonnx.core.modelwrapper import ModelWrapper
+
+    settings = json.loads(ctx.path("hls_config.json").read_text())
+    model = ModelWrapper(str(ctx.path("model_clean.onnx")))
+    with warnings.catch_warnings(), stdout_to(ctx.path("hls4ml.log")):
+        warnings.simplefilter("ignore")
+        return hls4ml.converters.convert_from_onnx_model(
+            model,
+            output_dir=str(ctx.path(PROJECT_DIR)),
+            backend=settings["backend"],
+            part=settings["part"],
+            clock_period=settings["clock_period"],
+            io_type=settings["io_type"],
+            hls_config=settings["hls_config"],
+        )
+
+
+def run(ctx: StepContext) -> dict:
+    import hls4ml
+    from qonnx.core.modelwrapper import ModelWrapper
+
+    graph = json.loads(ctx.path("graph.json").read_text())
+    model = ModelWrapper(str(ctx.path("model_clean.onnx")))
+    with warnings.catch_warnings(), stdout_to(ctx.path("hls4ml.log")):
+        warnings.simplefilter("ignore")
+        hls_config = hls4ml.utils.config.config_from_onnx_model(
+            model,
+            granularity="name",
+            backend=ctx.board.hls4ml_backend,
+            default_precision=ctx.config.default_precision,
+            default_reuse_factor=ctx.config.reuse_factor,
+        )
+    hls_config["Model"]["Strategy"] = ctx.config.strategy
+    settings = {
+        "backend": ctx.board.hls4ml_backend,
+        "part": ctx.board.part,
+        "clock_period": ctx.board.clock_period_ns,
+        "io_type": _io_type(graph["ops"]),
+        "hls_config": hls_config,
+    }
+    atomic_write_json(ctx.path("hls_config.json"), settings)
+    try:
+        hls_model = load_hls_model(ctx)
+        with stdout_to(ctx.path("hls4ml.log")):
+            hls_model.write()
+    except FlowError:
+        raise
+    except Exception as exc:
+        raise FlowError(
+            f"hls4ml cannot convert this model ({type(exc).__name__}: {str(exc).splitlines()[0][:160] if str(exc) else ''}); "
+            f"see {ctx.path('hls4ml.log')}"
+        ) from None
+    return {"backend": settings["backend"], "part": settings["part"], "io_type": settings["io_type"],
+            "layers": len(hls_model.get_layers())}

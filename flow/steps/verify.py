@@ -1,0 +1,92 @@
+"""Step `verify`: csim against QONNX execution, and QONNX against the Brevitas model, in output LSBs."""
+from __future__ import annotations
+
+import json
+import warnings
+
+import numpy as np
+
+from ..config import StepContext
+from ..errors import VerificationError
+from ..paths import atomic_save_npy, atomic_write_json
+from ..zoo import DEFAULT_CHECKPOINT, load_checkpoint
+
+NAME = "verify"
+OUTPUTS = ["csim.json", "qonnx_outputs.npy"]
+REQUIRED_ARGMAX_AGREEMENT = 1.0
+MAX_LSB_DIFFERENCE = 1.0
+
+
+def qonnx_outputs(ctx: StepContext, inputs: np.ndarray, graph: dict) -> np.ndarray:
+    from qonnx.core.modelwrapper import ModelWrapper
+    from qonnx.core.onnx_exec import execute_onnx
+
+    model = ModelWrapper(str(ctx.path("model_clean.onnx")))
+    task = ctx.progress.add_task("  qonnx reference", total=len(inputs)) if ctx.progress else None
+    rows = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for sample in inputs:
+            result = execute_onnx(model, {graph["input_name"]: sample[None].astype(np.float32)})
+            rows.append(np.asarray(result[graph["output_name"]], dtype=np.float64).reshape(-1))
+            if task is not None:
+                ctx.progress.advance(task)
+    if task is not None:
+        ctx.progress.remove_task(task)
+    return np.stack(rows)
+
+
+def brevitas_outputs(ctx: StepContext, inputs: np.ndarray) -> np.ndarray:
+    import torch
+
+    model, _ = load_checkpoint(ctx.config.model or DEFAULT_CHECKPOINT)
+    with torch.no_grad():
+        return model(torch.from_numpy(inputs)).numpy().astype(np.float64).reshape(len(inputs), -1)
+
+
+def compare(candidate: np.ndarray, reference: np.ndarray, lsb: float) -> dict:
+    return {
+        "argmax_agreement": float((candidate.argmax(1) == reference.argmax(1)).mean()),
+        "max_abs_diff": float(np.abs(candidate - reference).max()),
+        "max_diff_lsb": float(np.abs(candidate - reference).max() / lsb),
+    }
+
+
+def run(ctx: StepContext) -> dict:
+    graph = json.loads(ctx.path("graph.json").read_text())
+    meta = json.loads(ctx.path("csim_meta.json").read_text())
+    source = json.loads(ctx.path("source.json").read_text())
+    inputs = np.load(ctx.path("verify_inputs.npy"))
+    csim = np.load(ctx.path("csim_outputs.npy"))
+    reference = qonnx_outputs(ctx, inputs, graph)
+    atomic_save_npy(ctx.path("qonnx_outputs.npy"), reference)
+    lsb = meta["output_lsb"]
+    report = {
+        "n_samples": len(inputs),
+        "dataset": meta["dataset"],
+        "output_precision": meta["output_precision"],
+        "output_lsb": lsb,
+        # an LSB bound only means something when the model itself ends on a quantization grid
+        "lsb_bound_enforced": graph["output_quantized"],
+        "csim_vs_qonnx": compare(csim, reference, lsb),
+    }
+    if source["kind"] == "brevitas":
+        report["qonnx_vs_brevitas"] = compare(reference, brevitas_outputs(ctx, inputs), lsb)
+    labels_path = ctx.path("verify_labels.npy")
+    if labels_path.is_file():
+        labels = np.load(labels_path)
+        report["accuracy"] = {"csim": float((csim.argmax(1) == labels).mean()),
+                              "qonnx": float((reference.argmax(1) == labels).mean())}
+    failures = [
+        f"{pair}: argmax agreement {result['argmax_agreement']:.4f}, max |diff| {result['max_diff_lsb']:.2f} LSB"
+        for pair, result in report.items()
+        if pair in {"csim_vs_qonnx", "qonnx_vs_brevitas"}
+        and (result["argmax_agreement"] < REQUIRED_ARGMAX_AGREEMENT
+             or (report["lsb_bound_enforced"] and result["max_diff_lsb"] > MAX_LSB_DIFFERENCE))
+    ]
+    report["passed"] = not failures
+    atomic_write_json(ctx.path("csim.json"), report)
+    if failures:
+        raise VerificationError(f"verification failed ({'; '.join(failures)}); see {ctx.path('csim.json')}")
+    return {"argmax_agreement": report["csim_vs_qonnx"]["argmax_agreement"],
+            "max_diff_lsb": report["csim_vs_qonnx"]["max_diff_lsb"]}
