@@ -72,20 +72,21 @@ def infer_command(
     """Run inputs through the build's C simulation (csim target; the PYNQ target arrives with the driver)."""
     import numpy as np
 
-    from .infer import infer
+    from .infer import infer, test_vectors
 
-    inputs_file = input_path or build_dir / "verify_inputs.npy"
-    try:
-        inputs = np.load(inputs_file, allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise FlowError(f"cannot read inputs {inputs_file} ({exc}); pass a numeric .npy file") from None
+    if input_path is None:
+        inputs, expected = test_vectors(build_dir)
+    else:
+        try:
+            inputs, expected = np.load(input_path, allow_pickle=False), None
+        except (OSError, ValueError) as exc:
+            raise FlowError(f"cannot read inputs {input_path} ({exc}); pass a numeric .npy file") from None
     outputs = infer(build_dir, inputs)
     if output_path:
         np.save(output_path, outputs)
     out.print(f"{len(outputs)} inputs -> predicted classes {outputs.argmax(1)[:20].tolist()}"
               f"{' ...' if len(outputs) > 20 else ''}")
-    if input_path is None:
-        expected = np.load(build_dir / "csim_outputs.npy")
+    if expected is not None:
         out.print(f"matches compile-time csim outputs bit for bit: {bool(np.array_equal(outputs, expected))}")
 
 

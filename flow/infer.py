@@ -23,6 +23,13 @@ def _context(build_dir: Path) -> StepContext:
     return StepContext(config=config, board=load_board(config.board), build_dir=build_dir)
 
 
+def test_vectors(build_dir: Path) -> tuple[np.ndarray, np.ndarray]:
+    """The inputs the build verified on and the csim outputs compile recorded for them."""
+    build_dir = Path(build_dir)
+    _context(build_dir)
+    return np.load(build_dir / "verify_inputs.npy"), np.load(build_dir / "csim_outputs.npy")
+
+
 def infer(build_dir: Path, inputs: np.ndarray) -> np.ndarray:
     """Outputs of the compiled model for inputs shaped like the model input, with or without the batch axis."""
     build_dir = Path(build_dir)

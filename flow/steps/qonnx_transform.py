@@ -37,14 +37,16 @@ def _static_input_shape(model) -> list[int]:
 REWRITTEN_OPS = {"Gemm"}
 
 
-def _check_supported(model, also_accepted: set[str] = frozenset()) -> None:
+def _check_supported(model, original, also_accepted: set[str] = frozenset()) -> None:
     from hls4ml.converters.onnx_to_hls import get_supported_onnx_layers
 
     supported = set(get_supported_onnx_layers()) | also_accepted
     for node in model.graph.node:
         if node.op_type not in supported:
+            # cleanup renames nodes; name the user's own node of that op where there is one
+            named = next((n.name for n in original.graph.node if n.op_type == node.op_type and n.name), node.name)
             raise FlowError(
-                f"unsupported layer: node '{node.name}' has op '{node.op_type}', which hls4ml cannot map; "
+                f"unsupported layer: node '{named}' has op '{node.op_type}', which hls4ml cannot map; "
                 "replace it with a supported op (see hls4ml's ONNX layer list) before export"
             )
 
@@ -57,6 +59,7 @@ def run(ctx: StepContext) -> dict:
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
+        original = ModelWrapper(str(ctx.path("model.onnx")))
         try:
             model = cleanup_model(ModelWrapper(str(ctx.path("model.onnx"))))
         except Exception as exc:
@@ -64,12 +67,12 @@ def run(ctx: StepContext) -> dict:
                             "check that it is plain QONNX (Quant/BipolarQuant nodes), not a FINN-internal graph") from None
         _check_single_input(model)
         input_shape = _static_input_shape(model)
-        _check_supported(model, also_accepted=REWRITTEN_OPS)
+        _check_supported(model, original, also_accepted=REWRITTEN_OPS)
         model = model.transform(ConvertToChannelsLastAndClean())
         model = model.transform(AddZeroBiasToGemm())
         model = model.transform(GemmToMatMul())
         model = cleanup_model(model)
-    _check_supported(model)
+    _check_supported(model, original)
     tmp = ctx.path("model_clean.tmp.onnx")
     model.save(str(tmp))
     tmp.replace(ctx.path("model_clean.onnx"))

@@ -1,0 +1,31 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    """The read-only third-party material beside the clone; tests that need it skip without it."""
+    path = Path(os.environ.get("FLOW_SHARED_DIR", REPO.parent / "shared"))
+    if not path.is_dir():
+        pytest.skip(f"shared material not found at {path}")
+    return path
+
+
+def run_flow(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """The installed `flow` console script, exactly as a user runs it."""
+    script = Path(sys.executable).parent / "flow"
+    return subprocess.run([str(script), *args], capture_output=True, text=True, cwd=cwd, timeout=900)
+
+
+@pytest.fixture(scope="session")
+def default_build(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
+    build_dir = tmp_path_factory.mktemp("default") / "build"
+    result = run_flow("compile", "--board", "pynq-z2", "--out", str(build_dir), "--no-progress")
+    assert result.returncode == 0, result.stderr[-3000:]
+    return build_dir, result

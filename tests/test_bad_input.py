@@ -1,0 +1,82 @@
+"""Bad input: one line naming the problem and the fix, exit code 2, no traceback."""
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper
+
+from conftest import run_flow
+
+
+def erf_model(path):
+    graph = helper.make_graph(
+        [helper.make_node("Erf", ["x"], ["y"], name="mystery_erf")], "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])],
+    )
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), path)
+
+
+def dynamic_model(path):
+    graph = helper.make_graph(
+        [helper.make_node("Relu", ["x"], ["y"], name="relu")], "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 4])],
+    )
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), path)
+
+
+def assert_one_line_exit_2(result, *needles):
+    assert result.returncode == 2, (result.returncode, result.stderr[-2000:])
+    assert "Traceback" not in result.stderr
+    error_lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(error_lines) == 1, result.stderr
+    for needle in needles:
+        assert needle in error_lines[0], error_lines[0]
+
+
+def test_unknown_board(tmp_path):
+    result = run_flow("compile", "--board", "pynq-z9", "--out", str(tmp_path / "b"))
+    assert_one_line_exit_2(result, "unknown board 'pynq-z9'", "pynq-z2")
+
+
+def test_missing_model(tmp_path):
+    result = run_flow("compile", "--model", str(tmp_path / "nope.onnx"), "--out", str(tmp_path / "b"))
+    assert_one_line_exit_2(result, "model file not found")
+
+
+def test_corrupt_onnx(tmp_path):
+    path = tmp_path / "corrupt.onnx"
+    path.write_bytes(np.random.default_rng(0).bytes(4096))
+    result = run_flow("compile", "--model", str(path), "--out", str(tmp_path / "b"))
+    assert_one_line_exit_2(result, "not a valid ONNX model")
+
+
+def test_truncated_checkpoint(tmp_path):
+    from conftest import REPO
+
+    path = tmp_path / "truncated.pt"
+    path.write_bytes((REPO / "models" / "lenet-digits.pt").read_bytes()[:1000])
+    result = run_flow("compile", "--model", str(path), "--out", str(tmp_path / "b"))
+    assert_one_line_exit_2(result, "not a flow checkpoint", "flow train")
+
+
+def test_unsupported_layer_names_node_and_op(tmp_path):
+    path = tmp_path / "erf.onnx"
+    erf_model(path)
+    result = run_flow("compile", "--model", str(path), "--out", str(tmp_path / "b"))
+    assert_one_line_exit_2(result, "node 'mystery_erf'", "op 'Erf'")
+
+
+def test_dynamic_input_shape(tmp_path):
+    path = tmp_path / "dynamic.onnx"
+    dynamic_model(path)
+    result = run_flow("compile", "--model", str(path), "--out", str(tmp_path / "b"))
+    assert_one_line_exit_2(result, "no static shape", "fixed shape")
+
+
+@pytest.mark.parametrize("suffix", [".tflite", ".txt"])
+def test_unsupported_format(tmp_path, suffix):
+    path = tmp_path / f"model{suffix}"
+    path.write_text("not a model")
+    result = run_flow("compile", "--model", str(path), "--out", str(tmp_path / "b"))
+    assert_one_line_exit_2(result, "unsupported model format")

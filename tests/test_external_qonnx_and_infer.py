@@ -1,0 +1,42 @@
+"""External QONNX (FINN's TFC_2W2A) on MNIST, and `flow infer` reproducing compile-time csim."""
+import json
+
+import numpy as np
+import pytest
+
+import flow
+from conftest import run_flow
+
+TFC = "reference/onnx/qonnx_model_zoo/MNIST__Brevitas_FINN_TFC__TFC__TFC_2W2A.onnx"
+
+
+def test_tfc_2w2a_compiles_and_matches_qonnx(shared_dir, tmp_path):
+    build_dir = tmp_path / "tfc"
+    result = run_flow("compile", "--model", str(shared_dir / TFC), "--board", "pynq-z2",
+                      "--data-dir", str(shared_dir / "data" / "mnist"), "--n-samples", "200",
+                      "--out", str(build_dir), "--no-progress")
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads((build_dir / "csim.json").read_text())
+    assert report["n_samples"] == 200 and report["dataset"] == "mnist-test"
+    assert report["csim_vs_qonnx"]["argmax_agreement"] == 1.0
+    assert report["accuracy"]["qonnx"] > 0.9  # the published model: 96.6% on MNIST
+
+
+def test_infer_reproduces_compile_csim(default_build):
+    build_dir, _ = default_build
+    inputs = np.load(build_dir / "verify_inputs.npy")
+    outputs = flow.infer(build_dir, inputs[:50])
+    assert np.array_equal(outputs, np.load(build_dir / "csim_outputs.npy")[:50])
+    single = flow.infer(build_dir, inputs[3, ...])
+    assert np.array_equal(single[0], outputs[3])
+
+
+def test_infer_rejects_wrong_shape(default_build):
+    build_dir, _ = default_build
+    with pytest.raises(flow.FlowError, match=r"shaped \(N, 1, 8, 8\)"):
+        flow.infer(build_dir, np.zeros((2, 28, 28), dtype=np.float32))
+
+
+def test_infer_cli_without_build(tmp_path):
+    result = run_flow("infer", str(tmp_path))
+    assert result.returncode == 2 and "run 'flow compile" in result.stderr
