@@ -1,0 +1,40 @@
+"""What every benchmark result records: metrics, wall time, seed, git commit and the exact command."""
+from __future__ import annotations
+
+import json
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+BENCH_DIR = Path(__file__).resolve().parent
+RESULTS_DIR = BENCH_DIR / "results"
+
+
+def git_commit() -> str:
+    head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=BENCH_DIR)
+    dirty = subprocess.run(["git", "status", "--porcelain", "--", "flow", "hls", "boards", "models"],
+                           capture_output=True, text=True, cwd=BENCH_DIR).stdout.strip()
+    return head.stdout.strip() + ("-dirty" if dirty else "")
+
+
+def write_result(name: str, metrics: dict, rows: list[dict], seed: int, started: float) -> Path:
+    """rows: [{"key": ..., "label": ..., "value": ...}], the lines the README results table shows."""
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    path = RESULTS_DIR / f"{name}.json"
+    record = {
+        "name": name,
+        "command": " ".join(["python", *sys.argv]),
+        "git_commit": git_commit(),
+        "seed": seed,
+        "wall_s": round(time.perf_counter() - started, 2),
+        "machine": f"{platform.machine()}, {platform.python_version()}",
+        "date": time.strftime("%Y-%m-%d"),
+        "metrics": metrics,
+        "rows": rows,
+    }
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(record, indent=2) + "\n")
+    tmp.replace(path)
+    return path

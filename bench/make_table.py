@@ -1,0 +1,64 @@
+"""Regenerate the README results table from bench/results/*.json.
+
+    python bench/make_table.py          # rewrite README.md between the results markers
+    python bench/make_table.py --check  # exit 1 if README.md is stale
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from common import RESULTS_DIR
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+START, END = "<!-- results:start -->", "<!-- results:end -->"
+
+# Every row the project has promised; a row no result file fills says so.
+PLANNED_ROWS = [
+    ("compile_default_wall_s", "`flow compile --board pynq-z2` (default LeNet, csim-only) wall time"),
+    ("compile_default_csim", "default LeNet: csim vs QONNX vs Brevitas on 359 held-out digits"),
+    ("compile_tfc_csim", "FINN TFC_2W2A QONNX: csim vs QONNX on 1,000 MNIST test images"),
+    ("admm_prune_lenet5", "ADMM pruning, LeNet-5 / MNIST: ratio at accuracy drop (issue B)"),
+    ("admm_joint_lenet5", "ADMM joint prune + quantize, LeNet-5: weight data / with indices (issue B, C)"),
+    ("magnitude_baseline_lenet5", "Iterative magnitude pruning baseline at the same ratios (issue B)"),
+    ("sparse_onchip_lenet5", "Sparse encoding on PYNQ-Z2: BRAM18 used of 280 (issue C)"),
+    ("estimator_error", "Estimator median error vs HLS reports: latency / DSP / BRAM (issue D)"),
+    ("driver_codec_rate", "Board driver fixed-point encode/decode rate (issue E)"),
+]
+
+
+def measured_rows() -> dict:
+    found = {}
+    for path in sorted(RESULTS_DIR.glob("*.json")):
+        record = json.loads(path.read_text())
+        for row in record["rows"]:
+            found[row["key"]] = (row["value"], f"`{record['command']}` ({record['date']}, {record['git_commit'][:10]})")
+    return found
+
+
+def table() -> str:
+    found = measured_rows()
+    lines = ["| result | value | measured by |", "|---|---|---|"]
+    for key, label in PLANNED_ROWS:
+        value, source = found.get(key, ("not measured yet", ""))
+        lines.append(f"| {label} | {value} | {source} |")
+    return "\n".join(lines)
+
+
+def render(readme: str) -> str:
+    head, rest = readme.split(START, 1)
+    _, tail = rest.split(END, 1)
+    return f"{head}{START}\n{table()}\n{END}{tail}"
+
+
+def main() -> None:
+    current = README.read_text()
+    updated = render(current)
+    if "--check" in sys.argv:
+        sys.exit(0 if updated == current else 1)
+    README.write_text(updated)
+
+
+if __name__ == "__main__":
+    main()
