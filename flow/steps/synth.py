@@ -1,9 +1,8 @@
 """Step `synth`: C synthesis of the hls4ml project with the board's HLS tool, when it is installed."""
 from __future__ import annotations
 
-import shutil
-
 from ..config import StepContext
+from ..tools import missing_tool_status
 from ..paths import atomic_write_json
 from ..quiet import stdout_to
 from .hls4ml_project import load_hls_model
@@ -13,9 +12,9 @@ OUTPUTS: list[str] = []
 
 
 def run(ctx: StepContext) -> dict:
-    tool = ctx.board.hls_tool
-    if shutil.which(tool) is None:
-        return {"status": f"skipped: {tool} not on PATH"}
+    skipped = missing_tool_status(ctx.board.hls_tool)
+    if skipped:
+        return skipped
     hls_model = load_hls_model(ctx)
     with stdout_to(ctx.path("hls4ml.log")):
         report = hls_model.build(csim=False, synth=True, export=False)
