@@ -19,14 +19,17 @@ def git_commit() -> str:
     return head.stdout.strip() + ("-dirty" if dirty else "")
 
 
-def write_result(name: str, metrics: dict, rows: list[dict], seed: int, started: float) -> Path:
-    """rows: [{"key": ..., "label": ..., "value": ...}], the lines the README results table shows."""
+def write_result(name: str, metrics: dict, rows: list[dict], seed: int, started: float, commit: str) -> Path:
+    """rows: [{"key": ..., "label": ..., "value": ...}], the lines the README results table shows.
+
+    commit: git_commit() taken when the benchmark started, so edits made while it runs do not relabel it.
+    """
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     path = RESULTS_DIR / f"{name}.json"
     record = {
         "name": name,
         "command": " ".join(["python", *sys.argv]),
-        "git_commit": git_commit(),
+        "git_commit": commit,
         "seed": seed,
         "wall_s": round(time.perf_counter() - started, 2),
         "machine": f"{platform.machine()}, {platform.python_version()}",

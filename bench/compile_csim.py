@@ -12,7 +12,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import write_result
+from common import git_commit, write_result
 
 TFC = "reference/onnx/qonnx_model_zoo/MNIST__Brevitas_FINN_TFC__TFC__TFC_2W2A.onnx"
 
@@ -34,7 +34,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[2] / "shared")
     options = parser.parse_args()
-    started = time.perf_counter()
+    started, commit = time.perf_counter(), git_commit()
     with tempfile.TemporaryDirectory() as scratch:
         default = compile_once(["--board", "pynq-z2"], Path(scratch) / "default")
         tfc = compile_once(["--model", str(options.shared / TFC), "--data-dir", str(options.shared / "data" / "mnist"),
@@ -50,10 +50,10 @@ def main() -> None:
                   f"accuracy {default['csim']['accuracy']['csim']:.4f}"},
         {"key": "compile_tfc_csim", "label": "FINN TFC_2W2A QONNX: csim vs QONNX on 1,000 MNIST test images",
          "value": f"argmax agreement {tfc['csim']['csim_vs_qonnx']['argmax_agreement']:.4f}, "
-                  f"max |diff| {tfc['csim']['csim_vs_qonnx']['max_abs_diff']:.3g} (float logits), "
+                  f"max abs diff {tfc['csim']['csim_vs_qonnx']['max_abs_diff']:.3g} (float logits), "
                   f"accuracy {tfc['csim']['accuracy']['csim']:.4f}, compile {tfc['wall_s']:.0f} s"},
     ]
-    print(write_result("compile_csim", {"default": default, "tfc_2w2a": tfc}, rows, seed=0, started=started))
+    print(write_result("compile_csim", {"default": default, "tfc_2w2a": tfc}, rows, seed=0, started=started, commit=commit))
 
 
 if __name__ == "__main__":
