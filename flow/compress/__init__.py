@@ -1,0 +1,1 @@
+"""ADMM-NN compression (issue B): projections onto the pruning and quantization constraint sets."""
