@@ -14,10 +14,14 @@ from .steps.csim import to_hls_layout
 from .steps.hls4ml_project import load_hls_model
 
 
-def _context(build_dir: Path) -> StepContext:
-    config_path = build_dir / "config.json"
-    if not (build_dir / "csim_meta.json").is_file() or not config_path.is_file():
+def _require_csim_build(build_dir: Path) -> None:
+    if not (build_dir / "csim_meta.json").is_file() or not (build_dir / "config.json").is_file():
         raise FlowError(f"{build_dir} holds no finished csim build; run 'flow compile --out {build_dir}' first")
+
+
+def _context(build_dir: Path) -> StepContext:
+    _require_csim_build(build_dir)
+    config_path = build_dir / "config.json"
     fields = json.loads(config_path.read_text())
     config = BuildConfig(board=fields["board"], out=build_dir)
     return StepContext(config=config, board=load_board(config.board), build_dir=build_dir)
@@ -26,7 +30,7 @@ def _context(build_dir: Path) -> StepContext:
 def test_vectors(build_dir: Path) -> tuple[np.ndarray, np.ndarray]:
     """The inputs the build verified on and the csim outputs compile recorded for them."""
     build_dir = Path(build_dir)
-    _context(build_dir)
+    _require_csim_build(build_dir)
     return np.load(build_dir / "verify_inputs.npy"), np.load(build_dir / "csim_outputs.npy")
 
 

@@ -65,8 +65,7 @@ def optimal_step(weights: np.ndarray, n_bits: int) -> float:
     lower = np.concatenate([breakpoints, [0.0]])
     candidates = np.clip(s1 / s2, lower, upper)
     errors = np.sum(magnitudes**2) - 2 * candidates * s1 + candidates**2 * s2
-    best = candidates[np.argmin(errors)]
-    return float(best) if best > 0 else float(magnitudes.max())
+    return float(candidates[np.argmin(errors)])
 
 
 def optimal_power_of_two_step(weights: np.ndarray, n_bits: int) -> float:

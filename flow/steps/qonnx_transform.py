@@ -61,7 +61,8 @@ def run(ctx: StepContext) -> dict:
         warnings.simplefilter("ignore")
         original = ModelWrapper(str(ctx.path("model.onnx")))
         try:
-            model = cleanup_model(ModelWrapper(str(ctx.path("model.onnx"))))
+            # transforms deep-copy by default, so `original` keeps the user's node names
+            model = cleanup_model(original)
         except Exception as exc:
             raise FlowError(f"qonnx cannot clean up the model ({str(exc).splitlines()[0][:160]}); "
                             "check that it is plain QONNX (Quant/BipolarQuant nodes), not a FINN-internal graph") from None
