@@ -2,7 +2,7 @@
 
 The CLI is a thin layer over these functions:
     flow.compile(flow.BuildConfig(board="pynq-z2"))
-    flow.train(flow.TrainConfig(epochs=40))
+    flow.train(flow.TrainConfig(recipe="models/recipes/lenet5-admm-joint.yaml", data_dir="../shared/data/mnist"))
     flow.infer("build/lenet-digits-pynq-z2", inputs)
     flow.write_report("build/lenet-digits-pynq-z2")
 """

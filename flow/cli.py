@@ -50,17 +50,29 @@ def compile_command(
 
 @app.command("train")
 def train_command(
-    arch: str = typer.Option("lenet-digits", help="Zoo architecture to train."),
-    epochs: int = typer.Option(40, help="Training epochs."),
-    seed: int = typer.Option(0, help="Random seed."),
-    out_path: Path = typer.Option(Path("models/lenet-digits.pt"), "--out", help="Checkpoint to write."),
+    recipe: Optional[Path] = typer.Option(None, help="YAML recipe (models/recipes/); default: lenet-digits.yaml."),
+    out_dir: Optional[Path] = typer.Option(None, "--out", help="Run dir; default runs/<recipe name>/."),
+    data_dir: Optional[Path] = typer.Option(None, help="Folder with the MNIST IDX files, for MNIST recipes."),
+    overrides: list[str] = typer.Option([], "--set", help="Recipe override key=value, e.g. stages.1.epochs=20."),
+    resume: bool = typer.Option(False, help="Continue the unfinished run in --out from its last epoch."),
+    device: str = typer.Option("cpu", help="cpu, or cuda where a GPU is present."),
+    progress: bool = typer.Option(True, help="Show progress bars."),
 ):
-    """Quantization-aware training of a zoo model on scikit-learn's 8x8 digits; writes a checkpoint."""
+    """Train by recipe: pretrain, ADMM prune, retrain, ADMM quantize, ...; writes model.pt and compression.json.
+
+    Every epoch is checkpointed atomically; --resume continues an interrupted run exactly.
+    """
     from .train import TrainConfig, train
 
-    metrics = train(TrainConfig(arch=arch, epochs=epochs, seed=seed, out=out_path))
-    out.print(f"wrote {out_path}: test accuracy {metrics['test_accuracy']:.4f} on {metrics['test_samples']} digits "
-              f"({metrics['wall_s']} s)")
+    result = train(TrainConfig(recipe=recipe, overrides=tuple(overrides), out=out_dir, data_dir=data_dir,
+                               resume=resume, device=device, show_progress=progress))
+    total = result["compression"]
+    drop = "" if result["accuracy_drop_pp"] is None else f", drop {result['accuracy_drop_pp']:.2f} pp"
+    out.print(f"wrote {result['out']}/model.pt: test accuracy {result['test_accuracy']:.4f} on "
+              f"{result['test_samples']} images{drop} ({result['wall_s']} s)")
+    out.print(f"kept {total['kept']} of {total['params']} weights ({total['pruning_ratio']}x); weight data "
+              f"{total['weight_data_bytes'] / 1024:.2f} KB, with indices {total['size_with_index_bytes'] / 1024:.2f} KB "
+              f"(compression.json)")
 
 
 @app.command("infer")

@@ -1,8 +1,15 @@
-"""`flow train`: quantization-aware training of a zoo model; ADMM compression plugs in here (issue B)."""
+"""`flow train`: run a recipe's stages (pretrain, ADMM prune, retrain, ADMM quantize, ...) into a run dir.
+
+Run dir artifacts: recipe.json (resolved recipe), checkpoint.pt (after every epoch, atomic;
+deleted once the run is complete), history.json (per-epoch log), and, written last so that
+their presence means a finished run, compression.json and model.pt (a `flow compile` input).
+"""
 from __future__ import annotations
 
+import io
+import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -10,63 +17,230 @@ import torch
 import torch.nn.functional as F
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from .data import load_digits_split
+from .compress.accounting import account
+from .compress.recipe import PRUNE_KINDS, Recipe, load_recipe, recipe_from_tree
+from .compress.stages import StageSession
+from .data import Split, load_digits_split, load_mnist_split
 from .errors import FlowError
-from .zoo import DEFAULT_CHECKPOINT, DEFAULT_MODEL, build_model, save_checkpoint
+from .paths import atomic_write_bytes, atomic_write_json
+from .zoo import build_model, compressible_layers, load_checkpoint, save_checkpoint
+
+CHECKPOINT, FINAL, HISTORY, COMPRESSION, RECIPE = "checkpoint.pt", "model.pt", "history.json", "compression.json", "recipe.json"
+EVAL_BATCH = 2000
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    arch: str = DEFAULT_MODEL
-    epochs: int = 40
-    batch_size: int = 64
-    learning_rate: float = 1e-2
-    seed: int = 0
-    out: Path = DEFAULT_CHECKPOINT
+    recipe: Path | None = None  # None: models/recipes/lenet-digits.yaml
+    overrides: tuple[str, ...] = ()
+    out: Path | None = None  # None: runs/<recipe name>
+    data_dir: Path | None = None
+    resume: bool = False
+    device: str = "cpu"
+    show_progress: bool = True
 
 
-def accuracy(model: torch.nn.Module, images: np.ndarray, labels: np.ndarray) -> float:
+@dataclass
+class RunState:
+    """Everything besides the model and the stage session that a resumed run needs."""
+
+    stage_index: int = 0
+    epochs_done: int = 0  # within the current stage
+    masks: dict = field(default_factory=dict)
+    weight_levels: dict = field(default_factory=dict)
+    history: list = field(default_factory=list)
+    stage_results: list = field(default_factory=list)
+    reference_accuracy: float | None = None  # before the first pruning or quantization stage
+    wall_s: float = 0.0  # accumulated over earlier sessions of this run
+
+
+@dataclass(frozen=True)
+class Data:
+    train: tuple[torch.Tensor, torch.Tensor]
+    test: tuple[torch.Tensor, torch.Tensor]
+
+
+def load_data(recipe: Recipe, data_dir: Path | None, device: torch.device) -> Data:
+    def tensors(split: Split, subset: int | None):
+        n = len(split.labels) if subset is None else min(subset, len(split.labels))
+        return torch.from_numpy(split.images[:n]).to(device), torch.from_numpy(split.labels[:n]).to(device)
+
+    if recipe.dataset == "digits":
+        train_split, test_split = load_digits_split("train"), load_digits_split("test")
+    else:
+        if data_dir is None:
+            raise FlowError("this recipe trains on MNIST; pass --data-dir pointing at the MNIST IDX files")
+        train_split, test_split = load_mnist_split("train", data_dir), load_mnist_split("test", data_dir)
+    return Data(tensors(train_split, recipe.train_subset), tensors(test_split, recipe.test_subset))
+
+
+def accuracy(model: torch.nn.Module, images, labels) -> float:
+    images = torch.as_tensor(images)
+    labels = torch.as_tensor(labels, device=images.device)
     model.eval()
     with torch.no_grad():
-        predicted = model(torch.from_numpy(images)).argmax(1).numpy()
-    return float((predicted == labels).mean())
+        correct = sum(int((model(images[i:i + EVAL_BATCH]).argmax(1) == labels[i:i + EVAL_BATCH]).sum())
+                      for i in range(0, len(labels), EVAL_BATCH))
+    return correct / len(labels)
 
 
-def train(config: TrainConfig = TrainConfig(), show_progress: bool = True) -> dict:
-    if config.epochs < 1 or config.batch_size < 1 or config.learning_rate <= 0:
-        raise FlowError("epochs and batch size must be >= 1 and the learning rate > 0")
-    torch.manual_seed(config.seed)
-    model = build_model(config.arch)
-    train_split, test_split = load_digits_split("train"), load_digits_split("test")
-    images, labels = torch.from_numpy(train_split.images), torch.from_numpy(train_split.labels)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
-    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs)
-    generator = torch.Generator().manual_seed(config.seed)
+def _epoch_generator(seed: int, stage_index: int, epoch: int) -> torch.Generator:
+    # derived, not carried: a resumed run shuffles exactly like an uninterrupted one
+    return torch.Generator().manual_seed(seed * 1_000_003 + stage_index * 10_007 + epoch)
+
+
+def _train_epoch(model, session: StageSession, data: Data, batch_size: int, generator) -> float:
+    images, labels = data.train
+    model.train()
+    order = torch.randperm(len(labels), generator=generator).to(images.device)
+    total, batches = 0.0, 0
+    for start in range(0, len(labels), batch_size):
+        batch = order[start:start + batch_size]
+        session.optimizer.zero_grad(set_to_none=True)
+        loss = F.cross_entropy(model(images[batch]), labels[batch])
+        penalty = session.penalty()
+        (loss if penalty is None else loss + penalty).backward()
+        session.constraints.mask_gradients()
+        session.optimizer.step()
+        session.constraints.enforce()
+        total, batches = total + loss.item(), batches + 1
+    return total / batches
+
+
+def _save(out: Path, model, state: RunState, session: StageSession | None) -> None:
+    buffer = io.BytesIO()
+    torch.save({
+        "state_dict": model.state_dict(),
+        "run": {**state.__dict__, "masks": {k: v.bool().cpu() for k, v in state.masks.items()}},
+        "session": session.state_dict() if session else None,
+    }, buffer)
+    atomic_write_bytes(out / CHECKPOINT, buffer.getvalue())
+    atomic_write_json(out / HISTORY, state.history)
+
+
+def _load(out: Path, arch: str, device) -> tuple[torch.nn.Module, RunState, dict | None]:
+    try:
+        blob = torch.load(out / CHECKPOINT, map_location=device, weights_only=True)
+        run = blob["run"]
+        state = RunState(**{**run, "masks": {k: v.to(device).float() for k, v in run["masks"].items()}})
+        model = build_model(arch, state.weight_levels).to(device)
+        model.load_state_dict(blob["state_dict"])
+    except FlowError:
+        raise
+    except Exception as exc:
+        raise FlowError(f"{out / CHECKPOINT} cannot be resumed ({str(exc).splitlines()[0][:120]}); "
+                        "delete the run dir and start again") from None
+    return model, state, blob["session"]
+
+
+def _resolve_recipe(config: TrainConfig, out: Path) -> Recipe:
+    stored = out / RECIPE
+    if config.resume:
+        if not (out / CHECKPOINT).is_file() or not stored.is_file():
+            raise FlowError(f"nothing to resume in {out} (no {CHECKPOINT}); run without --resume to start")
+        recipe = recipe_from_tree(json.loads(stored.read_text()), where=str(stored))
+        if config.recipe is not None or config.overrides:
+            asked = load_recipe(config.recipe, config.overrides) if config.recipe else recipe_from_tree(
+                json.loads(stored.read_text()), config.overrides)
+            if asked != recipe:
+                raise FlowError(f"{out} was started with a different recipe; resume without --recipe/--set "
+                                "or choose another --out")
+        return recipe
+    if (out / FINAL).is_file():
+        raise FlowError(f"{out} already holds a finished run ({FINAL}); choose another --out or delete it")
+    if (out / CHECKPOINT).is_file():
+        raise FlowError(f"{out} holds an unfinished run; pass --resume to continue it or choose another --out")
+    recipe = load_recipe(config.recipe, config.overrides)
+    atomic_write_json(stored, recipe.to_json())
+    return recipe
+
+
+def _initial_model(recipe: Recipe, device) -> torch.nn.Module:
+    torch.manual_seed(recipe.seed)
+    if recipe.init is None:
+        return build_model(recipe.arch).to(device)
+    model, blob = load_checkpoint(Path(recipe.init))
+    if blob["arch"] != recipe.arch or blob.get("weight_levels"):
+        raise FlowError(f"init checkpoint {recipe.init} is not an unquantized '{recipe.arch}' model; "
+                        "point init at a pretrained run's model.pt")
+    return model.to(device)
+
+
+def _device(name: str) -> torch.device:
+    if name not in ("cpu", "cuda") or (name == "cuda" and not torch.cuda.is_available()):
+        raise FlowError(f"device '{name}' is not available here; use --device cpu")
+    return torch.device(name)
+
+
+def train(config: TrainConfig = TrainConfig()) -> dict:
+    out = Path(config.out) if config.out else Path("runs") / Path(config.recipe or "lenet-digits").stem
+    out.mkdir(parents=True, exist_ok=True)
+    device = _device(config.device)
+    recipe = _resolve_recipe(config, out)
+    data = load_data(recipe, config.data_dir, device)
+    if config.resume:
+        model, state, session_state = _load(out, recipe.arch, device)
+    else:
+        model, state, session_state = _initial_model(recipe, device), RunState(), None
     started = time.perf_counter()
-    with Progress(
-        TextColumn("[bold]train"), BarColumn(), TextColumn("{task.completed}/{task.total} epochs {task.fields[status]}"),
-        TimeElapsedColumn(), disable=not show_progress,
-    ) as progress:
-        task = progress.add_task("train", total=config.epochs, status="")
-        for _ in range(config.epochs):
-            model.train()
-            order = torch.randperm(len(images), generator=generator)
-            for start in range(0, len(images), config.batch_size):
-                batch = order[start : start + config.batch_size]
-                optimizer.zero_grad()
-                loss = F.cross_entropy(model(images[batch]), labels[batch])
-                loss.backward()
-                optimizer.step()
-            schedule.step()
-            progress.update(task, advance=1, status=f"loss {loss.item():.3f}")
+
+    def evaluate(candidate) -> float:
+        return accuracy(candidate, *data.test)
+
+    total_epochs = sum(stage.epochs for stage in recipe.stages)
+    done_epochs = sum(stage.epochs for stage in recipe.stages[:state.stage_index]) + state.epochs_done
+    with Progress(TextColumn("[bold]train[/] {task.description}"), BarColumn(),
+                  TextColumn("{task.completed}/{task.total} epochs {task.fields[status]}"), TimeElapsedColumn(),
+                  disable=not config.show_progress) as progress:
+        task = progress.add_task("", total=total_epochs, completed=done_epochs, status="")
+        while state.stage_index < len(recipe.stages):
+            stage = recipe.stages[state.stage_index]
+            if stage.kind in (*PRUNE_KINDS, "admm_quantize") and state.reference_accuracy is None:
+                state.reference_accuracy = evaluate(model)
+            session = StageSession(stage, model, state.masks, state.weight_levels, evaluate)
+            if session_state is not None:
+                session.load_state_dict(session_state)
+                session_state = None
+            progress.update(task, description=f"stage {state.stage_index} {stage.kind}")
+            for epoch in range(state.epochs_done, stage.epochs):
+                session.before_epoch(epoch)
+                loss = _train_epoch(model, session, data, recipe.batch_size,
+                                    _epoch_generator(recipe.seed, state.stage_index, epoch))
+                record = {"stage": state.stage_index, "kind": stage.kind, "epoch": epoch, "loss": round(loss, 5),
+                          **session.after_epoch(epoch), "test_accuracy": evaluate(model)}
+                state.history.append(record)
+                state.epochs_done = epoch + 1
+                if state.epochs_done == stage.epochs:
+                    model = session.finish(recipe.arch)
+                    state.stage_results.append({"stage": state.stage_index, "kind": stage.kind,
+                                                "test_accuracy": evaluate(model)})
+                    state.stage_index, state.epochs_done, session = state.stage_index + 1, 0, None
+                state.wall_s += time.perf_counter() - started
+                started = time.perf_counter()
+                _save(out, model, state, session)
+                progress.update(task, advance=1,
+                                status=f"loss {loss:.3f} acc {record['test_accuracy']:.4f}")
+    return _finish(out, recipe, model, state, evaluate, len(data.test[1]))
+
+
+def _finish(out: Path, recipe: Recipe, model, state: RunState, evaluate, test_samples: int) -> dict:
+    layers = compressible_layers(model)
+    compression = account(model, layers, state.weight_levels, model.input_shape)
+    final_accuracy = evaluate(model)
     metrics = {
-        "dataset": "sklearn digits 8x8",
-        "train_samples": len(train_split.labels),
-        "test_samples": len(test_split.labels),
-        "test_accuracy": accuracy(model, test_split.images, test_split.labels),
-        "epochs": config.epochs,
-        "seed": config.seed,
-        "wall_s": round(time.perf_counter() - started, 2),
+        "dataset": recipe.dataset,
+        "test_samples": test_samples,
+        "test_accuracy": final_accuracy,
+        "reference_accuracy": state.reference_accuracy,
+        "accuracy_drop_pp": (None if state.reference_accuracy is None
+                             else round(100 * (state.reference_accuracy - final_accuracy), 3)),
+        "stages": state.stage_results,
+        "epochs": sum(stage.epochs for stage in recipe.stages),
+        "seed": recipe.seed,
+        "wall_s": round(state.wall_s, 1),
+        "weight_levels": state.weight_levels,
     }
-    save_checkpoint(model, config.arch, metrics, config.out)
-    return metrics
+    atomic_write_json(out / COMPRESSION, {"metrics": metrics, **compression})
+    save_checkpoint(model.cpu(), recipe.arch, metrics, out / FINAL, state.weight_levels)
+    (out / CHECKPOINT).unlink(missing_ok=True)
+    return {**metrics, "compression": compression["total"], "out": str(out)}

@@ -6,9 +6,11 @@ from pathlib import Path
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 import brevitas.nn as qnn
 from brevitas.quant import Int8ActPerTensorFixedPoint, Int8WeightPerTensorFixedPoint, Uint8ActPerTensorFixedPoint
 
+from .compress.level_quant import nonzero_level_quant
 from .errors import FlowError
 from .paths import MODELS_DIR, atomic_write_bytes
 
@@ -54,20 +56,61 @@ class LeNetDigits(nn.Module):
         return self.classifier(self.features(x).flatten(1))
 
 
-ARCHITECTURES = {"lenet-digits": LeNetDigits}
+class LeNet5(nn.Module):
+    """Caffe's LeNet-5 for 28x28 MNIST as ADMM-NN uses it: conv 20@5x5, pool, conv 50@5x5, pool, fc 500, ReLU, fc 10.
+
+    430.5K weights, float until ADMM quantization gives layers fixed nonzero levels
+    (`weight_levels`: layer name -> {"bits": n, "step": q}).
+    """
+
+    input_shape = (1, 28, 28)
+    n_classes = 10
+
+    def __init__(self, weight_levels: dict[str, dict] | None = None):
+        super().__init__()
+        levels = weight_levels or {}
+        unknown = set(levels) - {"conv1", "conv2", "fc1", "fc2"}
+        if unknown:
+            raise FlowError(f"LeNet-5 has no layer(s) {sorted(unknown)}; its layers are conv1, conv2, fc1, fc2")
+
+        def weight_quant(name):
+            return nonzero_level_quant(**levels[name]) if name in levels else None
+
+        self.conv1 = qnn.QuantConv2d(1, 20, 5, weight_quant=weight_quant("conv1"))
+        self.conv2 = qnn.QuantConv2d(20, 50, 5, weight_quant=weight_quant("conv2"))
+        self.fc1 = qnn.QuantLinear(800, 500, bias=True, weight_quant=weight_quant("fc1"))
+        self.fc2 = qnn.QuantLinear(500, 10, bias=True, weight_quant=weight_quant("fc2"))
+
+    def forward(self, x):
+        x = F.max_pool2d(self.conv2(F.max_pool2d(self.conv1(x), 2)), 2)
+        return self.fc2(F.relu(self.fc1(x.flatten(1))))
+
+
+ARCHITECTURES = {"lenet-digits": LeNetDigits, "lenet5": LeNet5}
 DEFAULT_MODEL = "lenet-digits"
 DEFAULT_CHECKPOINT = MODELS_DIR / "lenet-digits.pt"
 
 
-def build_model(arch: str) -> nn.Module:
+def build_model(arch: str, weight_levels: dict[str, dict] | None = None) -> nn.Module:
     if arch not in ARCHITECTURES:
         raise FlowError(f"unknown architecture '{arch}'; known: {', '.join(sorted(ARCHITECTURES))}")
+    if weight_levels:
+        if arch != "lenet5":
+            raise FlowError(f"architecture '{arch}' has fixed Brevitas quantizers; ADMM levels apply to lenet5")
+        return ARCHITECTURES[arch](weight_levels=weight_levels)
     return ARCHITECTURES[arch]()
 
 
-def save_checkpoint(model: nn.Module, arch: str, metrics: dict, path: Path) -> None:
+def compressible_layers(model: nn.Module) -> dict[str, nn.Module]:
+    """The conv and fully connected layers, by module name: what ADMM prunes and quantizes."""
+    return {name: module for name, module in model.named_modules() if isinstance(module, (nn.Conv2d, nn.Linear))}
+
+
+def save_checkpoint(model: nn.Module, arch: str, metrics: dict, path: Path,
+                    weight_levels: dict[str, dict] | None = None) -> None:
     buffer = io.BytesIO()
-    torch.save({"arch": arch, "state_dict": model.state_dict(), "metrics": metrics}, buffer)
+    torch.save({"arch": arch, "state_dict": model.state_dict(), "metrics": metrics,
+                "weight_levels": weight_levels or {}}, buffer)
     atomic_write_bytes(Path(path), buffer.getvalue())
 
 
@@ -78,7 +121,7 @@ def load_checkpoint(path: Path) -> tuple[nn.Module, dict]:
         raise FlowError(f"model file not found: {path}; pass an existing .pt checkpoint or .onnx model")
     try:
         blob = torch.load(path, map_location="cpu", weights_only=True)
-        model = build_model(blob["arch"])
+        model = build_model(blob["arch"], blob.get("weight_levels"))
         model.load_state_dict(blob["state_dict"])
     except FlowError:
         raise

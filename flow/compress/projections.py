@@ -28,12 +28,18 @@ def n_levels_per_sign(n_bits: int) -> int:
     return 2 ** n_bits // 2
 
 
-def quantize_nonzero(weights: np.ndarray, step: float, n_bits: int) -> np.ndarray:
-    """Nearest nonzero level for every nonzero entry; zeros (pruned) stay zero."""
+def quantize_nonzero(weights: np.ndarray, step: float, n_bits: int, support: np.ndarray | None = None) -> np.ndarray:
+    """Nearest nonzero level for every entry in `support` (default: the nonzero entries); the rest are zero.
+
+    An exact zero inside the support goes to +q: the support is the pruning mask, and a kept
+    weight must stay nonzero.
+    """
     if not step > 0:
         raise FlowError(f"quantization step must be positive, got {step}")
+    support = weights != 0 if support is None else support
     codes = np.clip(np.rint(np.abs(weights) / step), 1, n_levels_per_sign(n_bits))
-    return np.where(weights != 0, np.sign(weights) * codes * step, 0.0).astype(weights.dtype)
+    signs = np.where(weights < 0, -1.0, 1.0)
+    return np.where(support, signs * codes * step, 0.0).astype(weights.dtype)
 
 
 def quantization_error(weights: np.ndarray, step: float, n_bits: int) -> float:

@@ -1,0 +1,154 @@
+"""Benchmark: ADMM-NN on Caffe LeNet-5 / MNIST through `flow train`, as a user runs it.
+
+    python bench/admm_lenet5.py sweep --data-dir ../shared/data/mnist [--device cuda] [--jobs 6] [--seeds 0 1]
+    python bench/admm_lenet5.py full --data-dir ../shared/data/mnist          # the whole joint recipe, timed
+
+sweep: one pretrained model per seed, then from it ADMM pruning at 85x / 167x / 250x, the
+magnitude-pruning baseline at the same ratios and the same epoch budget, and joint prune + quantize
+(3-bit conv, 2-bit fc) by the whole joint recipe, pretraining included. Writes bench/results/admm_lenet5_sweep.json.
+full: lenet5-admm-joint.yaml from scratch (pretrain included) on this machine's CPU, for the
+wall-time target. Writes bench/results/admm_lenet5_full.json.
+Run dirs go under runs/bench/; a finished run (its model.pt exists) is reused, not retrained.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from common import git_commit, write_result
+
+RECIPES = Path(__file__).resolve().parents[1] / "models" / "recipes"
+# per-layer keep counts (conv1, conv2, fc1, fc2) of 430,500 weights
+KEEP = {
+    85: {"conv1": 200, "conv2": 1500, "fc1": 2865, "fc2": 500},
+    167: {"conv1": 150, "conv2": 1000, "fc1": 1128, "fc2": 300},
+    250: {"conv1": 125, "conv2": 750, "fc1": 597, "fc2": 250},
+}
+JOINT_RATIO = 167
+
+
+def keep_override(stage: int, ratio: int) -> str:
+    counts = ", ".join(f"{name}: {count}" for name, count in KEEP[ratio].items())
+    return f"stages.{stage}.keep={{{counts}}}"
+
+
+def flow_train(run_dir: Path, recipe: str, overrides: list[str], args) -> dict:
+    if not (run_dir / "model.pt").is_file():
+        command = [sys.executable, "-m", "flow", "train", "--recipe", str(RECIPES / recipe),
+                   "--out", str(run_dir), "--data-dir", str(args.data_dir), "--device", args.device, "--no-progress"]
+        for assignment in overrides:
+            command += ["--set", assignment]
+        resume = ["--resume"] if (run_dir / "checkpoint.pt").is_file() else []
+        done = subprocess.run(command + resume, capture_output=True, text=True)
+        if done.returncode:
+            raise SystemExit(f"{run_dir}: flow train failed:\n{done.stderr[-2000:]}")
+    record = json.loads((run_dir / "compression.json").read_text())
+    record["run_dir"] = str(run_dir)
+    record["overrides"] = overrides
+    record["history"] = json.loads((run_dir / "history.json").read_text())
+    return record
+
+
+def sweep(args) -> tuple[dict, list[dict]]:
+    base = Path(args.runs)
+    with ThreadPoolExecutor(args.jobs) as pool:
+        pretrained = dict(zip(args.seeds, pool.map(
+            lambda seed: flow_train(base / f"pretrain-s{seed}", "lenet5-pretrain.yaml", [f"seed={seed}"], args),
+            args.seeds)))
+        jobs = {}
+        for seed in args.seeds:
+            init = [f"seed={seed}", f"init={base / f'pretrain-s{seed}' / 'model.pt'}"]
+            for ratio in KEEP:
+                jobs[f"admm-{ratio}x-s{seed}"] = ("lenet5-admm-prune.yaml", init + [keep_override(0, ratio)])
+                jobs[f"magnitude-{ratio}x-s{seed}"] = ("lenet5-magnitude.yaml", init + [keep_override(0, ratio)])
+            # the joint recipe is the whole pipeline, its own pretraining included
+            jobs[f"joint-{JOINT_RATIO}x-s{seed}"] = ("lenet5-admm-joint.yaml", [f"seed={seed}"])
+        futures = {name: pool.submit(flow_train, base / name, recipe, overrides, args)
+                   for name, (recipe, overrides) in jobs.items()}
+        runs = {name: future.result() for name, future in futures.items()}
+    return summarize(pretrained, runs, args.seeds)
+
+
+def _drop(record) -> float:
+    return record["metrics"]["accuracy_drop_pp"]
+
+
+def summarize(pretrained: dict, runs: dict, seeds: list[int]) -> tuple[dict, list[dict]]:
+    def brief(record):
+        total = record["total"]
+        return {"pruning_ratio": total["pruning_ratio"], "test_accuracy": record["metrics"]["test_accuracy"],
+                "reference_accuracy": record["metrics"]["reference_accuracy"], "drop_pp": _drop(record),
+                "weight_data_kb": round(total["weight_data_bytes"] / 1024, 3),
+                "with_index_kb": round(total["size_with_index_bytes"] / 1024, 3),
+                "wall_s": record["metrics"]["wall_s"], "layers": record["layers"]}
+
+    metrics = {"pretrained": {seed: {"test_accuracy": pretrained[seed]["metrics"]["test_accuracy"],
+                                     "wall_s": pretrained[seed]["metrics"]["wall_s"]} for seed in seeds},
+               "runs": {name: brief(record) for name, record in runs.items()},
+               "histories": {name: record["history"] for name, record in runs.items()}}
+
+    def mean_drop(kind, ratio):
+        drops = [_drop(runs[f"{kind}-{ratio}x-s{seed}"]) for seed in seeds]
+        return sum(drops) / len(drops), drops
+
+    def ratio_cells(kind):
+        cells = []
+        for ratio in KEEP:
+            mean, drops = mean_drop(kind, ratio)
+            cells.append(f"{ratio}x: {mean:+.2f} pp" + (f" (seeds {', '.join(f'{d:+.2f}' for d in drops)})"
+                                                         if len(drops) > 1 else ""))
+        return "; ".join(cells)
+
+    joint = [runs[f"joint-{JOINT_RATIO}x-s{seed}"] for seed in seeds]
+    joint_cell = "; ".join(
+        f"seed {seed}: {r['total']['weight_data_bytes'] / 1024:.2f} KB / {r['total']['size_with_index_bytes'] / 1024:.2f} KB"
+        f" ({r['total']['weight_data_compression']:.0f}x / {r['total']['compression_with_index']:.0f}x), "
+        f"drop {_drop(r):+.2f} pp" for seed, r in zip(seeds, joint))
+    dense = ", ".join(f"{pretrained[s]['metrics']['test_accuracy']:.4f}" for s in seeds)
+    rows = [
+        {"key": "admm_prune_lenet5", "label": "ADMM pruning drop vs dense", "value":
+            f"{ratio_cells('admm')} (dense {dense}, MNIST 10k test)"},
+        {"key": "magnitude_baseline_lenet5", "label": "magnitude pruning drop vs dense", "value": ratio_cells("magnitude")},
+        {"key": "admm_joint_lenet5", "label": "joint prune+quant", "value": f"{JOINT_RATIO}x, 3-bit conv / 2-bit fc; {joint_cell}"},
+    ]
+    return metrics, rows
+
+
+def full(args) -> tuple[dict, list[dict]]:
+    run_dir = Path(args.runs) / f"full-joint-s{args.seeds[0]}"
+    record = flow_train(run_dir, "lenet5-admm-joint.yaml", [f"seed={args.seeds[0]}"], args)
+    total = record["total"]
+    wall_min = record["metrics"]["wall_s"] / 60
+    value = (f"{wall_min:.1f} min on {args.device} ({record['metrics']['epochs']} epochs); {total['pruning_ratio']}x, "
+             f"weight data {total['weight_data_bytes'] / 1024:.2f} KB, with indices {total['size_with_index_bytes'] / 1024:.2f} KB, "
+             f"drop {_drop(record):+.2f} pp")
+    return {"run": record}, [{"key": "admm_full_wall_lenet5", "label": "full joint compression wall time", "value": value}]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("plan", choices=["sweep", "full"])
+    parser.add_argument("--data-dir", type=Path, required=True)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--jobs", type=int, default=1)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    parser.add_argument("--runs", default="runs/bench")
+    parser.add_argument("--commit", help="record this commit (for copies without .git, e.g. a GPU machine)")
+    parser.add_argument("--machine", help="describe the machine in the result, e.g. 'NVIDIA H100, 16 cores'")
+    args = parser.parse_args()
+    commit = args.commit or git_commit()
+    started = time.perf_counter()
+    metrics, rows = sweep(args) if args.plan == "sweep" else full(args)
+    metrics["device"] = args.device
+    if args.machine:
+        metrics["machine"] = args.machine
+    print(write_result(f"admm_lenet5_{args.plan}", metrics, rows, args.seeds[0], started, commit))
+
+
+if __name__ == "__main__":
+    main()

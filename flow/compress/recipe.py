@@ -1,0 +1,171 @@
+"""Training recipes: a YAML list of stages (pretrain, ADMM prune, retrain, ADMM quantize, magnitude prune).
+
+`--set stages.1.epochs=20` style overrides edit the YAML tree before validation, so a recipe on
+disk plus its overrides is the whole description of a run.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import yaml
+
+from ..errors import FlowError
+from ..paths import MODELS_DIR
+
+RECIPES_DIR = MODELS_DIR / "recipes"
+DEFAULT_RECIPE = RECIPES_DIR / "lenet-digits.yaml"
+STAGE_KINDS = ("pretrain", "admm_prune", "retrain", "admm_quantize", "magnitude_prune")
+PRUNE_KINDS = ("admm_prune", "magnitude_prune")
+DATASETS = ("digits", "mnist")
+SCHEDULES = ("constant", "cosine")
+
+
+@dataclass(frozen=True)
+class Stage:
+    kind: str
+    epochs: int
+    lr: float = 1e-3
+    schedule: str = "constant"
+    # pruning: weights kept per layer, a count (>= 1) or a fraction (< 1); one number means every layer
+    keep: dict | float | None = None
+    # quantization: n bits per layer (2**n nonzero levels), one number means every layer
+    bits: dict | int | None = None
+    power_of_two: bool = False
+    rho: float = 3e-3
+    rho_growth: float = 1.0
+    rho_max: float | None = None
+    update_every: int = 1  # epochs between ADMM Z/U updates
+    iterations: int = 1  # magnitude pruning: prune-then-retrain cycles (Han et al. 2015)
+
+
+@dataclass(frozen=True)
+class Recipe:
+    arch: str
+    dataset: str
+    stages: tuple[Stage, ...]
+    seed: int = 0
+    batch_size: int = 64
+    weight_decay: float = 0.0
+    init: str | None = None  # start from this flow checkpoint (a pretrained model.pt) instead of random weights
+    train_subset: int | None = None  # first N training images; tests use small subsets
+    test_subset: int | None = None
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def apply_override(tree: dict, assignment: str) -> None:
+    """`a.b.0.c=value`: walk dicts by key and lists by index, parse value as YAML."""
+    if "=" not in assignment:
+        raise FlowError(f"override '{assignment}' is not key=value; write e.g. --set stages.1.epochs=20")
+    path, raw = assignment.split("=", 1)
+    keys = path.strip().split(".")
+    node = tree
+    try:
+        for key in keys[:-1]:
+            node = node[int(key)] if isinstance(node, list) else node.setdefault(key, {})
+        last = keys[-1]
+        value = yaml.safe_load(raw)
+        if isinstance(node, list):
+            node[int(last)] = value
+        else:
+            node[last] = value
+    except (ValueError, IndexError, TypeError, yaml.YAMLError):
+        raise FlowError(f"override '{assignment}' does not address the recipe; e.g. --set stages.1.epochs=20") from None
+
+
+def _build(cls, tree, where: str):
+    if not isinstance(tree, dict):
+        raise FlowError(f"{where} must be a mapping of {', '.join(f.name for f in fields(cls))}")
+    names = {f.name for f in fields(cls)}
+    unknown = set(tree) - names
+    if unknown:
+        raise FlowError(f"{where} has unknown key(s) {sorted(unknown)}; allowed: {', '.join(sorted(names))}")
+    try:
+        return cls(**tree)
+    except TypeError as exc:
+        raise FlowError(f"{where}: {exc}") from None
+
+
+def _positive_int(value, what: str) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise FlowError(f"{what} must be a whole number >= 1, got {value!r}")
+
+
+def _validate_stage(stage: Stage, where: str, quantized_before: bool) -> None:
+    if stage.kind not in STAGE_KINDS:
+        raise FlowError(f"{where}: unknown kind '{stage.kind}'; choose one of {', '.join(STAGE_KINDS)}")
+    _positive_int(stage.epochs, f"{where}.epochs")
+    _positive_int(stage.update_every, f"{where}.update_every")
+    _positive_int(stage.iterations, f"{where}.iterations")
+    if not (isinstance(stage.lr, (int, float)) and stage.lr > 0 and stage.rho > 0 and stage.rho_growth >= 1):
+        raise FlowError(f"{where}: lr and rho must be > 0 and rho_growth >= 1")
+    if stage.schedule not in SCHEDULES:
+        raise FlowError(f"{where}: schedule '{stage.schedule}' unknown; choose {' or '.join(SCHEDULES)}")
+    if stage.kind in PRUNE_KINDS:
+        if stage.keep is None:
+            raise FlowError(f"{where}: a {stage.kind} stage needs 'keep' (count or fraction per layer)")
+        if quantized_before:
+            raise FlowError(f"{where}: pruning after quantization is not supported; move it before admm_quantize")
+        if stage.kind == "magnitude_prune" and stage.epochs % stage.iterations:
+            raise FlowError(f"{where}: epochs ({stage.epochs}) must be a multiple of iterations ({stage.iterations})")
+    if stage.kind == "admm_quantize" and stage.bits is None:
+        raise FlowError(f"{where}: an admm_quantize stage needs 'bits' (per layer or one number)")
+
+
+def load_recipe(path: Path | None = None, overrides: tuple[str, ...] = ()) -> Recipe:
+    path = Path(path) if path else DEFAULT_RECIPE
+    if not path.is_file():
+        shipped = ", ".join(sorted(p.name for p in RECIPES_DIR.glob("*.yaml")))
+        raise FlowError(f"recipe not found: {path}; pass a YAML recipe such as models/recipes/{{{shipped}}}")
+    try:
+        tree = yaml.safe_load(path.read_text())
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise FlowError(f"recipe {path} is not valid YAML ({str(exc).splitlines()[0]}); fix the file") from None
+    return recipe_from_tree(tree, overrides, str(path))
+
+
+def recipe_from_tree(tree, overrides: tuple[str, ...] = (), where: str = "recipe") -> Recipe:
+    if not isinstance(tree, dict):
+        raise FlowError(f"{where} must be a YAML mapping with arch, dataset and stages")
+    for assignment in overrides:
+        apply_override(tree, assignment)
+    stages_tree = tree.get("stages")
+    if not isinstance(stages_tree, list) or not stages_tree:
+        raise FlowError(f"{where} needs a non-empty 'stages' list")
+    stages = tuple(_build(Stage, s, f"stages.{i}") for i, s in enumerate(stages_tree))
+    recipe = _build(Recipe, {**tree, "stages": stages}, where)
+    if recipe.dataset not in DATASETS:
+        raise FlowError(f"{where}: dataset '{recipe.dataset}' unknown; choose {' or '.join(DATASETS)}")
+    _positive_int(recipe.batch_size, "batch_size")
+    for subset in ("train_subset", "test_subset"):
+        if getattr(recipe, subset) is not None:
+            _positive_int(getattr(recipe, subset), subset)
+    quantized = False
+    for index, stage in enumerate(stages):
+        _validate_stage(stage, f"stages.{index}", quantized)
+        quantized = quantized or stage.kind == "admm_quantize"
+    return recipe
+
+
+def per_layer(setting, layer_sizes: dict[str, int], what: str) -> dict:
+    """Expand one number to every layer, check a mapping names only real layers."""
+    if isinstance(setting, dict):
+        unknown = set(setting) - set(layer_sizes)
+        if unknown:
+            raise FlowError(f"{what} names unknown layer(s) {sorted(unknown)}; layers: {', '.join(layer_sizes)}")
+        return dict(setting)
+    return {name: setting for name in layer_sizes}
+
+
+def keep_counts(keep, layer_sizes: dict[str, int]) -> dict[str, int]:
+    """Counts (>= 1) pass through, fractions (< 1) scale the layer size; unnamed layers keep everything."""
+    counts = {}
+    for name, value in per_layer(keep, layer_sizes, "keep").items():
+        size = layer_sizes[name]
+        count = int(value) if value >= 1 else max(1, int(round(value * size)))
+        if not (value > 0 and count <= size):
+            raise FlowError(f"keep for {name} is {value}; use a fraction in (0, 1) or a count in 1..{size}")
+        counts[name] = count
+    return counts

@@ -1,0 +1,123 @@
+"""What each recipe stage adds to plain training: ADMM penalties and updates, pruning, quantization.
+
+A stage session is rebuilt from the recipe whenever training (re)starts and then loads its
+optimizer, scheduler and ADMM state from the checkpoint, so a resumed stage continues exactly.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+import torch
+
+from ..zoo import build_model, compressible_layers
+from .admm import ADMM, LevelSet, SparsitySet, project_tensor
+from .constraints import WeightConstraints
+from .recipe import Stage, keep_counts, per_layer
+
+
+class StageSession:
+    def __init__(self, stage: Stage, model: torch.nn.Module, masks: dict, weight_levels: dict,
+                 evaluate: Callable[[torch.nn.Module], float]):
+        self.stage, self.model, self.masks, self.weight_levels = stage, model, masks, weight_levels
+        self.evaluate = evaluate
+        self.layers = compressible_layers(model)
+        self.sizes = {name: layer.weight.numel() for name, layer in self.layers.items()}
+        self.optimizer = torch.optim.Adam(model.parameters(), lr=stage.lr)
+        self.scheduler = (torch.optim.lr_scheduler.CosineAnnealingLR(self.optimizer, T_max=stage.epochs)
+                          if stage.schedule == "cosine" else None)
+        self.constraints = WeightConstraints(self.layers, masks, weight_levels)
+        self.admm = None
+        if stage.kind in ("admm_prune", "admm_quantize"):
+            self.admm = ADMM(self.layers, self.constraint_sets(), stage.rho, stage.rho_growth, stage.rho_max)
+
+    def _allowed(self, name: str) -> np.ndarray:
+        if name in self.masks:
+            return self.masks[name].detach().cpu().numpy().astype(bool)
+        return np.ones(tuple(self.layers[name].weight.shape), dtype=bool)
+
+    def constraint_sets(self) -> dict:
+        if self.stage.kind == "admm_prune":
+            return {name: SparsitySet(count, self._allowed(name))
+                    for name, count in keep_counts(self.stage.keep, self.sizes).items()}
+        return {name: LevelSet(int(bits), self._allowed(name), self.stage.power_of_two)
+                for name, bits in per_layer(self.stage.bits, self.sizes, "bits").items()}
+
+    def penalty(self) -> torch.Tensor | None:
+        return self.admm.penalty() if self.admm else None
+
+    def before_epoch(self, epoch: int) -> None:
+        """Magnitude pruning (Han et al. 2015): at each cycle start, prune to the next step of a geometric schedule."""
+        if self.stage.kind != "magnitude_prune":
+            return
+        cycle_length = self.stage.epochs // self.stage.iterations
+        if epoch % cycle_length:
+            return
+        fraction_done = (epoch // cycle_length + 1) / self.stage.iterations
+        with torch.no_grad():
+            for name, final in keep_counts(self.stage.keep, self.sizes).items():
+                count = int(round(self.sizes[name] * (final / self.sizes[name]) ** fraction_done))
+                pruned = project_tensor(SparsitySet(count, self._allowed(name)), self.layers[name].weight)
+                self._set_mask(name, pruned)
+        self.constraints.enforce()
+
+    def after_epoch(self, epoch: int) -> dict:
+        if self.scheduler:
+            self.scheduler.step()
+        record = {}
+        if self.admm and (epoch + 1) % self.stage.update_every == 0:
+            record["rho"] = self.admm.rho
+            record["residual"] = self.admm.update()
+            record["projected_accuracy"] = self._projected_accuracy()
+        return record
+
+    def _projected_accuracy(self) -> float:
+        """Accuracy if the constraints were imposed now (hard projection of W, not of W + U)."""
+        saved = {name: self.layers[name].weight.detach().clone() for name in self.admm.constraints}
+        with torch.no_grad():
+            for name, constraint in self.admm.constraints.items():
+                self.layers[name].weight.copy_(project_tensor(constraint, saved[name]))
+        try:
+            return self.evaluate(self.model)
+        finally:
+            with torch.no_grad():
+                for name, weight in saved.items():
+                    self.layers[name].weight.copy_(weight)
+
+    def _set_mask(self, name: str, projected: torch.Tensor) -> None:
+        self.layers[name].weight.copy_(projected)
+        self.masks[name] = (projected != 0).to(projected.dtype)
+
+    @torch.no_grad()
+    def finish(self, arch: str) -> torch.nn.Module:
+        """Hard projection at the end of an ADMM stage; a quantize stage returns the model rebuilt with levels."""
+        if self.stage.kind == "admm_prune":
+            for name, constraint in self.admm.constraints.items():
+                self._set_mask(name, project_tensor(constraint, self.layers[name].weight))
+        if self.stage.kind == "admm_quantize":
+            for name, constraint in self.admm.constraints.items():
+                weight = self.layers[name].weight
+                step = constraint.step_for(weight.detach().cpu().numpy().astype(np.float64))
+                weight.copy_(project_tensor(constraint, weight))
+                self.masks[name] = torch.from_numpy(constraint.support).to(weight)
+                self.weight_levels[name] = {"bits": constraint.bits, "step": step}
+            rebuilt = build_model(arch, self.weight_levels).to(next(self.model.parameters()).device)
+            rebuilt.load_state_dict(self.model.state_dict())
+            WeightConstraints(compressible_layers(rebuilt), self.masks, self.weight_levels).snap_to_levels()
+            return rebuilt
+        self.constraints.snap_to_levels()
+        return self.model
+
+    def state_dict(self) -> dict:
+        return {
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict() if self.scheduler else None,
+            "admm": self.admm.state_dict() if self.admm else None,
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        self.optimizer.load_state_dict(state["optimizer"])
+        if self.scheduler:
+            self.scheduler.load_state_dict(state["scheduler"])
+        if self.admm:
+            self.admm.load_state_dict(state["admm"])
