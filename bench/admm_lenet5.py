@@ -4,7 +4,8 @@
     python bench/admm_lenet5.py full --data-dir ../shared/data/mnist          # the whole joint recipe, timed
 
 sweep: one pretrained model per seed, then from it ADMM pruning at 85x / 167x / 250x, the
-magnitude-pruning baseline at the same ratios and the same epoch budget, and joint prune + quantize
+magnitude-pruning baseline at the same ratios and the same epoch budget, progressive ADMM
+(85x -> 167x -> 250x, accuracy after each step), and joint prune + quantize
 (3-bit conv, 2-bit fc) by the whole joint recipe, pretraining included. Writes bench/results/admm_lenet5_sweep.json.
 full: lenet5-admm-joint.yaml from scratch (pretrain included) on this machine's CPU, for the
 wall-time target. Writes bench/results/admm_lenet5_full.json.
@@ -66,6 +67,7 @@ def sweep(args) -> tuple[dict, list[dict]]:
             for ratio in KEEP:
                 jobs[f"admm-{ratio}x-s{seed}"] = ("lenet5-admm-prune.yaml", init + [keep_override(0, ratio)])
                 jobs[f"magnitude-{ratio}x-s{seed}"] = ("lenet5-magnitude.yaml", init + [keep_override(0, ratio)])
+            jobs[f"progressive-s{seed}"] = ("lenet5-admm-progressive.yaml", init)
             # the joint recipe is the whole pipeline, its own pretraining included
             jobs[f"joint-{JOINT_RATIO}x-s{seed}"] = ("lenet5-admm-joint.yaml", [f"seed={seed}"])
         futures = {name: pool.submit(flow_train, base / name, recipe, overrides, args)
@@ -109,11 +111,16 @@ def summarize(pretrained: dict, runs: dict, seeds: list[int]) -> tuple[dict, lis
         f"seed {seed}: {r['total']['weight_data_bytes'] / 1024:.2f} KB / {r['total']['size_with_index_bytes'] / 1024:.2f} KB"
         f" ({r['total']['weight_data_compression']:.0f}x / {r['total']['compression_with_index']:.0f}x), "
         f"drop {_drop(r):+.2f} pp" for seed, r in zip(seeds, joint))
+    progressive_cell = "; ".join(
+        f"seed {seed}: " + ", ".join(f"{r['test_accuracy']:.4f}" for r in runs[f"progressive-s{seed}"]["metrics"]["stages"]
+                                     if r["kind"] == "retrain")
+        + f" (drop at 250x {_drop(runs[f'progressive-s{seed}']):+.2f} pp)" for seed in seeds)
     dense = ", ".join(f"{pretrained[s]['metrics']['test_accuracy']:.4f}" for s in seeds)
     rows = [
         {"key": "admm_prune_lenet5", "label": "ADMM pruning drop vs dense", "value":
             f"{ratio_cells('admm')} (dense {dense}, MNIST 10k test)"},
         {"key": "magnitude_baseline_lenet5", "label": "magnitude pruning drop vs dense", "value": ratio_cells("magnitude")},
+        {"key": "admm_progressive_lenet5", "label": "progressive ADMM 85x -> 167x -> 250x", "value": progressive_cell},
         {"key": "admm_joint_lenet5", "label": "joint prune+quant", "value": f"{JOINT_RATIO}x, 3-bit conv / 2-bit fc; {joint_cell}"},
     ]
     return metrics, rows
