@@ -26,7 +26,7 @@ from common import git_commit, write_result
 RECIPES = Path(__file__).resolve().parents[1] / "models" / "recipes"
 # per-layer keep counts (conv1, conv2, fc1, fc2) of 430,500 weights
 KEEP = {
-    85: {"conv1": 200, "conv2": 1500, "fc1": 2865, "fc2": 500},
+    85: {"conv1": 200, "conv2": 2000, "fc1": 2365, "fc2": 500},
     167: {"conv1": 150, "conv2": 1000, "fc1": 1128, "fc2": 300},
     250: {"conv1": 125, "conv2": 750, "fc1": 597, "fc2": 250},
 }

@@ -1,3 +1,5 @@
+import json
+
 import numpy as np
 import onnx
 import pytest
@@ -11,21 +13,35 @@ from flow.data import load_digits_split
 from flow.zoo import load_checkpoint
 
 
+def digits_run(out, epochs):
+    return train(TrainConfig(out=out, overrides=(f"stages.0.epochs={epochs}",), show_progress=False))
+
+
 def test_train_writes_a_checkpoint_that_reloads_to_the_same_accuracy(tmp_path):
-    path = tmp_path / "ld.pt"
-    metrics = train(TrainConfig(epochs=2, out=path), show_progress=False)
-    model, blob = load_checkpoint(path)
+    metrics = digits_run(tmp_path / "ld", 2)
+    model, blob = load_checkpoint(tmp_path / "ld" / "model.pt")
     test = load_digits_split("test")
     assert blob["arch"] == "lenet-digits" and metrics["epochs"] == 2
     assert accuracy(model, test.images, test.labels) == pytest.approx(metrics["test_accuracy"])
     assert metrics["test_accuracy"] > 0.5  # two epochs already learn digits far above chance (0.1)
+    # the fixed 4-bit Brevitas quantizers are what the size accounting counts
+    layers = json.loads((tmp_path / "ld" / "compression.json").read_text())["layers"]
+    assert {layer["bits"] for layer in layers} == {4}
 
 
 def test_same_seed_same_weights(tmp_path):
-    train(TrainConfig(epochs=1, out=tmp_path / "a.pt"), show_progress=False)
-    train(TrainConfig(epochs=1, out=tmp_path / "b.pt"), show_progress=False)
-    a, b = (torch.load(tmp_path / n, weights_only=True)["state_dict"] for n in ("a.pt", "b.pt"))
+    digits_run(tmp_path / "a", 1)
+    digits_run(tmp_path / "b", 1)
+    a, b = (torch.load(tmp_path / n / "model.pt", weights_only=True)["state_dict"] for n in ("a", "b"))
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_a_finished_or_unfinished_run_dir_is_not_overwritten(tmp_path):
+    digits_run(tmp_path / "done", 1)
+    with pytest.raises(FlowError, match="already holds a finished run"):
+        digits_run(tmp_path / "done", 1)
+    with pytest.raises(FlowError, match="nothing to resume"):
+        train(TrainConfig(out=tmp_path / "empty", resume=True, show_progress=False))
 
 
 class Payload:

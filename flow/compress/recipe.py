@@ -99,7 +99,13 @@ def _validate_stage(stage: Stage, where: str, quantized_before: bool) -> None:
     _positive_int(stage.epochs, f"{where}.epochs")
     _positive_int(stage.update_every, f"{where}.update_every")
     _positive_int(stage.iterations, f"{where}.iterations")
-    if not (isinstance(stage.lr, (int, float)) and stage.lr > 0 and stage.rho > 0 and stage.rho_growth >= 1):
+    for name in ("lr", "rho", "rho_growth", "rho_max"):
+        value = getattr(stage, name)
+        if name == "rho_max" and value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise FlowError(f"{where}.{name} must be a number, got {value!r} (YAML reads 1e-3 as text; write 1.0e-3)")
+    if not (stage.lr > 0 and stage.rho > 0 and stage.rho_growth >= 1):
         raise FlowError(f"{where}: lr and rho must be > 0 and rho_growth >= 1")
     if stage.schedule not in SCHEDULES:
         raise FlowError(f"{where}: schedule '{stage.schedule}' unknown; choose {' or '.join(SCHEDULES)}")

@@ -1,0 +1,209 @@
+"""ADMM training on real data: the splitting converges, masks and levels survive retraining and QONNX export,
+and an interrupted run resumes to exactly the weights of an uninterrupted one."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from flow.compress.accounting import account, relative_index_cost
+from flow.compress.admm import ADMM, LevelSet, SparsitySet
+from flow.compress.recipe import recipe_from_tree
+from flow.errors import FlowError
+from flow.train import TrainConfig, accuracy, train
+from flow.zoo import build_model, compressible_layers, load_checkpoint
+
+KEEP = {"conv1": 150, "conv2": 3000, "fc1": 8000, "fc2": 500}
+BITS = {"conv1": 3, "conv2": 3, "fc1": 2, "fc2": 2}
+
+
+def tiny_recipe(path: Path, stages: list[dict], **extra) -> Path:
+    tree = {"arch": "lenet5", "dataset": "mnist", "seed": 3, "batch_size": 64, "train_subset": 1200,
+            "test_subset": 300, "stages": stages, **extra}
+    path.write_text(json.dumps(tree))  # JSON is YAML
+    return path
+
+
+JOINT_STAGES = [
+    {"kind": "pretrain", "epochs": 1, "lr": 0.002},
+    {"kind": "admm_prune", "epochs": 2, "keep": KEEP, "rho": 0.1},  # large rho: converge in 2 short epochs
+    {"kind": "retrain", "epochs": 2},
+    {"kind": "admm_quantize", "epochs": 1, "bits": BITS, "rho_growth": 2.0, "rho_max": 0.1},
+    {"kind": "retrain", "epochs": 1},
+]
+
+
+def test_residual_shrinks_and_admm_recovers_a_sparse_target():
+    """Toy least squares whose optimum is sparse: ||W - Z|| / ||W|| falls and Z finds the true support."""
+    torch.manual_seed(0)
+    truth = torch.zeros(4, 32)
+    truth[torch.arange(4), torch.tensor([1, 7, 19, 30])] = torch.tensor([1.5, -2.0, 1.0, 2.5])
+    inputs = torch.randn(512, 32)
+    targets = inputs @ truth.T + 0.01 * torch.randn(512, 4)
+    layer = torch.nn.Linear(32, 4, bias=False)
+    admm = ADMM({"fc": layer}, {"fc": SparsitySet(4, np.ones((4, 32), bool))}, rho=0.05)
+    optimizer = torch.optim.Adam(layer.parameters(), lr=0.02)
+    residuals = []
+    for _ in range(15):
+        for _ in range(40):
+            optimizer.zero_grad()
+            loss = torch.nn.functional.mse_loss(layer(inputs), targets) + admm.penalty()
+            loss.backward()
+            optimizer.step()
+        residuals.append(admm.update()["fc"])
+    assert residuals[-1] < 0.2 * residuals[0], residuals
+    assert torch.equal(admm.Z["fc"] != 0, truth != 0)
+
+
+def test_rho_growth_keeps_the_unscaled_dual():
+    layer = torch.nn.Linear(8, 2)
+    admm = ADMM({"fc": layer}, {"fc": SparsitySet(3, np.ones((2, 8), bool))}, rho=0.01, rho_growth=2.0, rho_max=0.03)
+    admm.U["fc"] = torch.randn(2, 8)
+    dual_before = admm.rho * admm.U["fc"].clone()
+    admm.update()
+    assert admm.rho == pytest.approx(0.02)
+    assert torch.allclose(admm.rho * admm.U["fc"], dual_before + 0.01 * (layer.weight - admm.Z["fc"]).detach(), atol=1e-6)
+    admm.update()
+    assert admm.rho == pytest.approx(0.03)  # capped
+
+
+def test_level_set_keeps_support_and_puts_every_kept_weight_on_a_nonzero_level():
+    rng = np.random.default_rng(1)
+    values = rng.normal(0, 0.1, (20, 30))
+    values[0, 0] = 0.0
+    support = rng.random((20, 30)) < 0.3
+    support[0, 0] = True
+    constraint = LevelSet(2, support)
+    projected = constraint.project(values)
+    step = constraint.step_for(values)
+    codes = projected[support] / step
+    assert np.all((projected != 0) == support)
+    assert set(np.round(np.abs(codes), 6)) <= {1.0, 2.0} and np.allclose(codes, np.round(codes))
+    assert LevelSet(2, support, power_of_two=True).step_for(values) in [2.0**e for e in range(-12, 2)]
+
+
+@pytest.fixture(scope="module")
+def joint_run(shared_dir, tmp_path_factory):
+    root = tmp_path_factory.mktemp("joint")
+    recipe = tiny_recipe(root / "joint.yaml", JOINT_STAGES)
+    result = train(TrainConfig(recipe=recipe, out=root / "run", data_dir=shared_dir / "data" / "mnist",
+                               show_progress=False))
+    return root / "run", result
+
+
+def test_joint_run_keeps_exact_counts_and_levels_through_retraining(joint_run):
+    run_dir, result = joint_run
+    model, blob = load_checkpoint(run_dir / "model.pt")
+    levels = blob["weight_levels"]
+    assert set(levels) == set(BITS) and not (run_dir / "checkpoint.pt").exists()
+    for name, layer in compressible_layers(model).items():
+        weight = layer.weight.detach().numpy()
+        assert int((weight != 0).sum()) == KEEP[name], name
+        codes = weight[weight != 0] / levels[name]["step"]
+        assert np.allclose(codes, np.round(codes), atol=1e-4), name
+        assert set(np.abs(np.round(codes)).astype(int)) <= set(range(1, 2 ** (BITS[name] - 1) + 1)), name
+        # Brevitas sees the same values: the saved weights are already on the quantizer's grid
+        assert torch.allclose(layer.quant_weight().value, layer.weight, atol=1e-6)
+    history = json.loads((run_dir / "history.json").read_text())
+    admm_epochs = [h for h in history if h["kind"].startswith("admm")]
+    assert all(set(h["residual"]) == set(KEEP) and 0 <= h["projected_accuracy"] <= 1 for h in admm_epochs)
+    total = result["compression"]
+    assert total["kept"] == sum(KEEP.values()) and total["weight_data_bytes"] == sum(
+        KEEP[n] * BITS[n] for n in KEEP) / 8
+    assert result["test_accuracy"] > 0.6  # 1,200 training images, 7 epochs: far above chance (0.1)
+
+
+def test_masks_and_levels_survive_qonnx_export(joint_run, shared_dir, tmp_path):
+    from brevitas.export import export_qonnx
+    from qonnx.core.modelwrapper import ModelWrapper
+    from qonnx.core.onnx_exec import execute_onnx
+    from qonnx.util.cleanup import cleanup_model
+
+    from flow.data import load_mnist_split
+
+    run_dir, _ = joint_run
+    model, blob = load_checkpoint(run_dir / "model.pt")
+    path = tmp_path / "lenet5.onnx"
+    export_qonnx(model, torch.zeros(1, 1, 28, 28), export_path=str(path))
+    wrapper = cleanup_model(ModelWrapper(str(path)))
+    quant_nodes = [n for n in wrapper.graph.node if n.op_type == "Quant" and wrapper.get_initializer(n.input[0]) is not None]
+    assert len(quant_nodes) == 4
+    exported = sorted((wrapper.get_initializer(n.input[0]) for n in quant_nodes), key=lambda a: a.size)
+    trained = sorted((layer.weight.detach().numpy() for layer in compressible_layers(model).values()),
+                     key=lambda a: a.size)
+    for mine, theirs in zip(trained, exported):
+        theirs = theirs.reshape(mine.shape)
+        assert np.array_equal(theirs == 0, mine == 0)
+    for node in quant_nodes:
+        bits = float(wrapper.get_initializer(node.input[3]))
+        assert bits in (3.0, 4.0)  # n + 1-bit narrow containers for 2- and 3-bit levels
+    images = load_mnist_split("test", shared_dir / "data" / "mnist").images[:8]
+    with torch.no_grad():
+        expected = model(torch.from_numpy(images)).numpy()
+    name_in, name_out = wrapper.graph.input[0].name, wrapper.graph.output[0].name
+    got = np.concatenate([execute_onnx(wrapper, {name_in: images[i:i + 1]})[name_out] for i in range(8)])
+    assert np.allclose(got, expected, atol=1e-4)
+
+
+def test_accounting_matches_a_hand_encoding_and_lenet5_macs():
+    mask = np.zeros(40, bool)
+    mask[[0, 3, 4, 30, 39]] = True
+    # width 3: gaps 1, 3, 1, 26, 9 -> escapes (gap-1)//7 = 0, 0, 0, 3, 1
+    assert relative_index_cost(mask, 3) == (5 + 4, 4)
+    model = build_model("lenet5")
+    report = account(model, compressible_layers(model), {}, model.input_shape)
+    assert report["total"]["macs_dense"] == 24 * 24 * 500 + 8 * 8 * 25000 + 400000 + 5000
+    assert report["total"]["params"] == 430500 and report["total"]["index_bytes"] == 0
+
+
+def test_recipe_validation_names_the_problem():
+    base = {"arch": "lenet5", "dataset": "mnist", "stages": [{"kind": "pretrain", "epochs": 1}]}
+    with pytest.raises(FlowError, match="unknown key"):
+        recipe_from_tree({**base, "sead": 1})
+    with pytest.raises(FlowError, match="pruning after quantization"):
+        recipe_from_tree({**base, "stages": [{"kind": "admm_quantize", "epochs": 1, "bits": 2},
+                                             {"kind": "admm_prune", "epochs": 1, "keep": 0.1}]})
+    with pytest.raises(FlowError, match="must be a number"):
+        recipe_from_tree(base, ("stages.0.lr=1e-3",))
+    with pytest.raises(FlowError, match="does not address"):
+        recipe_from_tree(base, ("stages.4.epochs=2",))
+    assert recipe_from_tree(base, ("stages.0.epochs=3", "seed=7")).stages[0].epochs == 3
+
+
+def _flow_train(*args, **popen):
+    return subprocess.Popen([sys.executable, "-m", "flow", "train", "--no-progress", *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen)
+
+
+def test_resume_after_sigkill_reaches_the_uninterrupted_weights(shared_dir, tmp_path):
+    stages = [{"kind": "pretrain", "epochs": 2, "lr": 0.002}, {"kind": "admm_prune", "epochs": 3, "keep": KEEP},
+              {"kind": "admm_quantize", "epochs": 2, "bits": BITS}, {"kind": "retrain", "epochs": 1}]
+    recipe = tiny_recipe(tmp_path / "r.yaml", stages)
+    common = ["--recipe", str(recipe), "--data-dir", str(shared_dir / "data" / "mnist")]
+    straight = _flow_train(*common, "--out", str(tmp_path / "straight"))
+    killed = _flow_train(*common, "--out", str(tmp_path / "killed"), start_new_session=True)
+    history = tmp_path / "killed" / "history.json"
+    deadline = time.time() + 300
+    while time.time() < deadline and killed.poll() is None:
+        if history.is_file() and len(json.loads(history.read_text() or "[]")) >= 3:  # inside the ADMM stage
+            os.killpg(killed.pid, signal.SIGKILL)
+            break
+        time.sleep(0.05)
+    killed.wait()
+    assert killed.returncode == -signal.SIGKILL, "the run finished before it could be interrupted"
+    assert not (tmp_path / "killed" / "model.pt").exists()
+    resumed = _flow_train("--out", str(tmp_path / "killed"), "--resume")
+    for process in (straight, resumed):
+        _, err = process.communicate(timeout=600)
+        assert process.returncode == 0, err[-2000:]
+    a = torch.load(tmp_path / "straight" / "model.pt", weights_only=True)
+    b = torch.load(tmp_path / "killed" / "model.pt", weights_only=True)
+    assert a["weight_levels"] == b["weight_levels"]
+    assert all(torch.equal(a["state_dict"][k], b["state_dict"][k]) for k in a["state_dict"])
+    assert a["metrics"]["test_accuracy"] == b["metrics"]["test_accuracy"]
