@@ -5,6 +5,7 @@ disk plus its overrides is the whole description of a run.
 """
 from __future__ import annotations
 
+import copy
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
@@ -135,6 +136,7 @@ def load_recipe(path: Path | None = None, overrides: tuple[str, ...] = ()) -> Re
 def recipe_from_tree(tree, overrides: tuple[str, ...] = (), where: str = "recipe") -> Recipe:
     if not isinstance(tree, dict):
         raise FlowError(f"{where} must be a YAML mapping with arch, dataset and stages")
+    tree = copy.deepcopy(tree)  # overrides must not edit the caller's tree
     for assignment in overrides:
         apply_override(tree, assignment)
     stages_tree = tree.get("stages")
