@@ -1,4 +1,6 @@
 """Bad input: one line naming the problem and the fix, exit code 2, no traceback."""
+from pathlib import Path
+
 import numpy as np
 import onnx
 import pytest
@@ -80,3 +82,19 @@ def test_unsupported_format(tmp_path, suffix):
     path.write_text("not a model")
     result = run_flow("compile", "--model", str(path), "--out", str(tmp_path / "b"))
     assert_one_line_exit_2(result, "unsupported model format")
+
+
+def test_train_with_missing_recipe(tmp_path):
+    result = run_flow("train", "--recipe", str(tmp_path / "nope.yaml"), "--out", str(tmp_path / "r"))
+    assert_one_line_exit_2(result, "recipe not found", "lenet5-admm-joint.yaml")
+
+
+def test_train_with_malformed_override(tmp_path):
+    result = run_flow("train", "--set", "stages.0.epochs", "--out", str(tmp_path / "r"))
+    assert_one_line_exit_2(result, "is not key=value", "--set stages.1.epochs=20")
+
+
+def test_train_mnist_recipe_without_data_dir(tmp_path):
+    result = run_flow("train", "--recipe", "models/recipes/lenet5-pretrain.yaml", "--out", str(tmp_path / "r"),
+                      cwd=Path(__file__).resolve().parent.parent)
+    assert_one_line_exit_2(result, "trains on MNIST", "--data-dir")
