@@ -2,6 +2,7 @@
 
     python bench/admm_lenet5.py sweep --data-dir ../shared/data/mnist [--device cuda] [--jobs 6] [--seeds 0 1]
     python bench/admm_lenet5.py full --data-dir ../shared/data/mnist          # the whole joint recipe, timed
+    python bench/admm_lenet5.py quantstep --data-dir ../shared/data/mnist --seeds 0 --jobs 2
 
 sweep: one pretrained model per seed, then from it ADMM pruning at 85x / 167x / 250x, the
 magnitude-pruning baseline at the same ratios and the same epoch budget, progressive ADMM
@@ -9,6 +10,8 @@ magnitude-pruning baseline at the same ratios and the same epoch budget, progres
 (3-bit conv, 2-bit fc) by the whole joint recipe, pretraining included. Writes bench/results/admm_lenet5_sweep.json.
 full: lenet5-admm-joint.yaml from scratch (pretrain included) on this machine's CPU, for the
 wall-time target. Writes bench/results/admm_lenet5_full.json.
+quantstep: from one 167x-pruned model, ADMM quantization with the exact best step q and with the
+best power-of-two q. Writes bench/results/admm_lenet5_quantstep.json.
 Run dirs go under runs/bench/; a finished run (its model.pt exists) is reused, not retrained.
 """
 from __future__ import annotations
@@ -137,9 +140,38 @@ def full(args) -> tuple[dict, list[dict]]:
     return {"run": record}, [{"key": "admm_full_wall_lenet5", "label": "full joint compression wall time", "value": value}]
 
 
+def quant_step(args) -> tuple[dict, list[dict]]:
+    """Exact best step vs best power-of-two step, both from the same 167x-pruned model."""
+    base, seed = Path(args.runs), args.seeds[0]
+    pretrained = flow_train(base / f"pretrain-s{seed}", "lenet5-pretrain.yaml", [f"seed={seed}"], args)
+    pruned = flow_train(base / f"admm-{JOINT_RATIO}x-s{seed}", "lenet5-admm-prune.yaml",
+                        [f"seed={seed}", f"init={base / f'pretrain-s{seed}' / 'model.pt'}",
+                         keep_override(0, JOINT_RATIO)], args)
+    init = [f"seed={seed}", f"init={base / f'admm-{JOINT_RATIO}x-s{seed}' / 'model.pt'}"]
+    with ThreadPoolExecutor(args.jobs) as pool:
+        exact, power_of_two = pool.map(lambda rule: flow_train(
+            base / f"quantize-{rule}-s{seed}", "lenet5-admm-quantize.yaml",
+            init + [f"stages.0.power_of_two={rule == 'po2'}"], args), ["exact", "po2"])
+    dense = pretrained["metrics"]["test_accuracy"]
+
+    def cell(record):
+        accuracy = record["metrics"]["test_accuracy"]
+        choices = record["metrics"]["stages"][0]["step_choices"]
+        errors = ", ".join(f"{name} {c['relative_error']:.3f}/{c['power_of_two_relative_error']:.3f}"
+                           for name, c in choices.items())
+        return accuracy, errors
+
+    (exact_acc, errors), (po2_acc, _) = cell(exact), cell(power_of_two)
+    value = (f"from {JOINT_RATIO}x pruned ({pruned['metrics']['test_accuracy']:.4f}; dense {dense:.4f}): exact q "
+             f"{exact_acc:.4f} ({100 * (dense - exact_acc):+.2f} pp), power-of-two q {po2_acc:.4f} "
+             f"({100 * (dense - po2_acc):+.2f} pp); relative squared error exact/po2 at quantization: {errors}")
+    metrics = {"dense": dense, "pruned": pruned["metrics"], "exact": exact["metrics"], "power_of_two": power_of_two["metrics"]}
+    return metrics, [{"key": "admm_quant_step_lenet5", "label": "exact vs power-of-two step", "value": value}]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("plan", choices=["sweep", "full"])
+    parser.add_argument("plan", choices=["sweep", "full", "quantstep"])
     parser.add_argument("--data-dir", type=Path, required=True)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--jobs", type=int, default=1)
@@ -150,7 +182,7 @@ def main() -> None:
     args = parser.parse_args()
     commit = args.commit or git_commit()
     started = time.perf_counter()
-    metrics, rows = sweep(args) if args.plan == "sweep" else full(args)
+    metrics, rows = {"sweep": sweep, "full": full, "quantstep": quant_step}[args.plan](args)
     metrics["device"] = args.device
     if args.machine:
         metrics["machine"] = args.machine

@@ -23,6 +23,7 @@ PLANNED_ROWS = [
     ("admm_joint_lenet5", "ADMM joint prune + quantize, LeNet-5: weight data / with indices (issue B, C)"),
     ("magnitude_baseline_lenet5", "Iterative magnitude pruning baseline at the same ratios (issue B)"),
     ("admm_progressive_lenet5", "Progressive ADMM 85x -> 167x -> 250x: accuracy after each step (issue B)"),
+    ("admm_quant_step_lenet5", "ADMM quantization, exact step q vs power-of-two q (issue B)"),
     ("admm_full_wall_lenet5", "Full joint compression from scratch on this 2-core CPU: wall time (issue B)"),
     ("sparse_onchip_lenet5", "Sparse encoding on PYNQ-Z2: BRAM18 used of 280 (issue C)"),
     ("estimator_error", "Estimator median error vs HLS reports: latency / DSP / BRAM (issue D)"),

@@ -155,15 +155,19 @@ def _resolve_recipe(config: TrainConfig, out: Path) -> Recipe:
     return recipe
 
 
-def _initial_model(recipe: Recipe, device) -> torch.nn.Module:
+def _initial_state(recipe: Recipe, device) -> tuple[torch.nn.Module, RunState]:
+    """Random weights, or an `init` checkpoint whose zero weights count as pruned (masks kept)."""
     torch.manual_seed(recipe.seed)
     if recipe.init is None:
-        return build_model(recipe.arch).to(device)
+        return build_model(recipe.arch).to(device), RunState()
     model, blob = load_checkpoint(Path(recipe.init))
     if blob["arch"] != recipe.arch or blob.get("weight_levels"):
         raise FlowError(f"init checkpoint {recipe.init} is not an unquantized '{recipe.arch}' model; "
-                        "point init at a pretrained run's model.pt")
-    return model.to(device)
+                        "point init at a pretrained or pruned run's model.pt")
+    model = model.to(device)
+    masks = {name: (layer.weight != 0).float().detach() for name, layer in compressible_layers(model).items()
+             if bool((layer.weight == 0).any())}
+    return model, RunState(masks=masks)
 
 
 def _device(name: str) -> torch.device:
@@ -181,7 +185,7 @@ def train(config: TrainConfig = TrainConfig()) -> dict:
     if config.resume:
         model, state, session_state = _load(out, recipe.arch, device)
     else:
-        model, state, session_state = _initial_model(recipe, device), RunState(), None
+        (model, state), session_state = _initial_state(recipe, device), None
     started = time.perf_counter()
 
     def evaluate(candidate) -> float:
@@ -213,7 +217,8 @@ def train(config: TrainConfig = TrainConfig()) -> dict:
                 if state.epochs_done == stage.epochs:
                     model = session.finish(recipe.arch)
                     state.stage_results.append({"stage": state.stage_index, "kind": stage.kind,
-                                                "test_accuracy": evaluate(model)})
+                                                "test_accuracy": evaluate(model),
+                                                **({"step_choices": session.step_choices} if session.step_choices else {})})
                     state.stage_index, state.epochs_done, session = state.stage_index + 1, 0, None
                 state.wall_s += time.perf_counter() - started
                 started = time.perf_counter()

@@ -113,6 +113,11 @@ def test_joint_run_keeps_exact_counts_and_levels_through_retraining(joint_run):
     history = json.loads((run_dir / "history.json").read_text())
     admm_epochs = [h for h in history if h["kind"].startswith("admm")]
     assert all(set(h["residual"]) == set(KEEP) and 0 <= h["projected_accuracy"] <= 1 for h in admm_epochs)
+    choices = next(r for r in result["stages"] if r["kind"] == "admm_quantize")["step_choices"]
+    for name, choice in choices.items():  # both step rules are reported; the exact one is never worse
+        assert choice["relative_error"] <= choice["power_of_two_relative_error"] + 1e-12
+        assert np.log2(choice["power_of_two_step"]) == round(np.log2(choice["power_of_two_step"]))
+        assert choice["step"] == pytest.approx(levels[name]["step"])
     total = result["compression"]
     assert total["kept"] == sum(KEEP.values()) and total["weight_data_bytes"] == sum(
         KEEP[n] * BITS[n] for n in KEEP) / 8
@@ -207,3 +212,18 @@ def test_resume_after_sigkill_reaches_the_uninterrupted_weights(shared_dir, tmp_
     assert a["weight_levels"] == b["weight_levels"]
     assert all(torch.equal(a["state_dict"][k], b["state_dict"][k]) for k in a["state_dict"])
     assert a["metrics"]["test_accuracy"] == b["metrics"]["test_accuracy"]
+
+
+def test_a_pruned_init_checkpoint_keeps_its_zeros(joint_run, shared_dir, tmp_path):
+    mnist = shared_dir / "data" / "mnist"
+    pruned = tiny_recipe(tmp_path / "p.yaml", [{"kind": "admm_prune", "epochs": 1, "keep": KEEP}])
+    train(TrainConfig(recipe=pruned, out=tmp_path / "pruned", data_dir=mnist, show_progress=False))
+    quantize = tiny_recipe(tmp_path / "q.yaml", [{"kind": "admm_quantize", "epochs": 1, "bits": 2,
+                                                  "power_of_two": True}], init=str(tmp_path / "pruned" / "model.pt"))
+    result = train(TrainConfig(recipe=quantize, out=tmp_path / "quantized", data_dir=mnist, show_progress=False))
+    model, blob = load_checkpoint(tmp_path / "quantized" / "model.pt")
+    for name, layer in compressible_layers(model).items():
+        assert int((layer.weight != 0).sum()) == KEEP[name]
+        step = blob["weight_levels"][name]["step"]
+        assert step == 2.0 ** round(np.log2(step))  # power_of_two: true
+    assert result["compression"]["weight_data_bytes"] == sum(KEEP.values()) * 2 / 8

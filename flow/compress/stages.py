@@ -13,7 +13,17 @@ import torch
 from ..zoo import build_model, compressible_layers
 from .admm import ADMM, LevelSet, SparsitySet, project_tensor
 from .constraints import WeightConstraints
+from .projections import optimal_power_of_two_step, optimal_step, quantization_error
 from .recipe import Stage, keep_counts, per_layer
+
+
+def step_choices(kept: np.ndarray, bits: int) -> dict:
+    """The exact best step and the best power-of-two step, with their relative squared errors."""
+    energy = float(np.sum(kept**2))
+    exact, power_of_two = optimal_step(kept, bits), optimal_power_of_two_step(kept, bits)
+    return {"step": exact, "relative_error": quantization_error(kept, exact, bits) / energy,
+            "power_of_two_step": power_of_two,
+            "power_of_two_relative_error": quantization_error(kept, power_of_two, bits) / energy}
 
 
 class StageSession:
@@ -28,6 +38,7 @@ class StageSession:
                           if stage.schedule == "cosine" else None)
         self.constraints = WeightConstraints(self.layers, masks, weight_levels)
         self.admm = None
+        self.step_choices = {}  # per quantized layer: both step rules and their errors, for the run's record
         if stage.kind in ("admm_prune", "admm_quantize"):
             self.admm = ADMM(self.layers, self.constraint_sets(), stage.rho, stage.rho_growth, stage.rho_max)
 
@@ -97,7 +108,9 @@ class StageSession:
         if self.stage.kind == "admm_quantize":
             for name, constraint in self.admm.constraints.items():
                 weight = self.layers[name].weight
-                step = constraint.step_for(weight.detach().cpu().numpy().astype(np.float64))
+                values = weight.detach().cpu().numpy().astype(np.float64)
+                self.step_choices[name] = step_choices(values[constraint.support], constraint.bits)
+                step = constraint.step_for(values)
                 weight.copy_(project_tensor(constraint, weight))
                 self.masks[name] = torch.from_numpy(constraint.support).to(weight)
                 self.weight_levels[name] = {"bits": constraint.bits, "step": step}
