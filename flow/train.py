@@ -1,6 +1,6 @@
 """`flow train`: run a recipe's stages (pretrain, ADMM prune, retrain, ADMM quantize, ...) into a run dir.
 
-Run dir artifacts: recipe.json (resolved recipe), checkpoint.pt (after every epoch, atomic;
+Run dir artifacts: recipe.json (resolved recipe), data_dir.json, checkpoint.pt (after every epoch, atomic;
 deleted once the run is complete), history.json (per-epoch log), and, written last so that
 their presence means a finished run, compression.json and model.pt (a `flow compile` input).
 """
@@ -26,6 +26,7 @@ from .paths import atomic_write_bytes, atomic_write_json
 from .zoo import build_model, compressible_layers, load_checkpoint, save_checkpoint
 
 CHECKPOINT, FINAL, HISTORY, COMPRESSION, RECIPE = "checkpoint.pt", "model.pt", "history.json", "compression.json", "recipe.json"
+DATA_DIR = "data_dir.json"
 EVAL_BATCH = 2000
 
 
@@ -155,6 +156,17 @@ def _resolve_recipe(config: TrainConfig, out: Path) -> Recipe:
     return recipe
 
 
+def _data_dir(config: TrainConfig, out: Path) -> Path | None:
+    """A resumed run reads the data folder it started with unless --data-dir names another."""
+    if config.data_dir is not None:
+        if not config.resume:
+            atomic_write_json(out / DATA_DIR, {"data_dir": str(Path(config.data_dir).resolve())})
+        return Path(config.data_dir)
+    if config.resume and (out / DATA_DIR).is_file():
+        return Path(json.loads((out / DATA_DIR).read_text())["data_dir"])
+    return None
+
+
 def _initial_state(recipe: Recipe, device) -> tuple[torch.nn.Module, RunState]:
     """Random weights, or an `init` checkpoint whose zero weights count as pruned (masks kept)."""
     torch.manual_seed(recipe.seed)
@@ -181,7 +193,7 @@ def train(config: TrainConfig = TrainConfig()) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     device = _device(config.device)
     recipe = _resolve_recipe(config, out)
-    data = load_data(recipe, config.data_dir, device)
+    data = load_data(recipe, _data_dir(config, out), device)
     if config.resume:
         model, state, session_state = _load(out, recipe.arch, device)
     else:
