@@ -139,10 +139,11 @@ def _resolve_recipe(config: TrainConfig, out: Path) -> Recipe:
     if config.resume:
         if not (out / CHECKPOINT).is_file() or not stored.is_file():
             raise FlowError(f"nothing to resume in {out} (no {CHECKPOINT}); run without --resume to start")
-        recipe = recipe_from_tree(json.loads(stored.read_text()), where=str(stored))
+        stored_tree = json.loads(stored.read_text())
+        recipe = recipe_from_tree(stored_tree, where=str(stored))
         if config.recipe is not None or config.overrides:
-            asked = load_recipe(config.recipe, config.overrides) if config.recipe else recipe_from_tree(
-                json.loads(stored.read_text()), config.overrides)
+            asked = (load_recipe(config.recipe, config.overrides) if config.recipe
+                     else recipe_from_tree(stored_tree, config.overrides))
             if asked != recipe:
                 raise FlowError(f"{out} was started with a different recipe; resume without --recipe/--set "
                                 "or choose another --out")

@@ -65,6 +65,7 @@ class LeNet5(nn.Module):
 
     input_shape = (1, 28, 28)
     n_classes = 10
+    takes_weight_levels = True
 
     def __init__(self, weight_levels: dict[str, dict] | None = None):
         super().__init__()
@@ -95,8 +96,9 @@ def build_model(arch: str, weight_levels: dict[str, dict] | None = None) -> nn.M
     if arch not in ARCHITECTURES:
         raise FlowError(f"unknown architecture '{arch}'; known: {', '.join(sorted(ARCHITECTURES))}")
     if weight_levels:
-        if arch != "lenet5":
-            raise FlowError(f"architecture '{arch}' has fixed Brevitas quantizers; ADMM levels apply to lenet5")
+        if not getattr(ARCHITECTURES[arch], "takes_weight_levels", False):
+            levelled = ", ".join(name for name, cls in ARCHITECTURES.items() if getattr(cls, "takes_weight_levels", False))
+            raise FlowError(f"architecture '{arch}' has fixed Brevitas quantizers; ADMM levels apply to {levelled}")
         return ARCHITECTURES[arch](weight_levels=weight_levels)
     return ARCHITECTURES[arch]()
 

@@ -38,8 +38,11 @@ class LevelSet:
         choose = optimal_power_of_two_step if self.power_of_two else optimal_step
         return choose(values[self.support], self.bits)
 
+    def quantize(self, values: np.ndarray, step: float) -> np.ndarray:
+        return quantize_nonzero(values, step, self.bits, self.support)
+
     def project(self, values: np.ndarray) -> np.ndarray:
-        return quantize_nonzero(values, self.step_for(values), self.bits, self.support)
+        return self.quantize(values, self.step_for(values))
 
 
 def project_tensor(constraint: SparsitySet | LevelSet, tensor: torch.Tensor) -> torch.Tensor:

@@ -47,7 +47,6 @@ class Recipe:
     stages: tuple[Stage, ...]
     seed: int = 0
     batch_size: int = 64
-    weight_decay: float = 0.0
     init: str | None = None  # start from this flow checkpoint (a pretrained or pruned model.pt); its zeros stay pruned
     train_subset: int | None = None  # first N training images; tests use small subsets
     test_subset: int | None = None

@@ -109,9 +109,10 @@ class StageSession:
             for name, constraint in self.admm.constraints.items():
                 weight = self.layers[name].weight
                 values = weight.detach().cpu().numpy().astype(np.float64)
-                self.step_choices[name] = step_choices(values[constraint.support], constraint.bits)
-                step = constraint.step_for(values)
-                weight.copy_(project_tensor(constraint, weight))
+                choices = step_choices(values[constraint.support], constraint.bits)
+                self.step_choices[name] = choices
+                step = choices["power_of_two_step" if constraint.power_of_two else "step"]
+                weight.copy_(torch.from_numpy(constraint.quantize(values, step)).to(weight))
                 self.masks[name] = torch.from_numpy(constraint.support).to(weight)
                 self.weight_levels[name] = {"bits": constraint.bits, "step": step}
             rebuilt = build_model(arch, self.weight_levels).to(next(self.model.parameters()).device)
