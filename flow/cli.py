@@ -29,6 +29,10 @@ def compile_command(
     data_dir: Optional[Path] = typer.Option(None, help="Folder with the MNIST IDX files, for MNIST-sized models."),
     n_samples: int = typer.Option(500, help="Held-out samples the verify step compares csim on."),
     from_step: Optional[str] = typer.Option(None, help="Restart at this step, reusing earlier artifacts."),
+    sparse: str = typer.Option("auto", help="Layers on the sparse kernel: auto (at least half zeros), all, none, "
+                               "or hls4ml layer names separated by commas."),
+    sparse_cycles: Optional[int] = typer.Option(None, help="Cycle target per sparse layer; sets its PE count "
+                                                "(default: one PE, the smallest memory)."),
     progress: bool = typer.Option(True, help="Show progress bars."),
 ):
     """Convert a model to an hls4ml project for BOARD, C-simulate and verify it, and bundle it.
@@ -41,7 +45,8 @@ def compile_command(
     from .report import summary_table, verification_lines
 
     result = run_compile(BuildConfig(model=model, board=board, out=out_dir, data_dir=data_dir, n_samples=n_samples,
-                                     from_step=from_step, show_progress=progress))
+                                     from_step=from_step, sparse=sparse, sparse_cycles=sparse_cycles,
+                                     show_progress=progress))
     out.print(summary_table(result.summary))
     for line in verification_lines(result.summary):
         out.print(line)

@@ -9,8 +9,7 @@ import numpy as np
 from .boards import load_board
 from .config import BuildConfig, StepContext
 from .errors import FlowError
-from .quiet import stdout_to
-from .steps.csim import to_hls_layout
+from .steps.csim import compile_and_predict, to_hls_layout
 from .steps.hls4ml_project import load_hls_model
 
 
@@ -47,7 +46,5 @@ def infer(build_dir: Path, inputs: np.ndarray) -> np.ndarray:
         raise FlowError(f"input has shape {inputs.shape} and dtype {inputs.dtype}; the model takes numbers shaped "
                         f"(N, {', '.join(map(str, sample_shape))})")
     hls_model = load_hls_model(context)
-    with stdout_to(build_dir / "hls4ml.log"):
-        hls_model.compile()
-        outputs = hls_model.predict(to_hls_layout(inputs.astype(np.float32), graph["input_perm"]))
-    return np.asarray(outputs, dtype=np.float64).reshape(len(inputs), -1)
+    return compile_and_predict(hls_model, to_hls_layout(inputs.astype(np.float32), graph["input_perm"]),
+                               build_dir / "hls4ml.log")

@@ -98,3 +98,18 @@ def test_train_mnist_recipe_without_data_dir(tmp_path):
     result = run_flow("train", "--recipe", "models/recipes/lenet5-pretrain.yaml", "--out", str(tmp_path / "r"),
                       cwd=Path(__file__).resolve().parent.parent)
     assert_one_line_exit_2(result, "trains on MNIST", "--data-dir")
+
+
+def test_model_too_big_for_the_board_names_the_layer(tmp_path):
+    from flow.zoo import build_model, save_checkpoint
+
+    # an unpruned float LeNet-5: fc1 alone stores 400,000 x 32 bits, 782 BRAM18 against the 280 of a PYNQ-Z2
+    save_checkpoint(build_model("lenet5"), "lenet5", {}, tmp_path / "dense.pt")
+    result = run_flow("compile", "--model", str(tmp_path / "dense.pt"), "--out", str(tmp_path / "b"), "--no-progress")
+    assert_one_line_exit_2(result, "does not fit pynq-z2", "Dense_MatMul_0", "--sparse Dense_MatMul_0")
+    assert not (tmp_path / "b" / "csim.json").exists()
+
+
+def test_sparse_names_an_unknown_layer(tmp_path):
+    result = run_flow("compile", "--out", str(tmp_path / "b"), "--sparse", "fc9", "--no-progress")
+    assert_one_line_exit_2(result, "unknown layer 'fc9'", "Dense_MatMul_0")

@@ -1,10 +1,9 @@
 """Model size and compute after compression, in ADMM-NN's Table 8 terms, per layer and in total.
 
-Index format ("relative, escape-coded"): a layer's kept weights are listed in row-major order;
-each carries a b-bit gap to the previous one (gap 1..2**b - 1, stored as gap - 1). Gaps too long
-for b bits are bridged by escape entries: the all-ones code, meaning "advance 2**b - 1 positions,
-no weight here". Escapes cost b bits and no weight bits, because the level codes have no zero.
-Each layer uses the b in 1..16 that makes its total smallest.
+Index format: the relative gaps with filler entries of flow/sparse/encoding.py (the format the HLS
+kernel reads), with one PE over the weights in PyTorch's row-major order. Fillers cost b index bits
+and no weight bits, because the level codes have no zero. Each layer uses the b in 1..16 that
+makes its total smallest.
 """
 from __future__ import annotations
 
@@ -13,8 +12,9 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
+from ..sparse.encoding import MAX_INDEX_BITS, relative_index_cost
+
 FLOAT_BITS = 32
-MAX_INDEX_BITS = 16
 
 
 @dataclass(frozen=True)
@@ -33,20 +33,12 @@ class LayerAccount:
     mac_bits: int  # macs x bits, the paper's compute-cost proxy
 
 
-def relative_index_cost(mask: np.ndarray, width: int) -> tuple[int, int]:
-    """(entries, escapes) to encode the kept positions of `mask` with `width`-bit gaps."""
-    positions = np.flatnonzero(mask.reshape(-1))
-    gaps = np.diff(np.concatenate([[-1], positions]))
-    longest = 2**width - 1
-    escapes = int(np.sum((gaps - 1) // longest))
-    return len(positions) + escapes, escapes
-
-
 def best_index_width(mask: np.ndarray, bits: int) -> tuple[int, int, int]:
     """(width, entries, total index bits) for the width that minimises weight plus index bits."""
+    positions = np.flatnonzero(mask.reshape(-1))
     best = None
     for width in range(1, MAX_INDEX_BITS + 1):
-        entries, escapes = relative_index_cost(mask, width)
+        entries, escapes = relative_index_cost(positions, width)
         total = entries * width + (entries - escapes) * bits
         if best is None or total < best[0]:
             best = (total, width, entries)
@@ -103,7 +95,7 @@ def account(model: torch.nn.Module, layers: dict[str, torch.nn.Module], weight_l
     dense_bytes = params * FLOAT_BITS / 8
     biases = sum(layer.bias.numel() for layer in layers.values() if layer.bias is not None)
     return {
-        "index_format": "relative gaps with escape entries, per-layer best width (flow/compress/accounting.py)",
+        "index_format": "relative gaps with filler entries, one PE, per-layer best width (flow/sparse/encoding.py)",
         "layers": [asdict(r) for r in rows],
         "total": {
             "params": params,

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import threading
 
 import numpy as np
 
@@ -34,6 +35,33 @@ def to_hls_layout(inputs: np.ndarray, input_perm: list[int] | None) -> np.ndarra
     return np.ascontiguousarray(inputs.transpose(input_perm))
 
 
+CSIM_STACK_BYTES = 1 << 30  # dense_latency keeps n_in * n_out products on the stack: 10 MB for a 400K-weight layer
+
+
+def compile_and_predict(hls_model, inputs: np.ndarray, log_path) -> np.ndarray:
+    """hls4ml compile() + predict() on a thread whose stack holds big dense layers (the main one has 8 MB)."""
+    result = {}
+
+    def work():
+        try:
+            with stdout_to(log_path):
+                hls_model.compile()
+                result["outputs"] = np.asarray(hls_model.predict(inputs), dtype=np.float64)
+        except BaseException as exc:  # re-raised on the caller's thread
+            result["error"] = exc
+
+    previous = threading.stack_size(CSIM_STACK_BYTES)
+    try:
+        worker = threading.Thread(target=work, name="csim")
+        worker.start()
+    finally:
+        threading.stack_size(previous)
+    worker.join()
+    if "error" in result:
+        raise result["error"]
+    return result["outputs"].reshape(len(inputs), -1)
+
+
 def precision_lsb(precision) -> float:
     return float(2.0 ** -(precision.width - precision.integer))
 
@@ -42,10 +70,7 @@ def run(ctx: StepContext) -> dict:
     graph = json.loads(ctx.path("graph.json").read_text())
     inputs, labels, dataset = held_out_inputs(ctx, graph["input_shape"])
     hls_model = load_hls_model(ctx)
-    with stdout_to(ctx.path("hls4ml.log")):
-        hls_model.compile()
-        outputs = np.asarray(hls_model.predict(to_hls_layout(inputs, graph["input_perm"])), dtype=np.float64)
-    outputs = outputs.reshape(len(inputs), -1)
+    outputs = compile_and_predict(hls_model, to_hls_layout(inputs, graph["input_perm"]), ctx.path("hls4ml.log"))
     atomic_save_npy(ctx.path("verify_inputs.npy"), inputs)
     if labels is not None:
         atomic_save_npy(ctx.path("verify_labels.npy"), labels)

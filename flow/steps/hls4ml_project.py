@@ -8,9 +8,12 @@ from ..config import StepContext
 from ..errors import FlowError
 from ..paths import atomic_write_json
 from ..quiet import stdout_to
+from ..sparse.hls4ml_ext import SPARSE_KEY
+from ..sparse.hls4ml_ext import register as register_sparse_kernels
+from ..sparse.plan import WEIGHT_LAYERS, check_fits, memory_report, model_memory
 
 NAME = "hls4ml"
-OUTPUTS = ["hls_config.json", "hls4ml_prj/firmware/myproject.cpp"]
+OUTPUTS = ["hls_config.json", "memory.json", "hls4ml_prj/firmware/myproject.cpp"]
 PROJECT_DIR = "hls4ml_prj"
 
 
@@ -19,12 +22,26 @@ def _io_type(ops: list[str]) -> str:
     return "io_stream" if any(op in {"Conv", "MaxPool", "AveragePool"} for op in ops) else "io_parallel"
 
 
+def sparse_selection(spec: str):
+    return spec if spec in {"auto", "all", "none"} else [name.strip() for name in spec.split(",") if name.strip()]
+
+
+def _check_named_layers(selection, hls_model) -> None:
+    if not isinstance(selection, list):
+        return
+    weight_layers = [layer.name for layer in hls_model.get_layers() if layer.class_name in WEIGHT_LAYERS]
+    unknown = [name for name in selection if name not in weight_layers]
+    if unknown:
+        raise FlowError(f"--sparse names unknown layer {unknown[0]!r}; layers with weights: {', '.join(weight_layers)}")
+
+
 def load_hls_model(ctx: StepContext):
     """Rebuild the hls4ml ModelGraph from the build dir's files (model_clean.onnx + hls_config.json)."""
     import hls4ml
     from qonnx.core.modelwrapper import ModelWrapper
 
     settings = json.loads(ctx.path("hls_config.json").read_text())
+    register_sparse_kernels(settings["backend"])
     model = ModelWrapper(str(ctx.path("model_clean.onnx")))
     with warnings.catch_warnings(), stdout_to(ctx.path("hls4ml.log")):
         warnings.simplefilter("ignore")
@@ -55,6 +72,7 @@ def run(ctx: StepContext) -> dict:
             default_reuse_factor=ctx.config.reuse_factor,
         )
     hls_config["Model"]["Strategy"] = ctx.config.strategy
+    hls_config["Model"][SPARSE_KEY] = {"select": sparse_selection(ctx.config.sparse), "max_cycles": ctx.config.sparse_cycles}
     settings = {
         "backend": ctx.board.hls4ml_backend,
         "part": ctx.board.part,
@@ -65,6 +83,10 @@ def run(ctx: StepContext) -> dict:
     atomic_write_json(ctx.path("hls_config.json"), settings)
     try:
         hls_model = load_hls_model(ctx)
+        _check_named_layers(hls_config["Model"][SPARSE_KEY]["select"], hls_model)
+        layers = model_memory(hls_model)
+        atomic_write_json(ctx.path("memory.json"), memory_report(layers, ctx.board))
+        check_fits(layers, ctx.board)
         with stdout_to(ctx.path("hls4ml.log")):
             hls_model.write()
     except FlowError:
@@ -75,4 +97,6 @@ def run(ctx: StepContext) -> dict:
             f"see {ctx.path('hls4ml.log')}"
         ) from None
     return {"backend": settings["backend"], "part": settings["part"], "io_type": settings["io_type"],
-            "layers": len(hls_model.get_layers())}
+            "layers": len(hls_model.get_layers()),
+            "sparse_layers": [layer.name for layer in layers if layer.kernel == "sparse"],
+            "weight_bram18": sum(layer.chosen.bram18 for layer in layers)}
