@@ -6,6 +6,7 @@ import warnings
 
 from ..config import StepContext
 from ..errors import FlowError
+from ..hls4ml_fixes import register as register_hls4ml_fixes
 from ..paths import atomic_write_json
 from ..quiet import stdout_to
 from ..sparse.hls4ml_ext import SPARSE_KEY
@@ -41,6 +42,7 @@ def load_hls_model(ctx: StepContext):
     from qonnx.core.modelwrapper import ModelWrapper
 
     settings = json.loads(ctx.path("hls_config.json").read_text())
+    register_hls4ml_fixes(settings["backend"])
     register_sparse_kernels(settings["backend"])
     model = ModelWrapper(str(ctx.path("model_clean.onnx")))
     with warnings.catch_warnings(), stdout_to(ctx.path("hls4ml.log")):

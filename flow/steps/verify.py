@@ -68,6 +68,9 @@ def run(ctx: StepContext) -> dict:
         "output_lsb": lsb,
         # an LSB bound only means something when the model itself ends on a quantization grid
         "lsb_bound_enforced": graph["output_quantized"],
+        # which kernel each weight layer ran in this csim: flow's sparse one or hls4ml's dense one
+        "kernels": {layer["name"]: layer["kernel"]
+                    for layer in json.loads(ctx.path("memory.json").read_text())["layers"]},
         "csim_vs_qonnx": compare(csim, reference, lsb),
     }
     if source["kind"] == "brevitas":

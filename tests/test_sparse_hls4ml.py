@@ -1,0 +1,82 @@
+"""Sparse kernels inside real hls4ml projects: csim of sparse == csim of dense, bit for bit.
+
+300 MNIST images keep the dense LeNet-5 csim (400K-weight fc1) near two minutes;
+bench/sparse_lenet5.py compares the two on 1,000.
+"""
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import REPO, run_flow
+from flow.sparse.encoding import choose
+
+LENET5 = REPO / "models" / "lenet5-admm-joint.pt"
+SAMPLES = 300
+LENET5_LAYERS = ["Conv2D_Conv_0", "Conv2D_Conv_1", "Dense_MatMul_0", "Dense_MatMul_1"]
+
+
+def compile_lenet5(out, shared_dir, *extra):
+    result = run_flow("compile", "--model", str(LENET5), "--data-dir", str(shared_dir / "data" / "mnist"),
+                      "--n-samples", str(SAMPLES), "--out", str(out), "--no-progress", *extra)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return out
+
+
+@pytest.fixture(scope="module")
+def lenet5_sparse(tmp_path_factory, shared_dir):
+    return compile_lenet5(tmp_path_factory.mktemp("lenet5") / "sparse", shared_dir)  # --sparse auto
+
+
+@pytest.fixture(scope="module")
+def lenet5_dense(tmp_path_factory, shared_dir):
+    return compile_lenet5(tmp_path_factory.mktemp("lenet5") / "dense", shared_dir, "--sparse", "none")
+
+
+def test_compressed_lenet5_sparse_csim_equals_dense_csim_on_mnist(lenet5_sparse, lenet5_dense):
+    sparse_report = json.loads((lenet5_sparse / "csim.json").read_text())
+    dense_report = json.loads((lenet5_dense / "csim.json").read_text())
+    assert sparse_report["kernels"] == {name: "sparse" for name in LENET5_LAYERS}  # auto: every layer >= half zeros
+    assert dense_report["kernels"] == {name: "dense" for name in LENET5_LAYERS}
+    sparse, dense = np.load(lenet5_sparse / "csim_outputs.npy"), np.load(lenet5_dense / "csim_outputs.npy")
+    assert sparse.shape == (SAMPLES, 10)
+    assert np.array_equal(sparse, dense)
+    for report in (sparse_report, dense_report):
+        assert report["passed"] and report["csim_vs_qonnx"]["argmax_agreement"] == 1.0
+        assert report["accuracy"]["csim"] > 0.97
+
+
+def test_sparse_project_really_uses_the_sparse_kernel(lenet5_sparse):
+    firmware = lenet5_sparse / "hls4ml_prj" / "firmware"
+    assert (firmware / "nnet_utils" / "nnet_sparse.h").is_file()
+    parameters = (firmware / "parameters.h").read_text()
+    assert parameters.count("using kernel = nnet::SparseDense") == 4
+    assert (firmware / "myproject.cpp").read_text().count("nnet::sparse_dense<") == 2  # the two fc layers
+
+
+def test_compressed_lenet5_fits_pynq_z2_and_memory_matches_the_encoder(lenet5_sparse, lenet5_dense):
+    sparse_memory = json.loads((lenet5_sparse / "memory.json").read_text())
+    dense_memory = json.loads((lenet5_dense / "memory.json").read_text())
+    assert sparse_memory["fits"] and sparse_memory["bram18_budget"] == 280
+    assert sparse_memory["total"]["bram18"] < dense_memory["total"]["bram18"]
+    layers = {layer["name"]: layer for layer in sparse_memory["layers"]}
+    assert sum(layer["nonzeros"] for layer in layers.values()) == 2578
+    for layer in layers.values():
+        assert layer["sparse"]["bits"] < layer["dense"]["bits"]
+    # the conv layers' bits, recomputed from the checkpoint in hls4ml's (kh, kw, c_in, c_out) order
+    state = torch.load(LENET5, weights_only=True)["state_dict"]
+    for name, key in (("Conv2D_Conv_0", "conv1.weight"), ("Conv2D_Conv_1", "conv2.weight")):
+        weight = state[key].numpy()
+        matrix = weight.transpose(2, 3, 1, 0).reshape(-1, weight.shape[0])
+        assert layers[name]["sparse"]["bits"] == choose(matrix).total_bits
+        assert layers[name]["nonzeros"] == np.count_nonzero(matrix)
+
+
+def test_digits_model_all_sparse_equals_its_dense_build(default_build, tmp_path):
+    dense_dir, _ = default_build
+    result = run_flow("compile", "--out", str(tmp_path / "sparse"), "--sparse", "all", "--no-progress")
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads((tmp_path / "sparse" / "csim.json").read_text())
+    assert set(report["kernels"].values()) == {"sparse"} and report["passed"]
+    assert np.array_equal(np.load(tmp_path / "sparse" / "csim_outputs.npy"), np.load(dense_dir / "csim_outputs.npy"))
