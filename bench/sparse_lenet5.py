@@ -1,0 +1,86 @@
+"""Benchmark: the joint-compressed LeNet-5 compiled all-dense and all-sparse for the PYNQ-Z2.
+
+Compares the two csims bit for bit on 1,000 MNIST test images and records each layer's memory
+(bits with indices, BRAM18) and the sparse kernel's cycles.
+
+    python bench/sparse_lenet5.py [--shared ../shared] [--samples 1000]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from common import git_commit, write_result
+
+MODEL = Path(__file__).resolve().parents[1] / "models" / "lenet5-admm-joint.pt"
+PAPER_SIZE_WITH_INDEX_KB = 2.73  # ADMM-NN Table 5, LeNet-5
+
+
+def compile_once(kernels: str, build_dir: Path, shared: Path, samples: int) -> dict:
+    started = time.perf_counter()
+    flow = Path(sys.executable).parent / "flow"
+    subprocess.run([str(flow), "compile", "--model", str(MODEL), "--data-dir", str(shared / "data" / "mnist"),
+                    "--n-samples", str(samples), "--sparse", kernels, "--out", str(build_dir), "--no-progress"],
+                   check=True, capture_output=True)
+    return {
+        "wall_s": round(time.perf_counter() - started, 2),
+        "time_per_step": json.loads((build_dir / "time_per_step.json").read_text()),
+        "csim": json.loads((build_dir / "csim.json").read_text()),
+        "memory": json.loads((build_dir / "memory.json").read_text()),
+        "outputs": np.load(build_dir / "csim_outputs.npy"),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[2] / "shared")
+    parser.add_argument("--samples", type=int, default=1000)
+    options = parser.parse_args()
+    started, commit = time.perf_counter(), git_commit()
+    with tempfile.TemporaryDirectory() as scratch:
+        builds = {kernels: compile_once(kernels, Path(scratch) / kernels, options.shared, options.samples)
+                  for kernels in ("all", "none")}
+    sparse, dense = builds["all"], builds["none"]
+    identical = bool(np.array_equal(sparse["outputs"], dense["outputs"]))
+    layers = [{key: layer[key] for key in ("name", "nonzeros", "weight_bits", "code_bits", "index_bits", "pes",
+                                           "cycles", "fillers", "dense", "sparse")}
+              for layer in sparse["memory"]["layers"]]
+    sparse_bits = sparse["memory"]["total"]["bits"]
+    metrics = {
+        "samples": options.samples,
+        "bit_identical": identical,
+        "max_abs_diff": float(np.abs(sparse["outputs"] - dense["outputs"]).max()),
+        "accuracy": {"sparse": sparse["csim"]["accuracy"]["csim"], "dense": dense["csim"]["accuracy"]["csim"]},
+        "argmax_vs_qonnx": {"sparse": sparse["csim"]["csim_vs_qonnx"]["argmax_agreement"],
+                            "dense": dense["csim"]["csim_vs_qonnx"]["argmax_agreement"]},
+        "weights_with_index_kb": round(sparse_bits / 8 / 1024, 3),
+        "bram18": {"sparse": sparse["memory"]["total"]["bram18"], "dense": dense["memory"]["total"]["bram18"],
+                   "budget": sparse["memory"]["bram18_budget"]},
+        "fits": sparse["memory"]["fits"],
+        "layers": layers,
+        "compile_wall_s": {"sparse": sparse["wall_s"], "dense": dense["wall_s"]},
+        "time_per_step": {"sparse": sparse["time_per_step"], "dense": dense["time_per_step"]},
+    }
+    rows = [
+        {"key": "sparse_csim_equality",
+         "label": f"joint-compressed LeNet-5: all-sparse vs all-dense csim on {options.samples:,} MNIST test images",
+         "value": f"{'bit-identical' if identical else 'DIFFERENT'} outputs; accuracy {metrics['accuracy']['sparse']:.4f}; "
+                  f"compile + csim {sparse['wall_s']:.0f} s sparse, {dense['wall_s']:.0f} s dense"},
+        {"key": "sparse_memory",
+         "label": "joint-compressed LeNet-5 weights on PYNQ-Z2 (sparse kernels, one PE per layer)",
+         "value": f"{metrics['weights_with_index_kb']:.2f} KB with indices (paper: {PAPER_SIZE_WITH_INDEX_KB} KB); "
+                  f"{metrics['bram18']['sparse']} BRAM18 vs {metrics['bram18']['dense']} dense, of "
+                  f"{metrics['bram18']['budget']}"},
+    ]
+    print(write_result("sparse_lenet5", metrics, rows, seed=0, started=started, commit=commit))
+
+
+if __name__ == "__main__":
+    main()
