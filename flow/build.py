@@ -58,6 +58,8 @@ def compile(config: BuildConfig = BuildConfig()) -> BuildResult:  # noqa: A001 -
     board = load_board(config.board)
     if config.n_samples < 1:
         raise FlowError("--n-samples must be at least 1")
+    if config.sparse_cycles is not None and config.sparse_cycles < 1:
+        raise FlowError("--sparse-cycles must be at least 1 (cycles per sparse layer and input vector)")
     build_dir = Path(config.out) if config.out else default_build_dir(config)
     config = replace(config, out=build_dir)
     _prepare_build_dir(build_dir)

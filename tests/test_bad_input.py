@@ -113,3 +113,12 @@ def test_model_too_big_for_the_board_names_the_layer(tmp_path):
 def test_sparse_names_an_unknown_layer(tmp_path):
     result = run_flow("compile", "--out", str(tmp_path / "b"), "--sparse", "fc9", "--no-progress")
     assert_one_line_exit_2(result, "unknown layer 'fc9'", "Dense_MatMul_0")
+
+
+def test_sparse_cycle_target_out_of_reach_names_the_layer(tmp_path):
+    # conv1 of the digits model has 68 nonzeros in 8 rows: no PE count reaches 2 cycles
+    result = run_flow("compile", "--out", str(tmp_path / "b"), "--sparse", "all", "--sparse-cycles", "2",
+                      "--no-progress")
+    assert_one_line_exit_2(result, "layer Conv2D_Conv_0 cannot use the sparse kernel", "--sparse-cycles")
+    result = run_flow("compile", "--out", str(tmp_path / "c"), "--sparse-cycles", "0", "--no-progress")
+    assert_one_line_exit_2(result, "--sparse-cycles must be at least 1")

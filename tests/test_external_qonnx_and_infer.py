@@ -20,6 +20,12 @@ def test_tfc_2w2a_compiles_and_matches_qonnx(shared_dir, tmp_path):
     assert report["n_samples"] == 200 and report["dataset"] == "mnist-test"
     assert report["csim_vs_qonnx"]["argmax_agreement"] == 1.0
     assert report["accuracy"]["qonnx"] > 0.9  # the published model: 96.6% on MNIST
+    # the same third-party MLP on flow's sparse kernel (io_parallel path): csim identical bit for bit
+    sparse = run_flow("compile", "--model", str(shared_dir / TFC), "--data-dir", str(shared_dir / "data" / "mnist"),
+                      "--n-samples", "200", "--sparse", "all", "--out", str(tmp_path / "sparse"), "--no-progress")
+    assert sparse.returncode == 0, sparse.stderr[-3000:]
+    assert set(json.loads((tmp_path / "sparse" / "csim.json").read_text())["kernels"].values()) == {"sparse"}
+    assert np.array_equal(np.load(tmp_path / "sparse" / "csim_outputs.npy"), np.load(build_dir / "csim_outputs.npy"))
 
 
 def test_infer_reproduces_compile_csim(default_build):

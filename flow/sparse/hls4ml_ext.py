@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import FlowError
 from .encoding import choose, encode
 
 KERNEL_SOURCE = Path(__file__).resolve().parents[2] / "hls" / "nnet_sparse.h"
@@ -116,8 +117,12 @@ def _make_pass():
             weights = node.get_weights("weight")
             n_out = node.get_attr("n_out") if node.class_name == "Dense" else node.get_attr("n_filt")
             matrix = weights.data.reshape(-1, n_out)  # hls4ml's flat order: input index major
-            choice = choose(matrix, settings.get("max_cycles"))
-            encoding = encode(matrix, choice.pes, choice.index_bits)
+            try:
+                choice = choose(matrix, settings.get("max_cycles"))
+                encoding = encode(matrix, choice.pes, choice.index_bits)
+            except ValueError as exc:
+                raise FlowError(f"layer {node.name} cannot use the sparse kernel: {exc}; leave it dense "
+                                "(--sparse with other layers, or none) or raise --sparse-cycles") from None
             sparse_node = model.make_node("Sparse" + node.class_name, node.name, node.attributes.attributes.copy(),
                                           node.inputs.copy(), outputs=node.outputs.copy())
             sparse_node.set_attr("strategy", "latency")  # keeps hls4ml's resource-strategy weight transpose away
