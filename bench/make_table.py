@@ -25,7 +25,8 @@ PLANNED_ROWS = [
     ("admm_progressive_lenet5", "Progressive ADMM 85x -> 167x -> 250x: accuracy after each step (issue B)"),
     ("admm_quant_step_lenet5", "ADMM quantization, exact step q vs power-of-two q (issue B)"),
     ("admm_full_wall_lenet5", "Full joint compression from scratch on this 2-core CPU: wall time (issue B)"),
-    ("sparse_onchip_lenet5", "Sparse encoding on PYNQ-Z2: BRAM18 used of 280 (issue C)"),
+    ("sparse_csim_equality", "Joint-compressed LeNet-5, all-sparse vs all-dense csim on 1,000 MNIST images (issue C)"),
+    ("sparse_memory", "Joint-compressed LeNet-5 weights with indices on PYNQ-Z2: size, BRAM18 sparse vs dense (issue C)"),
     ("estimator_error", "Estimator median error vs HLS reports: latency / DSP / BRAM (issue D)"),
     ("driver_codec_rate", "Board driver fixed-point encode/decode rate (issue E)"),
 ]
