@@ -81,7 +81,8 @@ template <class data_T, class res_T, typename CONFIG_T> class SparseDense {
         for (unsigned pe = 0; pe < CONFIG_T::n_pe; pe++) {
             #pragma HLS UNROLL
             for (unsigned row = 0; row < CONFIG_T::n_rows; row++) {
-                const unsigned out = CONFIG_T::rows[pe * CONFIG_T::n_rows + row];
+                // one PE owns every row in order: no row table to store (flow's memory count assumes this)
+                const unsigned out = CONFIG_T::n_pe == 1 ? row : unsigned(CONFIG_T::rows[pe * CONFIG_T::n_rows + row]);
                 if (out < CONFIG_T::n_out) {
                     // the same sum as dense_latency's bias + products: accum_t addition is exact or wraps
                     const typename CONFIG_T::accum_t total =

@@ -91,6 +91,13 @@ def _layer_classes():
     return SparseDense, SparseConv2D
 
 
+def weight_matrix_shape(node) -> tuple[int, int]:
+    """(n_in, n_out) of a Dense or Conv2D node's weights as the dense kernel sees them (conv: im2col)."""
+    if "Dense" in node.class_name:
+        return node.get_attr("n_in"), node.get_attr("n_out")
+    return node.get_attr("filt_height") * node.get_attr("filt_width") * node.get_attr("n_chan"), node.get_attr("n_filt")
+
+
 def selected(node, selection) -> bool:
     if selection == "all":
         return True
@@ -115,8 +122,7 @@ def _make_pass():
         def transform(self, model, node):
             settings = model.config.config["HLSConfig"]["Model"][SPARSE_KEY]
             weights = node.get_weights("weight")
-            n_out = node.get_attr("n_out") if node.class_name == "Dense" else node.get_attr("n_filt")
-            matrix = weights.data.reshape(-1, n_out)  # hls4ml's flat order: input index major
+            matrix = weights.data.reshape(weight_matrix_shape(node))  # hls4ml's flat order: input index major
             try:
                 choice = choose(matrix, settings.get("max_cycles"))
                 encoding = encode(matrix, choice.pes, choice.index_bits)

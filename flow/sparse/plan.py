@@ -7,6 +7,7 @@ import numpy as np
 
 from ..errors import FlowError
 from .encoding import choose, code_bits_for, level_table
+from .hls4ml_ext import weight_matrix_shape
 from .memory import Footprint, dense_footprint, sparse_footprint
 
 WEIGHT_LAYERS = ("Dense", "Conv2D", "SparseDense", "SparseConv2D")
@@ -33,19 +34,9 @@ class LayerMemory:
         return self.sparse if self.kernel == "sparse" else self.dense
 
 
-def _out_size(node) -> int:
-    return node.get_attr("n_out") if "Dense" in node.class_name else node.get_attr("n_filt")
-
-
-def _in_size(node) -> int:
-    if "Dense" in node.class_name:
-        return node.get_attr("n_in")
-    return node.get_attr("filt_height") * node.get_attr("filt_width") * node.get_attr("n_chan")
-
-
 def layer_memory(node) -> LayerMemory:
     """The layer's memory as compiled, and what the other kernel would need (one PE when it is dense)."""
-    n_in, n_out = _in_size(node), _out_size(node)
+    n_in, n_out = weight_matrix_shape(node)
     if node.class_name.startswith("Sparse"):
         kernel, pes, cycles = "sparse", node.get_attr("sparse_pes"), node.get_attr("sparse_entries")
         index_bits, code_bits = node.get_attr("sparse_index_bits"), node.get_attr("sparse_code_bits")
