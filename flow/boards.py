@@ -21,8 +21,8 @@ class Board:
     hls4ml_backend: str
     hls_tool: str
     implementation_tool: str
-    pynq_image: str
-    pynq_python: str
+    pynq_image: str | None  # None: PYNQ publishes no image for the board
+    pynq_python: str | None
 
 
 def known_boards(boards_dir: Path = BOARDS_DIR) -> list[str]:
