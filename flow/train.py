@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from .compress.accounting import account
-from .compress.recipe import PRUNE_KINDS, Recipe, load_recipe, recipe_from_tree
+from .compress.recipe import COMPRESS_KINDS, Recipe, Stage, load_recipe, recipe_from_tree
 from .compress.stages import StageSession
 from .data import Split, load_digits_split, load_mnist_split
 from .errors import FlowError
@@ -52,6 +52,7 @@ class RunState:
     history: list = field(default_factory=list)
     stage_results: list = field(default_factory=list)
     reference_accuracy: float | None = None  # before the first pruning or quantization stage
+    teacher_logits: torch.Tensor | None = None  # that model's training-set logits, when a stage distills
     wall_s: float = 0.0  # accumulated over earlier sessions of this run
 
 
@@ -90,7 +91,25 @@ def _epoch_generator(seed: int, stage_index: int, epoch: int) -> torch.Generator
     return torch.Generator().manual_seed(seed * 1_000_003 + stage_index * 10_007 + epoch)
 
 
-def _train_epoch(model, session: StageSession, data: Data, batch_size: int, generator) -> float:
+def training_logits(model: torch.nn.Module, images: torch.Tensor) -> torch.Tensor:
+    model.eval()
+    with torch.no_grad():
+        return torch.cat([model(images[i:i + EVAL_BATCH]) for i in range(0, len(images), EVAL_BATCH)])
+
+
+def distillation_loss(logits, labels, teacher_logits, stage: Stage) -> torch.Tensor:
+    """Hinton et al. 2015: cross entropy mixed with the temperature-softened teacher's KL divergence."""
+    hard = F.cross_entropy(logits, labels)
+    if not stage.distill:
+        return hard
+    temperature = stage.distill_temperature
+    soft = F.kl_div(F.log_softmax(logits / temperature, dim=1), F.log_softmax(teacher_logits / temperature, dim=1),
+                    reduction="batchmean", log_target=True) * temperature**2
+    return (1 - stage.distill) * hard + stage.distill * soft
+
+
+def _train_epoch(model, session: StageSession, data: Data, batch_size: int, generator,
+                 teacher_logits: torch.Tensor | None) -> float:
     images, labels = data.train
     model.train()
     order = torch.randperm(len(labels), generator=generator).to(images.device)
@@ -98,7 +117,8 @@ def _train_epoch(model, session: StageSession, data: Data, batch_size: int, gene
     for start in range(0, len(labels), batch_size):
         batch = order[start:start + batch_size]
         session.optimizer.zero_grad(set_to_none=True)
-        loss = F.cross_entropy(model(images[batch]), labels[batch])
+        loss = distillation_loss(model(images[batch]), labels[batch],
+                                 None if teacher_logits is None else teacher_logits[batch], session.stage)
         penalty = session.penalty()
         (loss if penalty is None else loss + penalty).backward()
         session.constraints.mask_gradients()
@@ -112,7 +132,8 @@ def _save(out: Path, model, state: RunState, session: StageSession | None) -> No
     buffer = io.BytesIO()
     torch.save({
         "state_dict": model.state_dict(),
-        "run": {**state.__dict__, "masks": {k: v.bool().cpu() for k, v in state.masks.items()}},
+        "run": {**state.__dict__, "masks": {k: v.bool().cpu() for k, v in state.masks.items()},
+                "teacher_logits": None if state.teacher_logits is None else state.teacher_logits.cpu()},
         "session": session.state_dict() if session else None,
     }, buffer)
     atomic_write_bytes(out / CHECKPOINT, buffer.getvalue())
@@ -123,7 +144,8 @@ def _load(out: Path, arch: str, device) -> tuple[torch.nn.Module, RunState, dict
     try:
         blob = torch.load(out / CHECKPOINT, map_location=device, weights_only=True)
         run = blob["run"]
-        state = RunState(**{**run, "masks": {k: v.to(device).float() for k, v in run["masks"].items()}})
+        state = RunState(**{**run, "masks": {k: v.to(device).float() for k, v in run["masks"].items()},
+                            "teacher_logits": None if run.get("teacher_logits") is None else run["teacher_logits"].to(device)})
         model = build_model(arch, state.weight_levels).to(device)
         model.load_state_dict(blob["state_dict"])
     except FlowError:
@@ -212,8 +234,10 @@ def train(config: TrainConfig = TrainConfig()) -> dict:
         task = progress.add_task("", total=total_epochs, completed=done_epochs, status="")
         while state.stage_index < len(recipe.stages):
             stage = recipe.stages[state.stage_index]
-            if stage.kind in (*PRUNE_KINDS, "admm_quantize") and state.reference_accuracy is None:
+            if stage.kind in COMPRESS_KINDS and state.reference_accuracy is None:
                 state.reference_accuracy = evaluate(model)
+                if any(later.distill for later in recipe.stages[state.stage_index:]):
+                    state.teacher_logits = training_logits(model, data.train[0])
             session = StageSession(stage, model, state.masks, state.weight_levels, evaluate)
             if session_state is not None:
                 session.load_state_dict(session_state)
@@ -222,7 +246,7 @@ def train(config: TrainConfig = TrainConfig()) -> dict:
             for epoch in range(state.epochs_done, stage.epochs):
                 session.before_epoch(epoch)
                 loss = _train_epoch(model, session, data, recipe.batch_size,
-                                    _epoch_generator(recipe.seed, state.stage_index, epoch))
+                                    _epoch_generator(recipe.seed, state.stage_index, epoch), state.teacher_logits)
                 record = {"stage": state.stage_index, "kind": stage.kind, "epoch": epoch, "loss": round(loss, 5),
                           **session.after_epoch(epoch), "test_accuracy": evaluate(model)}
                 state.history.append(record)

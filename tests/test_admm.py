@@ -179,7 +179,26 @@ def test_recipe_validation_names_the_problem():
         recipe_from_tree(base, ("stages.0.lr=1e-3",))
     with pytest.raises(FlowError, match="does not address"):
         recipe_from_tree(base, ("stages.4.epochs=2",))
+    with pytest.raises(FlowError, match="distill needs a teacher"):
+        recipe_from_tree(base, ("stages.0.distill=0.5",))
+    with pytest.raises(FlowError, match=r"distill must be in \[0, 1\]"):
+        recipe_from_tree({**base, "stages": [{"kind": "admm_prune", "epochs": 1, "keep": 0.1, "distill": 1.5}]})
     assert recipe_from_tree(base, ("stages.0.epochs=3", "seed=7")).stages[0].epochs == 3
+
+
+def test_distillation_mixes_cross_entropy_with_the_teachers_soft_targets():
+    from flow.compress.recipe import Stage
+    from flow.train import distillation_loss
+
+    torch.manual_seed(0)
+    logits, labels = torch.randn(16, 10), torch.randint(0, 10, (16,))
+    hard = torch.nn.functional.cross_entropy(logits, labels)
+    stage = Stage(kind="retrain", epochs=1, distill=0.75, distill_temperature=3.0)
+    assert torch.allclose(distillation_loss(logits, labels, logits.clone(), stage), 0.25 * hard)  # KL(p || p) = 0
+    teacher = torch.randn(16, 10)
+    p_teacher = torch.softmax(teacher / 3, 1)
+    kl = (p_teacher * (p_teacher.log() - torch.log_softmax(logits / 3, 1))).sum(1).mean()
+    assert torch.allclose(distillation_loss(logits, labels, teacher, stage), 0.25 * hard + 0.75 * 9 * kl, atol=1e-6)
 
 
 def _flow_train(*args, **popen):
@@ -189,8 +208,8 @@ def _flow_train(*args, **popen):
 
 def test_resume_after_sigkill_reaches_the_uninterrupted_weights(shared_dir, tmp_path):
     stages = [{"kind": "pretrain", "epochs": 2, "lr": 0.002}, {"kind": "admm_prune", "epochs": 3, "keep": KEEP},
-              {"kind": "admm_quantize", "epochs": 2, "bits": BITS}, {"kind": "retrain", "epochs": 1}]
-    recipe = tiny_recipe(tmp_path / "r.yaml", stages)
+              {"kind": "admm_quantize", "epochs": 2, "bits": BITS}, {"kind": "retrain", "epochs": 1, "distill": 0.5}]
+    recipe = tiny_recipe(tmp_path / "r.yaml", stages)  # the resumed run must distill from the same teacher
     common = ["--recipe", str(recipe), "--data-dir", str(shared_dir / "data" / "mnist")]
     straight = _flow_train(*common, "--out", str(tmp_path / "straight"))
     killed = _flow_train(*common, "--out", str(tmp_path / "killed"), start_new_session=True)

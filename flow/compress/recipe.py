@@ -18,6 +18,7 @@ RECIPES_DIR = MODELS_DIR / "recipes"
 DEFAULT_RECIPE = RECIPES_DIR / "lenet-digits.yaml"
 STAGE_KINDS = ("pretrain", "admm_prune", "retrain", "admm_quantize", "magnitude_prune")
 PRUNE_KINDS = ("admm_prune", "magnitude_prune")
+COMPRESS_KINDS = (*PRUNE_KINDS, "admm_quantize")
 DATASETS = ("digits", "mnist")
 SCHEDULES = ("constant", "cosine")
 
@@ -38,6 +39,10 @@ class Stage:
     rho_max: float | None = None
     update_every: int = 1  # epochs between ADMM Z/U updates
     iterations: int = 1  # magnitude pruning: prune-then-retrain cycles (Han et al. 2015)
+    # knowledge distillation from the model as it was before the first compression stage:
+    # loss = (1 - distill) * CE + distill * T^2 * KL(teacher_T || student_T), T = distill_temperature
+    distill: float = 0.0
+    distill_temperature: float = 4.0
 
 
 @dataclass(frozen=True)
@@ -93,13 +98,13 @@ def _positive_int(value, what: str) -> None:
         raise FlowError(f"{what} must be a whole number >= 1, got {value!r}")
 
 
-def _validate_stage(stage: Stage, where: str, quantized_before: bool) -> None:
+def _validate_stage(stage: Stage, where: str, quantized_before: bool, compressed_before: bool) -> None:
     if stage.kind not in STAGE_KINDS:
         raise FlowError(f"{where}: unknown kind '{stage.kind}'; choose one of {', '.join(STAGE_KINDS)}")
     _positive_int(stage.epochs, f"{where}.epochs")
     _positive_int(stage.update_every, f"{where}.update_every")
     _positive_int(stage.iterations, f"{where}.iterations")
-    for name in ("lr", "rho", "rho_growth", "rho_max"):
+    for name in ("lr", "rho", "rho_growth", "rho_max", "distill", "distill_temperature"):
         value = getattr(stage, name)
         if name == "rho_max" and value is None:
             continue
@@ -107,6 +112,8 @@ def _validate_stage(stage: Stage, where: str, quantized_before: bool) -> None:
             raise FlowError(f"{where}.{name} must be a number, got {value!r} (YAML reads 1e-3 as text; write 1.0e-3)")
     if not (stage.lr > 0 and stage.rho > 0 and stage.rho_growth >= 1):
         raise FlowError(f"{where}: lr and rho must be > 0 and rho_growth >= 1")
+    if not (0 <= stage.distill <= 1 and stage.distill_temperature > 0):
+        raise FlowError(f"{where}: distill must be in [0, 1] and distill_temperature > 0")
     if stage.schedule not in SCHEDULES:
         raise FlowError(f"{where}: schedule '{stage.schedule}' unknown; choose {' or '.join(SCHEDULES)}")
     if stage.kind in PRUNE_KINDS:
@@ -116,6 +123,9 @@ def _validate_stage(stage: Stage, where: str, quantized_before: bool) -> None:
             raise FlowError(f"{where}: pruning after quantization is not supported; move it before admm_quantize")
         if stage.kind == "magnitude_prune" and stage.epochs % stage.iterations:
             raise FlowError(f"{where}: epochs ({stage.epochs}) must be a multiple of iterations ({stage.iterations})")
+    if stage.distill and not (compressed_before or stage.kind in COMPRESS_KINDS):
+        raise FlowError(f"{where}: distill needs a teacher, the model before the first prune or quantize stage; "
+                        "use it on that stage or a later one")
     if stage.kind == "admm_quantize" and stage.bits is None:
         raise FlowError(f"{where}: an admm_quantize stage needs 'bits' (per layer or one number)")
 
@@ -149,10 +159,11 @@ def recipe_from_tree(tree, overrides: tuple[str, ...] = (), where: str = "recipe
     for subset in ("train_subset", "test_subset"):
         if getattr(recipe, subset) is not None:
             _positive_int(getattr(recipe, subset), subset)
-    quantized = False
+    quantized = compressed = False
     for index, stage in enumerate(stages):
-        _validate_stage(stage, f"stages.{index}", quantized)
+        _validate_stage(stage, f"stages.{index}", quantized, compressed)
         quantized = quantized or stage.kind == "admm_quantize"
+        compressed = compressed or stage.kind in COMPRESS_KINDS
     return recipe
 
 
