@@ -24,6 +24,8 @@ PLANNED_ROWS = [
     ("magnitude_baseline_lenet5", "Iterative magnitude pruning baseline at the same ratios (issue B)"),
     ("admm_progressive_lenet5", "Progressive ADMM 85x -> 167x -> 250x: accuracy after each step (issue B)"),
     ("admm_quant_step_lenet5", "ADMM quantization, exact step q vs power-of-two q (issue B)"),
+    ("admm_targets_85x", "85x ADMM pruning vs magnitude baseline, shipped recipes with distillation: drop per seed (issue B)"),
+    ("admm_targets_joint", "Joint recipe from scratch, shipped with distillation: size and drop per seed (issue B)"),
     ("admm_full_wall_lenet5", "Full joint compression from scratch on this 2-core CPU: wall time (issue B)"),
     ("sparse_csim_equality", "Joint-compressed LeNet-5, all-sparse vs all-dense csim on 1,000 MNIST images (issue C)"),
     ("sparse_memory", "Joint-compressed LeNet-5 weights with indices on PYNQ-Z2: size, BRAM18 sparse vs dense (issue C)"),
