@@ -29,7 +29,7 @@ def compile_command(
     data_dir: Optional[Path] = typer.Option(None, help="Folder with the MNIST IDX files, for MNIST-sized models."),
     n_samples: int = typer.Option(500, help="Held-out samples the verify step compares csim on."),
     from_step: Optional[str] = typer.Option(None, help="Restart at this step, reusing earlier artifacts."),
-    sparse: str = typer.Option("auto", help="Layers on the sparse kernel: auto (at least half zeros), all, none, "
+    sparse: str = typer.Option("auto", help="Layers on the sparse kernel: auto (pruned beyond the layer's break-even on BOARD), all, none, "
                                "or hls4ml layer names separated by commas."),
     sparse_cycles: Optional[int] = typer.Option(None, help="Cycle target per sparse layer; sets its PE count "
                                                 "(default: one PE, the smallest memory)."),
@@ -110,12 +110,15 @@ def infer_command(
 @app.command("report")
 def report_command(build_dir: Path = typer.Argument(..., help="A build dir made by 'flow compile'.")):
     """Print a build's summary and write report.md next to it."""
-    from .report import load_summary, summary_table, verification_lines, write_report
+    from .report import estimate_tables, load_estimates, load_summary, summary_table, verification_lines, write_report
 
     summary = load_summary(build_dir)
     out.print(summary_table(summary))
     for line in verification_lines(summary):
         out.print(line)
+    estimates = load_estimates(build_dir)
+    for table in estimate_tables(estimates) if estimates else []:
+        out.print(table)
     out.print(f"wrote {write_report(build_dir)}")
 
 

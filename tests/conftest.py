@@ -18,9 +18,10 @@ def shared_dir() -> Path:
 
 
 def run_flow(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    """The installed `flow` console script, exactly as a user runs it."""
+    """The installed `flow` console script, exactly as a user runs it (in a 200-column terminal, so tables don't wrap)."""
     script = Path(sys.executable).parent / "flow"
-    return subprocess.run([str(script), *args], capture_output=True, text=True, cwd=cwd, timeout=900)
+    return subprocess.run([str(script), *args], capture_output=True, text=True, cwd=cwd, timeout=900,
+                          env={**os.environ, "COLUMNS": "200"})
 
 
 @pytest.fixture(scope="session")

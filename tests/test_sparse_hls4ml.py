@@ -37,7 +37,7 @@ def lenet5_dense(tmp_path_factory, shared_dir):
 def test_compressed_lenet5_sparse_csim_equals_dense_csim_on_mnist(lenet5_sparse, lenet5_dense):
     sparse_report = json.loads((lenet5_sparse / "csim.json").read_text())
     dense_report = json.loads((lenet5_dense / "csim.json").read_text())
-    assert sparse_report["kernels"] == {name: "sparse" for name in LENET5_LAYERS}  # auto: every layer >= half zeros
+    assert sparse_report["kernels"] == {name: "sparse" for name in LENET5_LAYERS}  # auto: all pruned beyond break-even
     assert dense_report["kernels"] == {name: "dense" for name in LENET5_LAYERS}
     sparse, dense = np.load(lenet5_sparse / "csim_outputs.npy"), np.load(lenet5_dense / "csim_outputs.npy")
     assert sparse.shape == (SAMPLES, 10)

@@ -8,7 +8,8 @@ hls4ml's line buffer and only the per-pixel product changes; fully connected lay
 nnet::sparse_dense.
 
 The selection comes from hls_config["Model"]["SparseKernels"]: {"select": "auto" | "all" | "none" | [layer names],
-"max_cycles": int or None}; "auto" takes layers with at least half their weights zero.
+"max_cycles": int or None, "board": board name}; "auto" takes the layers pruned beyond their
+break-even portion on that board (flow/breakeven.py).
 """
 from __future__ import annotations
 
@@ -17,11 +18,10 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import FlowError
-from .encoding import choose, encode
+from .encoding import choose, code_bits_for, encode, level_table
 
 KERNEL_SOURCE = Path(__file__).resolve().parents[2] / "hls" / "nnet_sparse.h"
 SPARSE_KEY = "SparseKernels"
-AUTO_MIN_ZERO_FRACTION = 0.5
 
 _registered_backends: set[str] = set()
 
@@ -98,14 +98,43 @@ def weight_matrix_shape(node) -> tuple[int, int]:
     return node.get_attr("filt_height") * node.get_attr("filt_width") * node.get_attr("n_chan"), node.get_attr("n_filt")
 
 
-def selected(node, selection) -> bool:
+def layer_shape(node):
+    """The estimator's view of a Dense / Conv2D node (or its sparse twin)."""
+    from ..estimate import LayerShape
+
+    n_in, n_out = weight_matrix_shape(node)
+    if node.class_name.startswith("Sparse"):
+        nonzeros, weight_bits = node.get_attr("sparse_nonzeros"), node.get_attr("sparse_dense_weight_bits")
+    else:
+        weights = node.get_weights("weight")
+        nonzeros, weight_bits = int(np.count_nonzero(weights.data)), weights.type.precision.width
+    positions = 1 if "Dense" in node.class_name else node.get_attr("out_height") * node.get_attr("out_width")
+    return LayerShape(name=node.name, n_in=int(n_in), n_out=int(n_out), positions=int(positions),
+                      nonzeros=int(nonzeros), weight_bits=int(weight_bits),
+                      input_bits=int(node.get_input_variable().type.precision.width))
+
+
+def code_bits_of(node) -> int:
+    if node.class_name.startswith("Sparse"):
+        return int(node.get_attr("sparse_code_bits"))
+    return code_bits_for(level_table(node.get_weights("weight").data))
+
+
+def selected(node, settings: dict) -> bool:
+    selection = settings["select"]
     if selection == "all":
         return True
     if selection == "none":
         return False
     if selection == "auto":
-        data = node.get_weights("weight").data
-        return float(np.mean(data == 0)) >= AUTO_MIN_ZERO_FRACTION
+        from ..boards import load_board
+        from ..breakeven import break_even_portion
+
+        shape = layer_shape(node)
+        if shape.nonzeros == 0:
+            return False  # nothing to multiply: a pruned-away layer needs no kernel decision
+        portion = break_even_portion(shape, load_board(settings["board"]), code_bits_of(node))
+        return portion is not None and 1 - shape.nonzeros / shape.weights >= portion
     return node.name in selection
 
 
@@ -117,7 +146,7 @@ def _make_pass():
         def match(self, node):
             settings = node.model.config.config["HLSConfig"]["Model"].get(SPARSE_KEY)
             return (settings is not None and node.class_name in ("Dense", "Conv2D")
-                    and selected(node, settings["select"]))
+                    and selected(node, settings))
 
         def transform(self, model, node):
             settings = model.config.config["HLSConfig"]["Model"][SPARSE_KEY]

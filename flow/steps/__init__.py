@@ -1,5 +1,5 @@
 """Named build steps, in order. Each module exposes NAME, OUTPUTS and run(ctx) -> dict."""
-from . import bitstream, bundle, csim, export, hls4ml_project, qonnx_transform, synth, verify
+from . import bitstream, bundle, csim, estimate, export, hls4ml_project, qonnx_transform, synth, verify
 
-STEPS = [export, qonnx_transform, hls4ml_project, csim, verify, synth, bitstream, bundle]
+STEPS = [export, qonnx_transform, hls4ml_project, estimate, csim, verify, synth, bitstream, bundle]
 STEP_NAMES = [step.NAME for step in STEPS]

@@ -74,7 +74,8 @@ def run(ctx: StepContext) -> dict:
             default_reuse_factor=ctx.config.reuse_factor,
         )
     hls_config["Model"]["Strategy"] = ctx.config.strategy
-    hls_config["Model"][SPARSE_KEY] = {"select": sparse_selection(ctx.config.sparse), "max_cycles": ctx.config.sparse_cycles}
+    hls_config["Model"][SPARSE_KEY] = {"select": sparse_selection(ctx.config.sparse), "max_cycles": ctx.config.sparse_cycles,
+                                       "board": ctx.board.name}
     settings = {
         "backend": ctx.board.hls4ml_backend,
         "part": ctx.board.part,

@@ -1,0 +1,77 @@
+"""Break-even pruning (paper Fig. 4) from the estimator, and its use in a real build of the compressed LeNet-5."""
+import json
+
+import numpy as np
+import pytest
+
+from flow.boards import load_board
+from flow.breakeven import PORTIONS, break_even_curve, break_even_portion, expected_entries, sparse_at_budget
+from flow.estimate import DenseKernel, LayerShape, estimate_dense
+from flow.sparse.encoding import relative_index_cost
+
+CONV2 = LayerShape("conv2", n_in=500, n_out=50, positions=64, weight_bits=4, input_bits=16)
+
+
+@pytest.mark.parametrize("pruned, index_bits", [(0.5, 2), (0.9, 4), (0.96, 6), (0.997, 9)])
+def test_expected_entries_match_the_encoder_on_random_masks(pruned, index_bits):
+    rng = np.random.default_rng(0)
+    size = 400_000
+    positions = np.flatnonzero(rng.random(size) >= pruned)
+    entries, _ = relative_index_cost(positions, index_bits)
+    assert entries == pytest.approx(expected_entries(len(positions), pruned, index_bits), rel=0.03)
+
+
+def test_curve_rises_with_pruning_and_crosses_one_at_the_break_even_portion():
+    board = load_board("pynq-z2")
+    curve = break_even_curve(CONV2, board, code_bits=3)
+    speedups = [s for s in curve.speedups if s > 0]
+    assert speedups == sorted(speedups)  # more pruning never makes the sparse layer slower
+    assert curve.portions == PORTIONS and 0 < curve.break_even_portion < 0.99
+    assert curve.break_even_ratio == pytest.approx(1 / (1 - curve.break_even_portion))
+    below = max(p for p in PORTIONS if p < curve.break_even_portion)
+    above = min(p for p in PORTIONS if p >= curve.break_even_portion)
+    assert curve.speedups[PORTIONS.index(below)] < 1 <= curve.speedups[PORTIONS.index(above)]
+    assert break_even_portion(CONV2, board, code_bits=3) == pytest.approx(curve.break_even_portion, abs=2e-4)
+
+
+def test_sparse_kernel_gets_the_dense_layers_share_of_the_board():
+    board = load_board("pynq-z2")
+    dense = estimate_dense(CONV2, DenseKernel(reuse_factor=250, strategy="resource"))
+    share = max(dense.dsp / 220, dense.lut / 53200, dense.bram18 / 280)
+    kernel, sparse = sparse_at_budget(CONV2, 0.96, 3, 4, board, share)
+    assert max(sparse.dsp / 220, sparse.lut / 53200, sparse.bram18 / 280) <= share
+    bigger = sparse_at_budget(CONV2, 0.96, 3, 4, board, share * 4)[0]
+    assert bigger.pes > kernel.pes  # a bigger budget buys more PEs
+    assert sparse_at_budget(CONV2, 0.96, 3, 4, board, 1e-6) is None
+
+
+def test_row_parallel_pes_lose_ground_on_a_bigger_board():
+    """PEs own whole output rows, so a 10-output layer gets at most 10 PEs; a board with 11x the DSPs
+    lets the dense layer go wider, and the break-even portion moves up."""
+    small, big = load_board("pynq-z2"), load_board("zcu102")
+    fc = LayerShape("fc", n_in=500, n_out=10, weight_bits=3, input_bits=16)
+    on_small, on_big = break_even_curve(fc, small), break_even_curve(fc, big)
+    assert max(on_small.pes) == max(on_big.pes) == 10
+    assert on_big.dense_reuse_factor < on_small.dense_reuse_factor
+    assert on_big.break_even_portion > on_small.break_even_portion
+
+
+def test_compressed_lenet5_build_reports_estimates_and_break_even(shared_dir, tmp_path):
+    from conftest import REPO, run_flow
+
+    out = tmp_path / "build"
+    result = run_flow("compile", "--model", str(REPO / "models" / "lenet5-admm-joint.pt"), "--data-dir",
+                      str(shared_dir / "data" / "mnist"), "--n-samples", "20", "--out", str(out), "--no-progress")
+    assert result.returncode == 0, result.stderr[-3000:]
+    estimates = json.loads((out / "estimates.json").read_text())
+    assert estimates["basis"].startswith("estimator") and estimates["fits"]
+    assert (out / "breakeven.png").stat().st_size > 10_000
+    for layer in estimates["layers"]:
+        assert layer["kernel"] == ("sparse" if layer["beyond_break_even"] else "dense"), layer["name"]
+    conv = [layer for layer in estimates["layers"] if layer["name"].startswith("Conv2D")]
+    # paper Table 9: sparse conv >= 3.6x faster than dense at the same multipliers
+    assert all(layer["equal_dsp"]["speedup"] >= 3.6 for layer in conv if layer["pruned_portion"] > 0.9)
+    report = run_flow("report", str(out))
+    assert report.returncode == 0 and "break-even ratio" in report.stdout
+    text = (out / "report.md").read_text()
+    assert "![speedup of sparse over dense per layer](breakeven.png)" in text and "| Conv2D_Conv_1 | sparse |" in text
