@@ -12,7 +12,7 @@ so the expected number of entries with k-bit gaps is nnz / (1 - p^(2^k - 1)).
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -56,8 +56,7 @@ def sparse_at_budget(shape: LayerShape, pruned: float, code_bits: int, level_bit
     nonzeros = max(1, int(round((1 - pruned) * shape.weights)))
     index_bits = best_index_bits(nonzeros, pruned, code_bits)
     entries = expected_entries(nonzeros, pruned, index_bits)
-    pruned_shape = LayerShape(shape.name, shape.n_in, shape.n_out, shape.positions, nonzeros,
-                              shape.weight_bits, shape.input_bits)
+    pruned_shape = replace(shape, nonzeros=nonzeros)
 
     def build(pes: int):
         kernel = SparseKernel(pes=pes, entries=math.ceil(entries / pes), index_bits=index_bits, code_bits=code_bits)

@@ -20,10 +20,10 @@ from .sparse.memory import array_footprint
 CALIBRATED = {
     # fraction of a Latency-strategy layer's constant products that HLS maps to DSPs rather than
     # LUT shift-adds, for weights wider than CONSTANT_LUT_BITS
-    "constant_product_dsp_fraction": 0.7,
+    "constant_product_dsp_fraction": 0.9,
     # cycles a fully unrolled product + adder tree takes beyond the reuse factor, per log2(n_in)
-    "adder_tree_cycles_per_level": 0.5,
-    "pipeline_fill_cycles": 1,
+    "adder_tree_cycles_per_level": 0.0,
+    "pipeline_fill_cycles": 0,
     # io_stream wrappers read the input vector and write the result once per call
     "stream_overhead_cycles": 2,
 }
@@ -39,6 +39,7 @@ class LayerShape:
     n_in: int
     n_out: int
     positions: int = 1  # output positions per inference (pixels of a convolution)
+    input_positions: int | None = None  # pixels an io_stream convolution reads (its line buffer's loop); None: positions
     nonzeros: int | None = None  # None: unknown, taken as dense
     weight_bits: int = 16
     input_bits: int = 16
@@ -103,22 +104,22 @@ def input_mux_luts(choices: int, input_bits: int) -> int:
     return 0 if choices <= 1 else input_bits * math.ceil(choices / 4)
 
 
-def adder_tree_cycles(n_in: int) -> int:
-    return int(math.ceil(CALIBRATED["adder_tree_cycles_per_level"] * math.ceil(math.log2(max(n_in, 2)))))
+def adder_tree_cycles(n_in: int, constants: dict = CALIBRATED) -> int:
+    return int(math.ceil(constants["adder_tree_cycles_per_level"] * math.ceil(math.log2(max(n_in, 2)))))
 
 
 def accumulator_bits(shape: LayerShape) -> int:
     return shape.weight_bits + shape.input_bits + int(math.ceil(math.log2(max(shape.n_in, 2))))
 
 
-def estimate_dense(shape: LayerShape, kernel: DenseKernel) -> Estimate:
+def estimate_dense(shape: LayerShape, kernel: DenseKernel, constants: dict = CALIBRATED) -> Estimate:
     reuse = max(1, kernel.reuse_factor)
     acc_bits = accumulator_bits(shape)
     if kernel.strategy == "latency":
         # weights are constants: zero products vanish when fully unrolled (hls4ml: n_zeros at RF 1)
         products = shape.kept if reuse == 1 else shape.weights
         multipliers = math.ceil(products / reuse)
-        constant_dsp = (CALIBRATED["constant_product_dsp_fraction"] if shape.weight_bits > CONSTANT_LUT_BITS else 0.0)
+        constant_dsp = constants["constant_product_dsp_fraction"] if shape.weight_bits > CONSTANT_LUT_BITS else 0.0
         dsp_products = int(round(multipliers * constant_dsp)) if dsp_per_product(shape.weight_bits, shape.input_bits) else 0
         dsp = dsp_products * max(1, dsp_per_product(shape.weight_bits, shape.input_bits))
         lut_products = multipliers - dsp_products
@@ -130,17 +131,17 @@ def estimate_dense(shape: LayerShape, kernel: DenseKernel) -> Estimate:
         lut_products = multipliers if dsp == 0 else 0
         rom = array_footprint(reuse, multipliers * shape.weight_bits) if reuse > 1 else None
         bram18 = rom.bram18 if rom else 0
-    per_vector = reuse + CALIBRATED["pipeline_fill_cycles"] + adder_tree_cycles(math.ceil(shape.n_in / reuse))
+    fill = constants["pipeline_fill_cycles"] + adder_tree_cycles(math.ceil(shape.n_in / reuse), constants)
     if kernel.io_type == "io_stream":
-        per_vector += CALIBRATED["stream_overhead_cycles"]
-    interval_per_vector = reuse
+        fill += constants["stream_overhead_cycles"]
     # a multiplier shared over reuse_factor products reads up to that many different inputs
     mux = input_mux_luts(min(shape.n_in, reuse), shape.input_bits)
     lut = (lut_products * lut_product_cost(shape.weight_bits, shape.input_bits)
            + multipliers * (acc_bits // 2 + mux))
     ff = multipliers * acc_bits
-    return Estimate(latency=int(per_vector + (shape.positions - 1) * max(interval_per_vector, 1)),
-                    interval=int(shape.positions * interval_per_vector), dsp=int(dsp), bram18=int(bram18),
+    # a convolution's line buffer takes one input pixel per reuse_factor cycles (hls4ml nnet_conv_stream.h)
+    steps = shape.input_positions or shape.positions
+    return Estimate(latency=int(steps * reuse + fill), interval=int(steps * reuse), dsp=int(dsp), bram18=int(bram18),
                     lut=int(lut), ff=int(ff))
 
 
@@ -151,13 +152,15 @@ def estimate_sparse(shape: LayerShape, kernel: SparseKernel, weight_bits: int | 
     per_vector = kernel.entries + SPARSE_PIPELINE_DEPTH
     if kernel.io_type == "io_stream":
         per_vector += CALIBRATED["stream_overhead_cycles"]
+    # the line buffer reads every input pixel; the product runs at each output pixel
+    cycles = shape.positions * per_vector + max(0, (shape.input_positions or shape.positions) - shape.positions)
     product_dsp = dsp_per_product(bits, shape.input_bits)
     input_mux = input_mux_luts(shape.n_in, shape.input_bits)  # every PE may read any input
     position_logic = 3 * int(math.ceil(math.log2(max(shape.weights, 2))))  # cursor, divide by n_in, compare
     levels = (2 ** kernel.code_bits) * bits // 6 + 1
     pe_lut = input_mux + position_logic + levels + acc_bits + (0 if product_dsp else lut_product_cost(bits, shape.input_bits))
     memory = array_footprint(kernel.entries, kernel.index_bits + kernel.code_bits, copies=kernel.pes)
-    return Estimate(latency=int(shape.positions * per_vector), interval=int(shape.positions * per_vector),
+    return Estimate(latency=int(cycles), interval=int(cycles),
                     dsp=int(kernel.pes * product_dsp), bram18=int(memory.bram18),
                     lut=int(kernel.pes * pe_lut + memory.lutram_luts),
                     ff=int(kernel.pes * (acc_bits + 2 * int(math.ceil(math.log2(max(shape.weights, 2)))))))

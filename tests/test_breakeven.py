@@ -75,3 +75,17 @@ def test_compressed_lenet5_build_reports_estimates_and_break_even(shared_dir, tm
     assert report.returncode == 0 and "break-even ratio" in report.stdout
     text = (out / "report.md").read_text()
     assert "![speedup of sparse over dense per layer](breakeven.png)" in text and "| Conv2D_Conv_1 | sparse |" in text
+
+
+def test_estimator_error_against_real_hls_reports(shared_dir):
+    """Median relative error at the HLS C-synthesis level (latency, DSP, BRAM18) over 60 real hls4ml layers,
+    at the shipped constants and when each report set is held out of the fit; the shipped constants are the fit."""
+    from conftest import REPO
+    from flow.calibration import errors, fit, leave_one_group_out, load_points, medians
+    from flow.estimate import CALIBRATED
+
+    points = load_points(REPO / "bench" / "calibration_layers.yaml", shared_dir / "reference")
+    assert len(points) >= 50 and len({p.group for p in points}) >= 10
+    assert all(error <= 0.25 for error in medians(errors(points)).values())
+    assert all(error <= 0.25 for error in leave_one_group_out(points).values())
+    assert fit(points) == CALIBRATED, "refit: run python bench/estimator_calibration.py and update CALIBRATED"

@@ -108,8 +108,11 @@ def layer_shape(node):
     else:
         weights = node.get_weights("weight")
         nonzeros, weight_bits = int(np.count_nonzero(weights.data)), weights.type.precision.width
-    positions = 1 if "Dense" in node.class_name else node.get_attr("out_height") * node.get_attr("out_width")
+    dense = "Dense" in node.class_name
+    positions = 1 if dense else node.get_attr("out_height") * node.get_attr("out_width")
+    input_positions = None if dense else node.get_attr("in_height") * node.get_attr("in_width")
     return LayerShape(name=node.name, n_in=int(n_in), n_out=int(n_out), positions=int(positions),
+                      input_positions=input_positions,
                       nonzeros=int(nonzeros), weight_bits=int(weight_bits),
                       input_bits=int(node.get_input_variable().type.precision.width))
 
