@@ -89,12 +89,16 @@ def flow_train(run_dir: Path, recipe: str, overrides: list[str], args) -> dict:
     return record
 
 
+def pretrain_each_seed(pool, base: Path, args) -> dict:
+    return dict(zip(args.seeds, pool.map(
+        lambda seed: flow_train(base / f"pretrain-s{seed}", "lenet5-pretrain.yaml", [f"seed={seed}"], args),
+        args.seeds)))
+
+
 def sweep(args) -> tuple[dict, list[dict]]:
     base = Path(args.runs)
     with ThreadPoolExecutor(args.jobs) as pool:
-        pretrained = dict(zip(args.seeds, pool.map(
-            lambda seed: flow_train(base / f"pretrain-s{seed}", "lenet5-pretrain.yaml", [f"seed={seed}"], args),
-            args.seeds)))
+        pretrained = pretrain_each_seed(pool, base, args)
         jobs = {}
         for seed in args.seeds:
             init = [f"seed={seed}", f"init={base / f'pretrain-s{seed}' / 'model.pt'}"]
@@ -182,9 +186,7 @@ def targets(args) -> tuple[dict, list[dict]]:
     """The issue's targets with the shipped recipes: 85x ADMM vs magnitude, and the joint recipe, per seed."""
     base = Path(args.runs)
     with ThreadPoolExecutor(args.jobs) as pool:
-        pretrained = dict(zip(args.seeds, pool.map(
-            lambda seed: flow_train(base / f"pretrain-s{seed}", "lenet5-pretrain.yaml", [f"seed={seed}"], args),
-            args.seeds)))
+        pretrained = pretrain_each_seed(pool, base, args)
         jobs = {}
         for seed in args.seeds:
             jobs[f"joint-{JOINT_RATIO}x-s{seed}"] = (joint_dir(args, seed), "lenet5-admm-joint.yaml", [f"seed={seed}"])

@@ -35,6 +35,7 @@ def compile_once(kernels: str, build_dir: Path, shared: Path, samples: int) -> d
         "time_per_step": json.loads((build_dir / "time_per_step.json").read_text()),
         "csim": json.loads((build_dir / "csim.json").read_text()),
         "memory": json.loads((build_dir / "memory.json").read_text()),
+        "estimates": json.loads((build_dir / "estimates.json").read_text()),
         "outputs": np.load(build_dir / "csim_outputs.npy"),
     }
 
@@ -45,6 +46,13 @@ def position_entropy_bits(layer: dict) -> float:
     n, k = layer["n_in"] * layer["n_out"], layer["nonzeros"]
     choose = (math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1)) / math.log(2)
     return choose + k * layer["code_bits"]
+
+
+def break_even_cell(name: str, estimate: dict) -> str:
+    ratio = estimate["break_even_ratio"]
+    return (f"{name}: pruned {100 * estimate['pruned_portion']:.1f}%, break-even "
+            f"{'none' if ratio is None else f'{ratio:.2f}x'}, {estimate['kernel_by_auto']} by auto, "
+            f"{estimate['equal_dsp']['speedup']:.1f}x faster at equal DSP")
 
 
 def main() -> None:
@@ -77,6 +85,11 @@ def main() -> None:
         "fits": sparse["memory"]["fits"],
         "layers": layers,
         "compile_wall_s": {"sparse": sparse["wall_s"], "dense": dense["wall_s"]},
+        "estimates": {layer["name"]: {"pruned_portion": layer["pruned_portion"],
+                                      "break_even_ratio": layer["break_even"]["break_even_ratio"],
+                                      "kernel_by_auto": layer["kernel"], "equal_dsp": layer["equal_dsp"]}
+                      for layer in sparse["estimates"]["layers"]},
+        "estimate_basis": sparse["estimates"]["basis"],
         "time_per_step": {"sparse": sparse["time_per_step"], "dense": dense["time_per_step"]},
     }
     rows = [
@@ -91,6 +104,10 @@ def main() -> None:
                   "masks: log2 C(n, nnz) + codes); "
                   f"{metrics['bram18']['sparse']} BRAM18 vs {metrics['bram18']['dense']} dense, of "
                   f"{metrics['bram18']['budget']}"},
+        {"key": "breakeven_lenet5",
+         "label": "joint-compressed LeNet-5 on PYNQ-Z2: estimated break-even ratio per layer; sparse vs dense at equal DSP",
+         "value": "; ".join(break_even_cell(name, e) for name, e in metrics["estimates"].items())
+                  + " (estimator, no synthesis)"},
     ]
     print(write_result("sparse_lenet5", metrics, rows, seed=0, started=started, commit=commit))
 

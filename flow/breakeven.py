@@ -8,11 +8,14 @@ DSP, LUT and BRAM18 fractions); the sparse kernel gets as many PEs as fit the sa
 The dense reference is hls4ml's Resource strategy at the reuse factor that gives the layer
 `dsp_share` of the board's DSPs. Masks are taken as uniformly random at each pruning portion,
 so the expected number of entries with k-bit gaps is nnz / (1 - p^(2^k - 1)).
+
+Where synthesis reports exist, `Corrections` (reported / estimated, per kernel) scale the
+estimates before the comparison, so the decision runs on the real numbers' proportions.
 """
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +27,21 @@ from .estimate import (DenseKernel, Estimate, LayerShape, SparseKernel, dsp_per_
 PORTIONS = tuple(float(p) for p in np.round(np.concatenate([np.arange(0.10, 0.95, 0.05), [0.96, 0.97, 0.98, 0.99]]), 2))
 MAX_INDEX_BITS = 16
 DSP_SHARE = 0.25  # the dense reference layer gets a quarter of the board's DSPs
+SCALED = ("latency", "interval", "dsp", "bram18", "lut", "ff")
+
+
+@dataclass(frozen=True)
+class Corrections:
+    """Per kernel ("dense", "sparse"), reported / estimated factors for the Estimate fields; 1 where unknown."""
+
+    factors: dict = field(default_factory=dict)
+
+    def apply(self, kernel: str, estimate: Estimate) -> Estimate:
+        factors = self.factors.get(kernel, {})
+        return Estimate(**{name: int(math.ceil(getattr(estimate, name) * factors.get(name, 1.0))) for name in SCALED})
+
+
+NONE = Corrections()
 
 
 def utilization(estimate: Estimate, board: Board) -> float:
@@ -42,36 +60,77 @@ def best_index_bits(nonzeros: int, pruned: float, code_bits: int) -> int:
                key=lambda k: expected_entries(nonzeros, pruned, k) * (k + code_bits))
 
 
-def dense_reference(shape: LayerShape, board: Board, dsp_share: float) -> tuple[DenseKernel, Estimate]:
+def dense_reference(shape: LayerShape, board: Board, dsp_share: float = DSP_SHARE,
+                    corrections: Corrections = NONE) -> tuple[DenseKernel, Estimate]:
     """Resource strategy at the smallest reuse factor whose DSPs stay within dsp_share of the board."""
     per_product = max(1, dsp_per_product(shape.weight_bits, shape.input_bits))
     multipliers = max(1, min(shape.weights, int(board.resources["dsp"] * dsp_share) // per_product))
     kernel = DenseKernel(reuse_factor=math.ceil(shape.weights / multipliers), strategy="resource")
-    return kernel, estimate_dense(shape, kernel)
+    return kernel, corrections.apply("dense", estimate_dense(shape, kernel))
 
 
-def sparse_at_budget(shape: LayerShape, pruned: float, code_bits: int, level_bits: int, board: Board,
-                     budget: float) -> tuple[SparseKernel, Estimate] | None:
-    """The most PEs (one output row at least each) whose estimate fits the budget; None if not even one does."""
-    nonzeros = max(1, int(round((1 - pruned) * shape.weights)))
-    index_bits = best_index_bits(nonzeros, pruned, code_bits)
-    entries = expected_entries(nonzeros, pruned, index_bits)
-    pruned_shape = replace(shape, nonzeros=nonzeros)
+@dataclass(frozen=True)
+class Comparison:
+    """One layer on one board: the dense reference's budget and latency, and what the sparse kernel gets."""
 
-    def build(pes: int):
-        kernel = SparseKernel(pes=pes, entries=math.ceil(entries / pes), index_bits=index_bits, code_bits=code_bits)
-        return kernel, estimate_sparse(pruned_shape, kernel, level_bits)
+    shape: LayerShape
+    board: Board
+    code_bits: int
+    level_bits: int
+    budget: float
+    dense_latency: int
+    corrections: Corrections = NONE
 
-    best = None
-    low, high = 1, shape.n_out
-    while low <= high:  # the estimate grows with the PE count
-        middle = (low + high) // 2
-        candidate = build(middle)
-        if utilization(candidate[1], board) <= budget:
-            best, low = candidate, middle + 1
-        else:
-            high = middle - 1
-    return best
+    @classmethod
+    def of(cls, shape: LayerShape, board: Board, code_bits: int, level_bits: int | None = None,
+           dsp_share: float = DSP_SHARE, corrections: Corrections = NONE) -> tuple["Comparison", DenseKernel]:
+        kernel, dense = dense_reference(shape, board, dsp_share, corrections)
+        return cls(shape, board, code_bits, level_bits or shape.weight_bits, utilization(dense, board),
+                   dense.latency, corrections), kernel
+
+    def sparse_at_budget(self, pruned: float) -> tuple[SparseKernel, Estimate] | None:
+        """The most PEs (one output row at least each) whose estimate fits the budget; None if not even one does."""
+        nonzeros = max(1, int(round((1 - pruned) * self.shape.weights)))
+        index_bits = best_index_bits(nonzeros, pruned, self.code_bits)
+        entries = expected_entries(nonzeros, pruned, index_bits)
+        pruned_shape = replace(self.shape, nonzeros=nonzeros)
+
+        def build(pes: int):
+            kernel = SparseKernel(pes=pes, entries=math.ceil(entries / pes), index_bits=index_bits,
+                                  code_bits=self.code_bits)
+            return kernel, self.corrections.apply("sparse", estimate_sparse(pruned_shape, kernel, self.level_bits))
+
+        best = None
+        low, high = 1, self.shape.n_out
+        while low <= high:  # the estimate grows with the PE count
+            middle = (low + high) // 2
+            candidate = build(middle)
+            if utilization(candidate[1], self.board) <= self.budget:
+                best, low = candidate, middle + 1
+            else:
+                high = middle - 1
+        return best
+
+    def speedup(self, pruned: float) -> tuple[float, int]:
+        """Dense latency / sparse latency at this pruned portion, and the sparse PE count; (0, 0) if no PE fits."""
+        found = self.sparse_at_budget(pruned)
+        if found is None:
+            return 0.0, 0
+        kernel, estimate = found
+        return self.dense_latency / estimate.latency, kernel.pes
+
+    def break_even(self, first_faster: float) -> float:
+        """Bisection between 0 and a portion known to be faster: the speedup rises with the pruned portion."""
+        low, high = 0.0, first_faster
+        if self.speedup(low)[0] >= 1:
+            return 0.0
+        while high - low > 1e-4:
+            middle = (low + high) / 2
+            if self.speedup(middle)[0] >= 1:
+                high = middle
+            else:
+                low = middle
+        return round(high, 4)
 
 
 @dataclass(frozen=True)
@@ -94,54 +153,26 @@ class Curve:
         return {**asdict(self), "break_even_ratio": self.break_even_ratio}
 
 
-def speedup_at(shape: LayerShape, pruned: float, code_bits: int, level_bits: int, board: Board, budget: float,
-               dense_latency: int) -> tuple[float, int]:
-    found = sparse_at_budget(shape, pruned, code_bits, level_bits, board, budget)
-    if found is None:
-        return 0.0, 0
-    kernel, estimate = found
-    return dense_latency / estimate.latency, kernel.pes
-
-
-def _break_even(shape, code_bits, level_bits, board, budget, dense_latency, first_faster: float) -> float:
-    """Bisection between 0 and a portion known to be faster: the speedup rises with the pruned portion."""
-    low, high = 0.0, first_faster
-    if speedup_at(shape, low, code_bits, level_bits, board, budget, dense_latency)[0] >= 1:
-        return 0.0
-    while high - low > 1e-4:
-        middle = (low + high) / 2
-        if speedup_at(shape, middle, code_bits, level_bits, board, budget, dense_latency)[0] >= 1:
-            high = middle
-        else:
-            low = middle
-    return round(high, 4)
-
-
 def break_even_portion(shape: LayerShape, board: Board, code_bits: int = 3, level_bits: int | None = None,
-                       dsp_share: float = DSP_SHARE) -> float | None:
+                       dsp_share: float = DSP_SHARE, corrections: Corrections = NONE) -> float | None:
     """The smallest pruned portion at which the sparse kernel beats the dense one; None if not by 99.9%."""
-    level_bits = level_bits or shape.weight_bits
-    _, dense = dense_reference(shape, board, dsp_share)
-    budget = utilization(dense, board)
-    if speedup_at(shape, 0.999, code_bits, level_bits, board, budget, dense.latency)[0] < 1:
+    comparison, _ = Comparison.of(shape, board, code_bits, level_bits, dsp_share, corrections)
+    if comparison.speedup(0.999)[0] < 1:
         return None
-    return _break_even(shape, code_bits, level_bits, board, budget, dense.latency, 0.999)
+    return comparison.break_even(0.999)
 
 
 def break_even_curve(shape: LayerShape, board: Board, code_bits: int = 3, level_bits: int | None = None,
-                     dsp_share: float = DSP_SHARE) -> Curve:
+                     dsp_share: float = DSP_SHARE, corrections: Corrections = NONE) -> Curve:
     """Speedup of the sparse kernel over hls4ml's dense one at 10%..99% pruned, and the break-even portion."""
-    level_bits = level_bits or shape.weight_bits
-    dense_kernel, dense = dense_reference(shape, board, dsp_share)
-    budget = utilization(dense, board)
-    points = [speedup_at(shape, p, code_bits, level_bits, board, budget, dense.latency) for p in PORTIONS]
+    comparison, dense_kernel = Comparison.of(shape, board, code_bits, level_bits, dsp_share, corrections)
+    points = [comparison.speedup(p) for p in PORTIONS]
     speedups = tuple(round(s, 4) for s, _ in points)
     faster = next((p for p, s in zip(PORTIONS, speedups) if s >= 1), None)
-    break_even = None if faster is None else _break_even(shape, code_bits, level_bits, board, budget,
-                                                         dense.latency, faster)
     return Curve(layer=shape.name, board=board.name, dense_reuse_factor=dense_kernel.reuse_factor,
-                 dense_latency=dense.latency, budget=round(budget, 5), portions=PORTIONS, speedups=speedups,
-                 pes=tuple(pes for _, pes in points), break_even_portion=break_even)
+                 dense_latency=comparison.dense_latency, budget=round(comparison.budget, 5), portions=PORTIONS,
+                 speedups=speedups, pes=tuple(pes for _, pes in points),
+                 break_even_portion=None if faster is None else comparison.break_even(faster))
 
 
 def plot_curves(curves: list[Curve], path) -> None:
@@ -163,7 +194,7 @@ def plot_curves(curves: list[Curve], path) -> None:
     axes.set_xlabel("pruned portion of the layer's weights (%)")
     axes.set_ylabel("speedup of sparse over dense (same budget)")
     board = curves[0].board if curves else ""
-    axes.set_title(f"Break-even pruning per layer on {board} (estimates; dotted: break-even)")
+    axes.set_title(f"Break-even pruning per layer on {board} (dotted: break-even)")
     axes.legend(fontsize=8)
     axes.grid(True, which="both", alpha=0.3)
     figure.tight_layout()

@@ -106,6 +106,11 @@ def estimate_section(estimates: dict) -> list[str]:
              *_markdown(("resource", "estimated", "board", "share"), resource_rows(estimates)), "",
              f"Sum of layer latencies {total['latency_sum']:,} cycles; slowest layer interval {total['interval_max']:,} "
              f"cycles. {'Fits' if estimates['fits'] else 'Does NOT fit'} {estimates['board']}.", ""]
+    if estimates.get("corrections"):
+        lines += [f"Reported / estimated factors applied before the break-even comparison: {estimates['corrections']}.", ""]
+    if estimates.get("layers_to_switch"):
+        lines += [f"On these figures the break-even rule would build {', '.join(estimates['layers_to_switch'])} "
+                  "with the other kernel; rebuild with --sparse naming the layers to put on the sparse kernel.", ""]
     if estimates.get("plot"):
         lines += ["## Break-even curves", "", f"![speedup of sparse over dense per layer]({estimates['plot']})", ""]
     return lines

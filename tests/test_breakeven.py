@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from flow.boards import load_board
-from flow.breakeven import PORTIONS, break_even_curve, break_even_portion, expected_entries, sparse_at_budget
+from flow.breakeven import PORTIONS, Comparison, break_even_curve, break_even_portion, expected_entries
 from flow.estimate import DenseKernel, LayerShape, estimate_dense
 from flow.sparse.encoding import relative_index_cost
 
@@ -38,22 +38,26 @@ def test_sparse_kernel_gets_the_dense_layers_share_of_the_board():
     board = load_board("pynq-z2")
     dense = estimate_dense(CONV2, DenseKernel(reuse_factor=250, strategy="resource"))
     share = max(dense.dsp / 220, dense.lut / 53200, dense.bram18 / 280)
-    kernel, sparse = sparse_at_budget(CONV2, 0.96, 3, 4, board, share)
+
+    def at(budget):
+        return Comparison(CONV2, board, code_bits=3, level_bits=4, budget=budget, dense_latency=dense.latency)
+
+    kernel, sparse = at(share).sparse_at_budget(0.96)
     assert max(sparse.dsp / 220, sparse.lut / 53200, sparse.bram18 / 280) <= share
-    bigger = sparse_at_budget(CONV2, 0.96, 3, 4, board, share * 4)[0]
-    assert bigger.pes > kernel.pes  # a bigger budget buys more PEs
-    assert sparse_at_budget(CONV2, 0.96, 3, 4, board, 1e-6) is None
+    assert at(share * 4).sparse_at_budget(0.96)[0].pes > kernel.pes  # a bigger budget buys more PEs
+    assert at(1e-6).sparse_at_budget(0.96) is None
 
 
 def test_row_parallel_pes_lose_ground_on_a_bigger_board():
     """PEs own whole output rows, so a 10-output layer gets at most 10 PEs; a board with 11x the DSPs
-    lets the dense layer go wider, and the break-even portion moves up."""
+    lets the dense layer go wider, and the break-even portion moves up (here: out of reach)."""
     small, big = load_board("pynq-z2"), load_board("zcu102")
     fc = LayerShape("fc", n_in=500, n_out=10, weight_bits=3, input_bits=16)
     on_small, on_big = break_even_curve(fc, small), break_even_curve(fc, big)
     assert max(on_small.pes) == max(on_big.pes) == 10
     assert on_big.dense_reuse_factor < on_small.dense_reuse_factor
-    assert on_big.break_even_portion > on_small.break_even_portion
+    assert on_small.break_even_portion is not None
+    assert on_big.break_even_portion is None or on_big.break_even_portion > on_small.break_even_portion
 
 
 def test_compressed_lenet5_build_reports_estimates_and_break_even(shared_dir, tmp_path):
@@ -89,3 +93,30 @@ def test_estimator_error_against_real_hls_reports(shared_dir):
     assert all(error <= 0.25 for error in medians(errors(points)).values())
     assert all(error <= 0.25 for error in leave_one_group_out(points).values())
     assert fit(points) == CALIBRATED, "refit: run python bench/estimator_calibration.py and update CALIBRATED"
+
+
+def test_synthesis_reports_correct_the_estimates_before_the_decision(shared_dir):
+    """The real-report path: reported / estimated factors from real hls4ml Resource-strategy layers
+    (Vivado HLS 2020.1, jet MLP on xc7z020) scale the dense estimates, and the break-even moves with them."""
+    from flow.breakeven import Corrections
+    from flow.reports.hls import read_hls_reports
+    from flow.steps.estimate import corrections_from, reported
+
+    report = read_hls_reports(shared_dir / "reference" / "hls_reports" / "jet_mlp_16-64-32-32-5_keras_z7020_pynq_vhls2020_gabriele")
+    layers = {2: (16, 64, 8), 5: (64, 32, 32), 8: (32, 32, 16), 11: (32, 5, 16)}  # config index: n_in, n_out, reuse
+    synthesized = []
+    for index, (n_in, n_out, reuse) in layers.items():
+        estimate = estimate_dense(LayerShape(f"fc{index}", n_in, n_out), DenseKernel(reuse, "resource"))
+        figures = reported(report.layers()[index])
+        assert figures["latency"] == report.layers()[index].latency[1] and figures["dsp"] == estimate.dsp
+        synthesized.append(("dense", estimate, figures))
+    corrections = corrections_from(synthesized)
+    factor = corrections.factors["dense"]["latency"]
+    assert factor > 1  # these reports are slower than the estimate: 21 vs 10, 37 vs 34, 21 vs 18, 21 vs 18 cycles
+    assert corrections.factors["dense"]["dsp"] == 1.0 and "sparse" not in corrections.factors
+    board = load_board("pynq-z2")
+    plain, corrected = break_even_curve(CONV2, board), break_even_curve(CONV2, board, corrections=corrections)
+    assert corrected.dense_latency == pytest.approx(plain.dense_latency * factor, abs=1)
+    assert corrected.break_even_portion <= plain.break_even_portion  # a slower dense layer is beaten sooner
+    assert Corrections().apply("dense", estimate_dense(CONV2, DenseKernel(4, "resource"))) == estimate_dense(
+        CONV2, DenseKernel(4, "resource"))

@@ -1,26 +1,58 @@
 """Step `estimate`: per-layer latency and resources, dense vs sparse, and each layer's break-even pruning.
 
 Without synthesis reports every figure is the pre-synthesis estimator's (flow/estimate.py) and
-estimates.json says so. Writes estimates.json and breakeven.png (speedup against pruned portion
-per layer, paper Fig. 4).
+estimates.json says so. With C-synthesis reports in the project (the synth step, or a rerun of this
+step after one), each synthesized layer gets its reported numbers, and reported / estimated
+factors per kernel correct the estimates before the break-even comparison: the decision is re-run
+on the reports' proportions, and layers whose kernel it would change are listed.
+Writes estimates.json and breakeven.png (speedup against pruned portion per layer, paper Fig. 4).
 """
 from __future__ import annotations
 
 import json
 import math
+import statistics
 from dataclasses import asdict
 
-from ..breakeven import break_even_curve, plot_curves, utilization
+from ..breakeven import SCALED, Corrections, break_even_curve, plot_curves, utilization
 from ..config import StepContext
 from ..estimate import DenseKernel, Estimate, SparseKernel, dsp_per_product, estimate_dense, estimate_sparse
 from ..paths import atomic_write_json
+from ..reports.hls import ModuleEstimate, read_hls_reports
 from ..sparse.hls4ml_ext import layer_shape
 from ..sparse.plan import WEIGHT_LAYERS
-from .hls4ml_project import load_hls_model
+from .hls4ml_project import PROJECT_DIR, load_hls_model
 
 NAME = "estimate"
 OUTPUTS = ["estimates.json"]
 BASIS = "estimator (flow/estimate.py): pre-synthesis, no HLS reports"
+
+
+def reported(module: ModuleEstimate) -> dict:
+    figures = {"latency": module.latency[1], "interval": module.interval[1]}
+    if module.resources:
+        figures.update(asdict(module.resources))
+    return {name: value for name, value in figures.items() if name in SCALED and value is not None}
+
+
+def corrections_from(synthesized: list[tuple[str, Estimate, dict]]) -> Corrections:
+    """Per kernel, the median reported / estimated ratio of each figure over the synthesized layers."""
+    factors = {}
+    for kernel in ("dense", "sparse"):
+        pairs = [(estimate, figures) for kind, estimate, figures in synthesized if kind == kernel]
+        ratios = {name: [figures[name] / getattr(estimate, name) for estimate, figures in pairs
+                         if figures.get(name) and getattr(estimate, name)] for name in SCALED}
+        factors[kernel] = {name: round(statistics.median(values), 4) for name, values in ratios.items() if values}
+    return Corrections({kernel: values for kernel, values in factors.items() if values})
+
+
+def synthesized_modules(ctx: StepContext, hls_model) -> tuple[str | None, dict[int, ModuleEstimate]]:
+    """The project's C-synthesis report, if any: its tool and its modules by hls4ml layer index."""
+    project = ctx.path(PROJECT_DIR)
+    if not any(project.rglob("*_csynth.rpt")):
+        return None, {}
+    report = read_hls_reports(project, top=hls_model.config.get_project_name())
+    return f"{report.tool} {report.version}", report.layers()
 
 
 def _sum(estimates: list[Estimate]) -> dict:
@@ -45,7 +77,8 @@ def run(ctx: StepContext) -> dict:
     hls_model = load_hls_model(ctx)
     dense_kernel = DenseKernel(reuse_factor=ctx.config.reuse_factor, strategy=ctx.config.strategy.lower(),
                                io_type=settings["io_type"])
-    layers, curves, chosen = [], [], []
+    tool, modules = synthesized_modules(ctx, hls_model)
+    layers, synthesized = [], []
     for node in hls_model.get_layers():
         if node.class_name not in WEIGHT_LAYERS:
             continue
@@ -53,26 +86,41 @@ def run(ctx: StepContext) -> dict:
         plan = memory[node.name]
         sparse_kernel = SparseKernel(pes=plan["pes"], entries=plan["cycles"], index_bits=plan["index_bits"],
                                      code_bits=plan["code_bits"], io_type=settings["io_type"])
-        dense = estimate_dense(shape, dense_kernel)
-        sparse = estimate_sparse(shape, sparse_kernel)
-        curve = break_even_curve(shape, ctx.board, code_bits=plan["code_bits"])
-        curves.append(curve)
-        pruned = 1 - shape.kept / shape.weights
+        dense, sparse = estimate_dense(shape, dense_kernel), estimate_sparse(shape, sparse_kernel)
         kernel = "sparse" if node.class_name.startswith("Sparse") else "dense"
-        chosen.append(sparse if kernel == "sparse" else dense)
-        layers.append({
-            "name": node.name, "kernel": kernel, "shape": asdict(shape), "pruned_portion": round(pruned, 5),
+        layer = {
+            "name": node.name, "kernel": kernel, "shape": asdict(shape),
+            "pruned_portion": round(1 - shape.kept / shape.weights, 5),
             "macs": shape.kept * shape.positions, "mac_bits": shape.kept * shape.positions * shape.weight_bits,
             "dense": {"kernel": asdict(dense_kernel), "estimate": dense.to_json()},
             "sparse": {"kernel": asdict(sparse_kernel), "estimate": sparse.to_json()},
-            "break_even": curve.to_json(),
-            "beyond_break_even": curve.break_even_portion is not None and pruned >= curve.break_even_portion,
             "equal_dsp": equal_dsp_comparison(shape, sparse_kernel, sparse),
-        })
+        }
+        if node.index in modules:
+            layer["reported"] = reported(modules[node.index])
+            synthesized.append((kernel, sparse if kernel == "sparse" else dense, layer["reported"]))
+        layers.append((layer, shape))
+    corrections = corrections_from(synthesized)
+    curves, chosen, switch = [], [], []
+    for layer, shape in layers:
+        curve = break_even_curve(shape, ctx.board, code_bits=layer["sparse"]["kernel"]["code_bits"],
+                                 corrections=corrections)
+        curves.append(curve)
+        layer["break_even"] = curve.to_json()
+        layer["beyond_break_even"] = curve.break_even_portion is not None and layer["pruned_portion"] >= curve.break_even_portion
+        if layer["beyond_break_even"] != (layer["kernel"] == "sparse"):
+            switch.append(layer["name"])
+        kernel_estimate = Estimate(**layer[layer["kernel"]]["estimate"])
+        chosen.append(corrections.apply(layer["kernel"], kernel_estimate))
+    layers = [layer for layer, _ in layers]
     total = _sum(chosen)
     resources = ctx.board.resources
     report = {
-        "basis": BASIS, "board": ctx.board.name, "budget": resources,
+        "basis": BASIS if not synthesized else (
+            f"{tool} C-synthesis reports for {len(synthesized)} layer(s) ('reported'); estimator scaled by "
+            "reported / estimated per kernel elsewhere ('corrections')"),
+        "corrections": corrections.factors, "layers_to_switch": switch,
+        "board": ctx.board.name, "budget": resources,
         "layers": layers, "total": total,
         "fits": all(total[key] <= resources[key] for key in ("dsp", "bram18", "lut", "ff")),
         "utilization": round(utilization(Estimate(0, 0, total["dsp"], total["bram18"], total["lut"], total["ff"]),
@@ -82,6 +130,7 @@ def run(ctx: StepContext) -> dict:
         plot_curves(curves, ctx.path("breakeven.png"))
         report["plot"] = "breakeven.png"
     atomic_write_json(ctx.path("estimates.json"), report)
-    return {"basis": "estimator", "fits": report["fits"], "utilization": report["utilization"],
+    return {"basis": "reports" if synthesized else "estimator", "fits": report["fits"],
+            "utilization": report["utilization"], "layers_to_switch": switch,
             "break_even_ratios": {c.layer: None if c.break_even_ratio is None else round(c.break_even_ratio, 2)
                                   for c in curves}}
