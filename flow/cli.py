@@ -80,6 +80,37 @@ def train_command(
               f"(compression.json)")
 
 
+@app.command("plan")
+def plan_command(
+    init: Path = typer.Option(..., help="Dense pretrained model.pt to compress (e.g. from lenet5-pretrain.yaml)."),
+    board: str = typer.Option(DEFAULT_BOARD, help="Board whose break-even decides which layers are worth pruning."),
+    budget_pp: float = typer.Option(0.2, help="Accuracy drop allowed, in percentage points."),
+    out_dir: Path = typer.Option(Path("runs/plan"), "--out", help="Plan dir: plan.json and one run dir per probe."),
+    data_dir: Optional[Path] = typer.Option(None, help="Folder with the MNIST IDX files."),
+    recipe: Optional[Path] = typer.Option(None, help="Prune recipe each probe runs; default lenet5-admm-prune.yaml."),
+    overrides: list[str] = typer.Option([], "--set", help="Recipe override key=value for every probe."),
+    probes: int = typer.Option(4, help="Binary-search steps on the pruning strength."),
+    progress: bool = typer.Option(True, help="Show progress bars."),
+):
+    """Hardware-aware pruning (ADMM-NN Fig. 5): prune heavy layers hardest, keep layers below break-even dense,
+    and binary-search the strength under an accuracy budget; writes plan.json."""
+    from .plan import PRUNE_RECIPE, PlanConfig, plan
+
+    record = plan(PlanConfig(init=init, board=board, budget_pp=budget_pp, out=out_dir, data_dir=data_dir,
+                             recipe=recipe or PRUNE_RECIPE, overrides=tuple(overrides), probes=probes,
+                             show_progress=progress))
+    for layer in record["layers"]:
+        even = "none" if layer["break_even"] is None else f"{layer['break_even']:.3f}"
+        out.print(f"{layer['name']}: {layer['kind']}, {layer['macs']:,} MACs, break-even portion {even}, "
+                  f"pruned {100 * layer['pruned_portion']:.1f}% -> {layer['kernel']} (keep {layer['keep']:,})")
+    chosen = record["chosen"]
+    if chosen is None:
+        out.print(f"no probe stayed within {budget_pp} pp; allow a larger --budget-pp or more retraining epochs")
+    else:
+        out.print(f"strength {chosen['strength']:.4f}: accuracy {chosen['test_accuracy']:.4f} "
+                  f"(drop {chosen['accuracy_drop_pp']:.2f} pp), model {chosen['run']}/model.pt; wrote {out_dir}/plan.json")
+
+
 @app.command("infer")
 def infer_command(
     build_dir: Path = typer.Argument(..., help="A build dir made by 'flow compile'."),

@@ -54,7 +54,7 @@ def _container_bits(layer: torch.nn.Module) -> int:
     return FLOAT_BITS
 
 
-def _output_positions(model: torch.nn.Module, layers: dict[str, torch.nn.Module], input_shape) -> dict[str, int]:
+def output_positions(model: torch.nn.Module, layers: dict[str, torch.nn.Module], input_shape) -> dict[str, int]:
     """Output pixels per conv layer (1 for fully connected): how often each weight is used per image."""
     positions, hooks = {}, []
     for name, layer in layers.items():
@@ -74,7 +74,7 @@ def _output_positions(model: torch.nn.Module, layers: dict[str, torch.nn.Module]
 
 def account(model: torch.nn.Module, layers: dict[str, torch.nn.Module], weight_levels: dict[str, dict],
             input_shape) -> dict:
-    positions = _output_positions(model, layers, input_shape)
+    positions = output_positions(model, layers, input_shape)
     rows = []
     for name, layer in layers.items():
         weight = layer.weight.detach().cpu().numpy()
