@@ -122,3 +122,14 @@ def test_sparse_cycle_target_out_of_reach_names_the_layer(tmp_path):
     assert_one_line_exit_2(result, "layer Conv2D_Conv_0 cannot use the sparse kernel", "--sparse-cycles")
     result = run_flow("compile", "--out", str(tmp_path / "c"), "--sparse-cycles", "0", "--no-progress")
     assert_one_line_exit_2(result, "--sparse-cycles must be at least 1")
+
+
+def test_plan_bad_input(tmp_path):
+    result = run_flow("plan", "--init", str(tmp_path / "missing.pt"), "--out", str(tmp_path / "plan"))
+    assert_one_line_exit_2(result, "model file not found", "missing.pt")
+    result = run_flow("plan", "--init", str(Path(__file__).resolve().parents[1] / "models" / "lenet5-admm-joint.pt"),
+                      "--board", "pynq-z9", "--out", str(tmp_path / "plan"))
+    assert_one_line_exit_2(result, "unknown board 'pynq-z9'")
+    result = run_flow("plan", "--init", str(Path(__file__).resolve().parents[1] / "models" / "lenet5-admm-joint.pt"),
+                      "--out", str(tmp_path / "plan"))
+    assert_one_line_exit_2(result, "already pruned or quantized")
