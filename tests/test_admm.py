@@ -179,6 +179,13 @@ def test_recipe_validation_names_the_problem():
         recipe_from_tree(base, ("stages.0.lr=1e-3",))
     with pytest.raises(FlowError, match="does not address"):
         recipe_from_tree(base, ("stages.4.epochs=2",))
+    quantize = {"kind": "admm_quantize", "epochs": 1}
+    with pytest.raises(FlowError, match="quantizes conv1 again"):
+        recipe_from_tree({**base, "stages": [{**quantize, "bits": {"conv1": 3}}, {**quantize, "bits": {"conv1": 2}}]})
+    with pytest.raises(FlowError, match="quantizes every layer again"):
+        recipe_from_tree({**base, "stages": [{**quantize, "bits": 3}, {**quantize, "bits": {"fc1": 2}}]})
+    in_turns = recipe_from_tree({**base, "stages": [{**quantize, "bits": {"conv1": 3}}, {**quantize, "bits": {"fc1": 2}}]})
+    assert [stage.bits for stage in in_turns.stages] == [{"conv1": 3}, {"fc1": 2}]
     with pytest.raises(FlowError, match="distill needs a teacher"):
         recipe_from_tree(base, ("stages.0.distill=0.5",))
     with pytest.raises(FlowError, match=r"distill must be in \[0, 1\]"):
@@ -247,3 +254,23 @@ def test_a_pruned_init_checkpoint_keeps_its_zeros(joint_run, shared_dir, tmp_pat
         step = blob["weight_levels"][name]["step"]
         assert step == 2.0 ** round(np.log2(step))  # power_of_two: true
     assert result["compression"]["weight_data_bytes"] == sum(KEEP.values()) * 2 / 8
+
+
+def test_progressive_quantization_keeps_the_first_layers_levels(shared_dir, tmp_path):
+    """Conv layers quantized first stay on their levels while the fully connected ones are quantized later."""
+    stages = [{"kind": "pretrain", "epochs": 1, "lr": 0.002},
+              {"kind": "admm_prune", "epochs": 1, "keep": KEEP, "rho": 0.1},
+              {"kind": "admm_quantize", "epochs": 1, "bits": {"conv1": 3, "conv2": 3}},
+              {"kind": "retrain", "epochs": 1},
+              {"kind": "admm_quantize", "epochs": 1, "bits": {"fc1": 2, "fc2": 2}},
+              {"kind": "retrain", "epochs": 1, "distill": 0.5}]
+    recipe = tiny_recipe(tmp_path / "turns.yaml", stages)
+    train(TrainConfig(recipe=recipe, out=tmp_path / "run", data_dir=shared_dir / "data" / "mnist", show_progress=False))
+    model, blob = load_checkpoint(tmp_path / "run" / "model.pt")
+    assert set(blob["weight_levels"]) == set(BITS)
+    for name, layer in compressible_layers(model).items():
+        weight = layer.weight.detach().numpy()
+        codes = weight[weight != 0] / blob["weight_levels"][name]["step"]
+        assert int((weight != 0).sum()) == KEEP[name]
+        assert np.allclose(codes, np.round(codes), atol=1e-4), name
+        assert set(np.abs(np.round(codes)).astype(int)) <= set(range(1, 2 ** (BITS[name] - 1) + 1)), name

@@ -19,6 +19,7 @@ DEFAULT_RECIPE = RECIPES_DIR / "lenet-digits.yaml"
 STAGE_KINDS = ("pretrain", "admm_prune", "retrain", "admm_quantize", "magnitude_prune")
 PRUNE_KINDS = ("admm_prune", "magnitude_prune")
 COMPRESS_KINDS = (*PRUNE_KINDS, "admm_quantize")
+ALL_LAYERS = "*"  # what a single-number `bits` quantizes
 DATASETS = ("digits", "mnist")
 SCHEDULES = ("constant", "cosine")
 
@@ -159,10 +160,17 @@ def recipe_from_tree(tree, overrides: tuple[str, ...] = (), where: str = "recipe
     for subset in ("train_subset", "test_subset"):
         if getattr(recipe, subset) is not None:
             _positive_int(getattr(recipe, subset), subset)
-    quantized = compressed = False
+    quantized, compressed = set(), False
     for index, stage in enumerate(stages):
-        _validate_stage(stage, f"stages.{index}", quantized, compressed)
-        quantized = quantized or stage.kind == "admm_quantize"
+        _validate_stage(stage, f"stages.{index}", bool(quantized), compressed)
+        if stage.kind == "admm_quantize":
+            # progressive quantization may take layers in turns, each layer once
+            layers = set(stage.bits) if isinstance(stage.bits, dict) else {ALL_LAYERS}
+            if quantized and (ALL_LAYERS in quantized or ALL_LAYERS in layers or quantized & layers):
+                again = sorted(quantized & layers) or ["every layer"]
+                raise FlowError(f"stages.{index} quantizes {', '.join(again)} again; each layer is quantized in "
+                                "one admm_quantize stage (name the layers per stage to quantize them in turns)")
+            quantized |= layers
         compressed = compressed or stage.kind in COMPRESS_KINDS
     return recipe
 
