@@ -8,7 +8,7 @@
 sweep: one pretrained model per seed, then from it ADMM pruning at 85x / 167x / 250x, the
 magnitude-pruning baseline at the same ratios and the same epoch budget, progressive ADMM
 (85x -> 167x -> 250x, accuracy after each step), and joint prune + quantize
-(3-bit conv, 2-bit fc) by the whole joint recipe, pretraining included. Writes bench/results/admm_lenet5_sweep.json.
+by the whole joint recipe, pretraining included. Writes bench/results/admm_lenet5_sweep.json.
 full: lenet5-admm-joint.yaml from scratch (pretrain included) on this machine's CPU, for the
 wall-time target. Writes bench/results/admm_lenet5_full.json.
 targets: the issue's accuracy targets with the shipped recipes (distillation included): per seed,
@@ -44,7 +44,7 @@ KEEP = {
     167: {"conv1": 150, "conv2": 1000, "fc1": 1128, "fc2": 300},
     250: {"conv1": 125, "conv2": 750, "fc1": 597, "fc2": 250},
 }
-JOINT_RATIO = 167
+QUANTSTEP_RATIO = 167  # quantstep quantizes a model pruned this far
 
 
 def keep_override(stage: int, ratio: int) -> str:
@@ -108,7 +108,7 @@ def sweep(args) -> tuple[dict, list[dict]]:
                 jobs[f"magnitude-{ratio}x-s{seed}"] = ("lenet5-magnitude.yaml", init + [keep_override(0, ratio)])
             jobs[f"progressive-s{seed}"] = ("lenet5-admm-progressive.yaml", init)
             # the joint recipe is the whole pipeline, its own pretraining included
-            jobs[f"joint-{JOINT_RATIO}x-s{seed}"] = ("lenet5-admm-joint.yaml", [f"seed={seed}"])
+            jobs[f"joint-s{seed}"] = ("lenet5-admm-joint.yaml", [f"seed={seed}"])
         futures = {name: pool.submit(flow_train, base / name, recipe, overrides, args)
                    for name, (recipe, overrides) in jobs.items()}
         runs = {name: future.result() for name, future in futures.items()}
@@ -145,9 +145,9 @@ def summarize(pretrained: dict, runs: dict, seeds: list[int]) -> tuple[dict, lis
                                                          if len(drops) > 1 else ""))
         return "; ".join(cells)
 
-    joint = [runs[f"joint-{JOINT_RATIO}x-s{seed}"] for seed in seeds]
+    joint = [runs[f"joint-s{seed}"] for seed in seeds]
     joint_cell = "; ".join(
-        f"seed {seed}: {r['total']['weight_data_bytes'] / 1024:.2f} KB / {r['total']['size_with_index_bytes'] / 1024:.2f} KB"
+        f"seed {seed}: {joint_setting(r)}; {r['total']['weight_data_bytes'] / 1024:.2f} KB / {r['total']['size_with_index_bytes'] / 1024:.2f} KB"
         f" ({r['total']['weight_data_compression']:.0f}x / {r['total']['compression_with_index']:.0f}x), "
         f"drop {_drop(r):+.2f} pp" for seed, r in zip(seeds, joint))
     progressive_cell = "; ".join(
@@ -160,13 +160,19 @@ def summarize(pretrained: dict, runs: dict, seeds: list[int]) -> tuple[dict, lis
             f"{ratio_cells('admm')} (dense {dense}, MNIST 10k test)"},
         {"key": "magnitude_baseline_lenet5", "label": "magnitude pruning drop vs dense", "value": ratio_cells("magnitude")},
         {"key": "admm_progressive_lenet5", "label": "progressive ADMM 85x -> 167x -> 250x", "value": progressive_cell},
-        {"key": "admm_joint_lenet5", "label": "joint prune+quant", "value": f"{JOINT_RATIO}x, 3-bit conv / 2-bit fc; {joint_cell}"},
+        {"key": "admm_joint_lenet5", "label": "joint prune+quant", "value": joint_cell},
     ]
     return metrics, rows
 
 
 def joint_dir(args, seed: int) -> Path:
-    return Path(args.runs) / f"joint-{JOINT_RATIO}x-s{seed}"
+    return Path(args.runs) / f"joint-s{seed}"
+
+
+def joint_setting(record: dict) -> str:
+    """The joint run's pruning ratio and bits per layer, read from its compression.json."""
+    bits = ", ".join(f"{layer['name']} {layer['bits']}" for layer in record["layers"])
+    return f"{record['total']['pruning_ratio']:.0f}x, bits {bits}"
 
 
 def full(args) -> tuple[dict, list[dict]]:
@@ -177,7 +183,7 @@ def full(args) -> tuple[dict, list[dict]]:
     total = record["total"]
     wall_min = record["command_wall_s"] / 60
     value = (f"{wall_min:.1f} min for the whole `flow train` command on {args.device}, nothing else running "
-             f"({record['metrics']['epochs']} epochs); {total['pruning_ratio']}x, "
+             f"({record['metrics']['epochs']} epochs); {joint_setting(record)}, "
              f"weight data {total['weight_data_bytes'] / 1024:.2f} KB, with indices {total['size_with_index_bytes'] / 1024:.2f} KB, "
              f"drop {_drop(record):+.2f} pp")
     return {"run": record}, [{"key": "admm_full_wall_lenet5", "label": "full joint compression wall time", "value": value}]
@@ -191,7 +197,7 @@ def targets(args) -> tuple[dict, list[dict]]:
         jobs = {}
         joint_seeds = args.joint_seeds or args.seeds[:1]
         for seed in joint_seeds:
-            jobs[f"joint-{JOINT_RATIO}x-s{seed}"] = (joint_dir(args, seed), "lenet5-admm-joint.yaml", [f"seed={seed}"])
+            jobs[f"joint-s{seed}"] = (joint_dir(args, seed), "lenet5-admm-joint.yaml", [f"seed={seed}"])
         for seed in args.seeds:
             init = [f"seed={seed}", f"init={base / f'pretrain-s{seed}' / 'model.pt'}"]
             for kind, recipe in (("admm", "lenet5-admm-prune.yaml"), ("magnitude", "lenet5-magnitude.yaml")):
@@ -203,9 +209,9 @@ def targets(args) -> tuple[dict, list[dict]]:
         return ", ".join(f"{_drop(runs[f'{kind}-s{seed}']):+.2f}" for seed in args.seeds)
 
     def joint_cell(seed: int) -> str:
-        record = runs[f"joint-{JOINT_RATIO}x-s{seed}"]
+        record = runs[f"joint-s{seed}"]
         total = record["total"]
-        return (f"seed {seed}: {total['weight_data_bytes'] / 1024:.2f} KB / {total['size_with_index_bytes'] / 1024:.2f} KB, "
+        return (f"seed {seed}: {joint_setting(record)}; {total['weight_data_bytes'] / 1024:.2f} KB / {total['size_with_index_bytes'] / 1024:.2f} KB, "
                 f"{record['metrics']['test_accuracy']:.4f} vs dense {record['metrics']['reference_accuracy']:.4f} "
                 f"(drop {_drop(record):+.2f} pp)")
 
@@ -214,7 +220,7 @@ def targets(args) -> tuple[dict, list[dict]]:
         {"key": "admm_targets_85x", "label": "85x pruning with distillation: ADMM vs magnitude, drop per seed",
          "value": f"ADMM {drops('admm-85x')} pp; magnitude {drops('magnitude-85x')} pp (dense {dense}; target <= 0.1 pp)"},
         {"key": "admm_targets_joint", "label": "joint recipe from scratch: weight data / with indices, drop per seed",
-         "value": f"{JOINT_RATIO}x, 3-bit conv / 2-bit fc; " + "; ".join(joint_cell(s) for s in joint_seeds)
+         "value": "; ".join(joint_cell(s) for s in joint_seeds)
                   + " (target <= 0.9 KB at <= 0.2 pp)"},
     ]
     metrics = {"pretrained": {s: pretrained[s]["metrics"] for s in args.seeds},
@@ -227,10 +233,10 @@ def quant_step(args) -> tuple[dict, list[dict]]:
     """Exact best step vs best power-of-two step, both from the same 167x-pruned model."""
     base, seed = Path(args.runs), args.seeds[0]
     pretrained = flow_train(base / f"pretrain-s{seed}", "lenet5-pretrain.yaml", [f"seed={seed}"], args)
-    pruned = flow_train(base / f"admm-{JOINT_RATIO}x-s{seed}", "lenet5-admm-prune.yaml",
+    pruned = flow_train(base / f"admm-{QUANTSTEP_RATIO}x-s{seed}", "lenet5-admm-prune.yaml",
                         [f"seed={seed}", f"init={base / f'pretrain-s{seed}' / 'model.pt'}",
-                         keep_override(0, JOINT_RATIO)], args)
-    init = [f"seed={seed}", f"init={base / f'admm-{JOINT_RATIO}x-s{seed}' / 'model.pt'}"]
+                         keep_override(0, QUANTSTEP_RATIO)], args)
+    init = [f"seed={seed}", f"init={base / f'admm-{QUANTSTEP_RATIO}x-s{seed}' / 'model.pt'}"]
     with ThreadPoolExecutor(args.jobs) as pool:
         exact, power_of_two = pool.map(lambda rule: flow_train(
             base / f"quantize-{rule}-s{seed}", "lenet5-admm-quantize.yaml",
@@ -245,7 +251,7 @@ def quant_step(args) -> tuple[dict, list[dict]]:
         return accuracy, errors
 
     (exact_acc, errors), (po2_acc, _) = cell(exact), cell(power_of_two)
-    value = (f"from {JOINT_RATIO}x pruned ({pruned['metrics']['test_accuracy']:.4f}; dense {dense:.4f}): exact q "
+    value = (f"from {QUANTSTEP_RATIO}x pruned ({pruned['metrics']['test_accuracy']:.4f}; dense {dense:.4f}): exact q "
              f"{exact_acc:.4f} ({100 * (dense - exact_acc):+.2f} pp), power-of-two q {po2_acc:.4f} "
              f"({100 * (dense - po2_acc):+.2f} pp); relative squared error exact/po2 at quantization: {errors}")
     metrics = {"dense": dense, "pruned": pruned["metrics"], "exact": exact["metrics"], "power_of_two": power_of_two["metrics"]}
