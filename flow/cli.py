@@ -30,7 +30,7 @@ def compile_command(
     n_samples: int = typer.Option(500, help="Held-out samples the verify step compares csim on."),
     from_step: Optional[str] = typer.Option(None, help="Restart at this step, reusing earlier artifacts."),
     sparse: str = typer.Option("auto", help="Layers on the sparse kernel: auto (pruned beyond the layer's break-even on BOARD), all, none, "
-                               "or hls4ml layer names separated by commas."),
+                               "or layer names separated by commas (hls4ml's, or a flow checkpoint's own: conv1,fc1)."),
     sparse_cycles: Optional[int] = typer.Option(None, help="Cycle target per sparse layer; sets its PE count "
                                                 "(default: one PE, the smallest memory)."),
     progress: bool = typer.Option(True, help="Show progress bars."),
@@ -83,22 +83,24 @@ def train_command(
 @app.command("plan")
 def plan_command(
     init: Path = typer.Option(..., help="Dense pretrained model.pt to compress (e.g. from lenet5-pretrain.yaml)."),
-    board: str = typer.Option(DEFAULT_BOARD, help="Board whose break-even decides which layers are worth pruning."),
+    board: str = typer.Option(DEFAULT_BOARD, help="Board whose break-even and BRAM decide how hard to prune each layer."),
     budget_pp: float = typer.Option(0.2, help="Accuracy drop allowed, in percentage points."),
-    out_dir: Path = typer.Option(Path("runs/plan"), "--out", help="Plan dir: plan.json and one run dir per probe."),
+    out_dir: Path = typer.Option(Path("runs/plan"), "--out", help="Plan dir: plan.json, one run dir per probe, build/."),
     data_dir: Optional[Path] = typer.Option(None, help="Folder with the MNIST IDX files."),
-    recipe: Optional[Path] = typer.Option(None, help="Prune recipe each probe runs; default lenet5-admm-prune.yaml."),
+    recipe: Optional[Path] = typer.Option(None, help="Recipe each probe runs (prune first); default lenet5-admm-prune-quantize.yaml."),
     overrides: list[str] = typer.Option([], "--set", help="Recipe override key=value for every probe."),
     probes: int = typer.Option(4, help="Binary-search steps on the pruning strength."),
+    compile_model: bool = typer.Option(True, "--compile/--no-compile", help="Compile the chosen model for BOARD."),
+    n_samples: int = typer.Option(500, help="Held-out samples the build's verify step compares csim on."),
     progress: bool = typer.Option(True, help="Show progress bars."),
 ):
-    """Hardware-aware pruning (ADMM-NN Fig. 5): prune heavy layers hardest, keep layers below break-even dense,
-    and binary-search the strength under an accuracy budget; writes plan.json."""
-    from .plan import PRUNE_RECIPE, PlanConfig, plan
+    """Hardware-aware compression (ADMM-NN Fig. 5): prune heavy layers hardest, keep layers below break-even dense,
+    binary-search the strength under an accuracy budget, then compile the winner; writes plan.json."""
+    from .plan import PLAN_RECIPE, PlanConfig, plan
 
     record = plan(PlanConfig(init=init, board=board, budget_pp=budget_pp, out=out_dir, data_dir=data_dir,
-                             recipe=recipe or PRUNE_RECIPE, overrides=tuple(overrides), probes=probes,
-                             show_progress=progress))
+                             recipe=recipe or PLAN_RECIPE, overrides=tuple(overrides), probes=probes,
+                             compile=compile_model, compile_samples=n_samples, show_progress=progress))
     for layer in record["layers"]:
         even = "none" if layer["break_even"] is None else f"{layer['break_even']:.3f}"
         out.print(f"{layer['name']}: {layer['kind']}, {layer['macs']:,} MACs, break-even portion {even}, "
@@ -106,9 +108,14 @@ def plan_command(
     chosen = record["chosen"]
     if chosen is None:
         out.print(f"no probe stayed within {budget_pp} pp; allow a larger --budget-pp or more retraining epochs")
-    else:
-        out.print(f"strength {chosen['strength']:.4f}: accuracy {chosen['test_accuracy']:.4f} "
-                  f"(drop {chosen['accuracy_drop_pp']:.2f} pp), model {chosen['run']}/model.pt; wrote {out_dir}/plan.json")
+        return
+    out.print(f"strength {chosen['strength']:.4f}: accuracy {chosen['test_accuracy']:.4f} "
+              f"(drop {chosen['accuracy_drop_pp']:.2f} pp), model {chosen['run']}/model.pt; wrote {out_dir}/plan.json")
+    if "build" in record:
+        build = record["build"]
+        out.print(f"build {build['dir']}: sparse {build['sparse']}, weights {build['weight_bram18']} BRAM18 of "
+                  f"{record['bram18_budget']}, estimated LUT/FF/DSP {'fit' if build['estimated_resources_fit'] else 'do NOT fit'} "
+                  f"(see estimates.json), csim verification {'passed' if build['csim_passed'] else 'FAILED'}")
 
 
 @app.command("infer")

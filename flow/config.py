@@ -22,7 +22,7 @@ class BuildConfig:
     default_precision: str = "fixed<32,16>"  # for tensors no Quant node pins down
     strategy: str = "Latency"
     reuse_factor: int = 1
-    sparse: str = "auto"  # auto (layers pruned beyond break-even) | all | none | comma-separated hls4ml layer names
+    sparse: str = "auto"  # auto (layers pruned beyond break-even) | all | none | comma-separated layer names (hls4ml or checkpoint)
     sparse_cycles: int | None = None  # cycle target per sparse layer and input vector; None: one PE
     seed: int = 0
     show_progress: bool = True

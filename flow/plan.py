@@ -6,32 +6,45 @@
    so the layers doing most of the work lose most weights; fully connected layers get the
    moderate p = s * fc_portion.
 3. A layer whose p_i stays below b_i would gain no speed on the sparse kernel: it stays dense.
-4. Binary search on s: each probe is a `flow train` run of the prune recipe from the pretrained
-   model with those keep counts; the strongest s whose accuracy drop stays within the budget wins.
+   The sparse kernel stores level codes, so a layer the recipe does not quantize stays dense too.
+4. A strength whose weights would not fit the board's BRAM (estimated from the keep counts and
+   bits) is too weak: the search moves up without training.
+5. Binary search on s: each probe is a `flow train` run of the recipe (prune, then quantize) from
+   the pretrained model with those keep counts; the strongest s whose accuracy drop stays within
+   the budget wins.
+6. The winner is compiled for the board (`flow compile` with the plan's sparse layers): its weights
+   must fit the board's BRAM (the compile refuses otherwise) and csim must match; whether the
+   estimated LUT/FF/DSP fit too is recorded.
 
-Writes plan.json (per layer: C_i, b_i, portion, keep count, dense or sparse; every probe) into the
-plan dir; each probe's run dir is kept there, so an interrupted plan resumes where it stopped.
+Writes plan.json (per layer: C_i, b_i, portion, keep count, dense or sparse; every probe; the
+build) into the plan dir; each probe's run dir is kept there, so an interrupted plan resumes where
+it stopped.
 """
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
 
 from .boards import load_board
-from .breakeven import break_even_portion
+from .breakeven import best_index_bits, break_even_portion, expected_entries
+from .build import compile as compile_build
 from .compress.accounting import output_positions
-from .compress.recipe import RECIPES_DIR
+from .compress.recipe import PRUNE_KINDS, RECIPES_DIR, load_recipe, per_layer
+from .config import BuildConfig
 from .errors import FlowError
 from .estimate import LayerShape
 from .paths import atomic_write_json
+from .sparse.memory import Footprint, dense_footprint, sparse_footprint
 from .train import COMPRESSION, FINAL, TrainConfig, train
 from .zoo import compressible_layers, load_checkpoint
 
-PRUNE_RECIPE = RECIPES_DIR / "lenet5-admm-prune.yaml"
+PLAN_RECIPE = RECIPES_DIR / "lenet5-admm-prune-quantize.yaml"
 PLAN = "plan.json"
+BUILD_DIR = "build"
 
 
 @dataclass(frozen=True)
@@ -41,13 +54,14 @@ class PlanConfig:
     budget_pp: float = 0.2  # accuracy drop allowed, percentage points of test accuracy
     out: Path = Path("runs/plan")
     data_dir: Path | None = None
-    recipe: Path = PRUNE_RECIPE  # its first stage must prune; keep counts are set per probe
+    recipe: Path = PLAN_RECIPE  # its first stage must prune; keep counts are set per probe
     overrides: tuple[str, ...] = ()
     max_portion: float = 0.98  # pruned portion of the most compute-heavy layer at s = 1
     fc_portion: float = 0.95  # fully connected layers at s = 1
     probes: int = 4  # binary-search steps
-    weight_bits: int = 8  # for the break-even estimate: the bits the layers will be compiled with
-    input_bits: int = 16
+    input_bits: int = 16  # for the break-even estimate
+    compile: bool = True  # compile the chosen model for the board
+    compile_samples: int = 500  # held-out samples the build's verify step compares csim on
     show_progress: bool = True
 
 
@@ -57,21 +71,58 @@ class LayerPlanInput:
     kind: str  # conv | fc
     weights: int
     macs: int
-    break_even: float | None
+    break_even: float | None  # None: the sparse kernel never pays off, or the layer is not quantized
+    n_in: int = 0
+    n_out: int = 0
+    bits: int | None = None  # ADMM-NN level bits the recipe quantizes the layer to; None: it stays float
 
 
-def layer_inputs(model: torch.nn.Module, board, weight_bits: int, input_bits: int) -> list[LayerPlanInput]:
+def float_weight_bits() -> int:
+    """Unquantized weights compile at the build's default precision, e.g. 32 for fixed<32,16>."""
+    return int(BuildConfig.default_precision.split("<")[1].split(",")[0])
+
+
+def recipe_bits(config: PlanConfig, layer_sizes: dict[str, int]) -> dict[str, int]:
+    recipe = load_recipe(config.recipe, config.overrides)
+    if not recipe.stages or recipe.stages[0].kind not in PRUNE_KINDS:
+        raise FlowError(f"{config.recipe}: a plan recipe must start with a prune stage (admm_prune or magnitude_prune)")
+    bits = {}
+    for stage in recipe.stages:
+        if stage.kind == "admm_quantize":
+            bits.update(per_layer(stage.bits, layer_sizes, "bits"))
+    return {name: int(value) for name, value in bits.items()}
+
+
+def layer_inputs(model: torch.nn.Module, board, bits: dict[str, int], input_bits: int) -> list[LayerPlanInput]:
     layers = compressible_layers(model)
     positions = output_positions(model, layers, model.input_shape)
     inputs = []
     for name, layer in layers.items():
         weight = layer.weight
         n_out, n_in = weight.shape[0], int(weight[0].numel())
+        level_bits = bits.get(name)
+        # narrow-range codes +-1 .. +-2**(b-1) need b + 1 bits in a dense weight container
+        weight_bits = level_bits + 1 if level_bits else float_weight_bits()
         shape = LayerShape(name, n_in, n_out, positions=positions[name], weight_bits=weight_bits, input_bits=input_bits)
+        break_even = break_even_portion(shape, board, code_bits=level_bits, level_bits=level_bits) if level_bits else None
         inputs.append(LayerPlanInput(name=name, kind="conv" if weight.dim() > 2 else "fc", weights=int(weight.numel()),
-                                     macs=int(weight.numel()) * positions[name],
-                                     break_even=break_even_portion(shape, board, level_bits=weight_bits)))
+                                     macs=int(weight.numel()) * positions[name], break_even=break_even,
+                                     n_in=n_in, n_out=n_out, bits=level_bits))
     return inputs
+
+
+def weight_memory(layer: LayerPlanInput, keep: int) -> Footprint:
+    """Estimated on-chip weight memory: the dense array, or one sparse PE's expected entries (flow/breakeven.py)."""
+    if keep >= layer.weights or not layer.bits:
+        return dense_footprint(layer.n_in, layer.n_out, layer.bits + 1 if layer.bits else float_weight_bits())
+    pruned = 1 - keep / layer.weights
+    index_bits = best_index_bits(keep, pruned, layer.bits)
+    entries = math.ceil(expected_entries(keep, pruned, index_bits))
+    return sparse_footprint(1, entries, index_bits + layer.bits, layer.n_out, 1)
+
+
+def estimated_bram18(layers: list[LayerPlanInput], counts: dict[str, int]) -> int:
+    return sum(weight_memory(layer, counts[layer.name]).bram18 for layer in layers)
 
 
 def portions(layers: list[LayerPlanInput], strength: float, max_portion: float, fc_portion: float) -> dict[str, float]:
@@ -111,35 +162,57 @@ def plan(config: PlanConfig) -> dict:
     model, blob = load_checkpoint(Path(config.init))
     if blob.get("weight_levels") or any(bool((layer.weight == 0).any()) for layer in compressible_layers(model).values()):
         raise FlowError(f"{config.init} is already pruned or quantized; plan from a dense pretrained model.pt")
+    sizes = {name: layer.weight.numel() for name, layer in compressible_layers(model).items()}
+    layers = layer_inputs(model, board, recipe_bits(config, sizes), config.input_bits)
     config.out.mkdir(parents=True, exist_ok=True)
-    layers = layer_inputs(model, board, config.weight_bits, config.input_bits)
     low, high, probes, best = 0.0, 1.0, [], None
     for _ in range(config.probes):
         strength = (low + high) / 2
         chosen = portions(layers, strength, config.max_portion, config.fc_portion)
-        if not any(chosen.values()):  # every layer short of break-even: nothing to train, prune harder
+        counts = keep_counts(layers, chosen)
+        bram18 = estimated_bram18(layers, counts)
+        if not any(chosen.values()) or bram18 > board.resources["bram18"]:
+            # nothing worth the sparse kernel yet, or the weights overflow the board: prune harder, no training
+            probes.append({"strength": strength, "keep": counts, "estimated_bram18": bram18, "trained": False})
             low = strength
             continue
-        result = _probe(config, strength, keep_counts(layers, chosen))
+        result = {**_probe(config, strength, counts), "estimated_bram18": bram18, "trained": True}
         probes.append(result)
         if result["accuracy_drop_pp"] <= config.budget_pp:
             best, low = result, strength
         else:
             high = strength
-        atomic_write_json(config.out / PLAN, _record(config, layers, probes, best))
-    record = _record(config, layers, probes, best)
+        atomic_write_json(config.out / PLAN, _record(config, board, layers, probes, best))
+    record = _record(config, board, layers, probes, best)
+    if best and config.compile:
+        record["build"] = _compile(config, record)
     atomic_write_json(config.out / PLAN, record)
     return record
 
 
-def _record(config: PlanConfig, layers: list[LayerPlanInput], probes: list[dict], best: dict | None) -> dict:
+def _compile(config: PlanConfig, record: dict) -> dict:
+    """The chosen model through `flow compile`, with exactly the plan's sparse layers."""
+    sparse = [layer["name"] for layer in record["layers"] if layer["kernel"] == "sparse"]
+    build_config = BuildConfig(board=config.board, model=Path(record["chosen"]["run"]) / FINAL,
+                               out=config.out / BUILD_DIR, data_dir=config.data_dir, n_samples=config.compile_samples,
+                               sparse=",".join(sparse) or "none", show_progress=config.show_progress)
+    summary = compile_build(build_config).summary
+    steps = summary["steps"]
+    return {"dir": str(config.out / BUILD_DIR), "sparse": build_config.sparse,
+            "sparse_hls4ml_layers": steps["hls4ml"]["sparse_layers"], "weight_bram18": steps["hls4ml"]["weight_bram18"],
+            # LUT/FF/DSP too; float activations (no activation quantizer) make wide products that can overflow LUTs
+            "estimated_resources_fit": steps["estimate"]["fits"],
+            "csim_passed": bool(summary["verification"] and summary["verification"]["passed"])}
+
+
+def _record(config: PlanConfig, board, layers: list[LayerPlanInput], probes: list[dict], best: dict | None) -> dict:
     chosen = portions(layers, best["strength"], config.max_portion, config.fc_portion) if best else {}
     return {
-        "board": config.board, "budget_pp": config.budget_pp, "init": str(config.init),
+        "board": config.board, "budget_pp": config.budget_pp, "init": str(config.init), "recipe": str(config.recipe),
+        "bram18_budget": board.resources["bram18"],
         "layers": [{**asdict(layer), "pruned_portion": round(chosen.get(layer.name, 0.0), 4),
                     "keep": best["keep"][layer.name] if best else layer.weights,
                     "kernel": "sparse" if chosen.get(layer.name) else "dense"} for layer in layers],
         "probes": probes,
         "chosen": best,
     }
-

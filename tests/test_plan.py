@@ -1,9 +1,11 @@
 """Hardware-aware compression (ADMM-NN Fig. 5): allocation by compute, break-even restore, binary search on real training."""
 import json
+from dataclasses import replace
 
 import torch
 
-from flow.plan import LayerPlanInput, PlanConfig, keep_counts, plan, portions
+from flow.boards import load_board
+from flow.plan import LayerPlanInput, PlanConfig, estimated_bram18, keep_counts, plan, portions
 from flow.train import TrainConfig, train
 from flow.zoo import compressible_layers, load_checkpoint
 from test_admm import tiny_recipe
@@ -26,30 +28,50 @@ def test_heavy_layers_are_pruned_hardest_and_layers_short_of_break_even_stay_den
     assert keep_counts(LAYERS, chosen) == {"conv1": 500, "conv2": 500, "fc1": 40_000, "fc2": 5_000}
 
 
-def test_plan_binary_searches_the_strength_with_real_training(shared_dir, tmp_path):
+def test_weights_that_overflow_the_board_count_against_a_strength():
+    board = load_board("pynq-z2")  # 280 BRAM18
+    fc1 = LayerPlanInput("fc1", "fc", weights=400_000, macs=400_000, break_even=0.3, n_in=800, n_out=500, bits=2)
+    as_float = LayerPlanInput("fc1", "fc", weights=400_000, macs=400_000, break_even=None, n_in=800, n_out=500)
+    assert estimated_bram18([as_float], {"fc1": 400_000}) > board.resources["bram18"]  # 32-bit dense: 12.8 Mbit
+    dense_codes = estimated_bram18([fc1], {"fc1": 400_000})  # 3-bit container: 1.2 Mbit
+    assert 60 < dense_codes < board.resources["bram18"]
+    assert estimated_bram18([fc1], {"fc1": 4_000}) < dense_codes / 10  # 100x pruned: codes + short indices
+
+
+def test_plan_binary_searches_the_strength_with_real_training_and_compiles_the_winner(shared_dir, tmp_path):
     mnist = shared_dir / "data" / "mnist"
     pretrained = tiny_recipe(tmp_path / "pre.yaml", [{"kind": "pretrain", "epochs": 2, "lr": 0.002}])
     train(TrainConfig(recipe=pretrained, out=tmp_path / "pre", data_dir=mnist, show_progress=False))
-    prune = tiny_recipe(tmp_path / "prune.yaml", [{"kind": "admm_prune", "epochs": 1, "keep": 0.5, "rho": 0.1},
-                                                  {"kind": "retrain", "epochs": 1}])
-    config = PlanConfig(init=tmp_path / "pre" / "model.pt", out=tmp_path / "plan", data_dir=mnist, recipe=prune,
-                        budget_pp=3.0, probes=2, show_progress=False)
+    compress = tiny_recipe(tmp_path / "compress.yaml", [
+        {"kind": "admm_prune", "epochs": 1, "keep": 0.5, "rho": 0.1}, {"kind": "retrain", "epochs": 1},
+        {"kind": "admm_quantize", "epochs": 1, "bits": 4, "rho_growth": 2.0, "rho_max": 0.1},
+        {"kind": "retrain", "epochs": 1}])
+    budget = 5.0
+    config = PlanConfig(init=tmp_path / "pre" / "model.pt", out=tmp_path / "plan", data_dir=mnist, recipe=compress,
+                        budget_pp=budget, probes=2, compile_samples=50, show_progress=False)
     record = plan(config)
     probes = record["probes"]
     assert [p["strength"] for p in probes][0] == 0.5 and len(probes) == 2
+    assert all(p["trained"] and p["estimated_bram18"] <= 280 for p in probes)
     # the second probe went up after a pass and down after a failure
-    assert probes[1]["strength"] == (0.75 if probes[0]["accuracy_drop_pp"] <= 3.0 else 0.25)
+    assert probes[1]["strength"] == (0.75 if probes[0]["accuracy_drop_pp"] <= budget else 0.25)
     chosen = record["chosen"]
-    assert chosen is not None and chosen["accuracy_drop_pp"] <= 3.0
+    assert chosen is not None and chosen["accuracy_drop_pp"] <= budget
     model, _ = load_checkpoint(tmp_path / "plan" / f"probe-s{chosen['strength']:.4f}" / "model.pt")
     kept = {name: int((layer.weight != 0).sum()) for name, layer in compressible_layers(model).items()}
     assert kept == chosen["keep"]  # the probe trained exactly the planned keep counts
+    sparse = [layer["name"] for layer in record["layers"] if layer["kernel"] == "sparse"]
     for layer in record["layers"]:
         assert (layer["kernel"] == "sparse") == (layer["keep"] < layer["weights"])
+    # the build compiled exactly the plan's sparse layers, its weights fit the board's BRAM, csim matched
+    build = record["build"]
+    assert sparse and build["sparse"] == ",".join(sparse) and len(build["sparse_hls4ml_layers"]) == len(sparse)
+    assert build["weight_bram18"] <= record["bram18_budget"] == 280 and build["csim_passed"]
+    assert isinstance(build["estimated_resources_fit"], bool)
     assert json.loads((tmp_path / "plan" / "plan.json").read_text()) == json.loads(json.dumps(record))
     # a rerun reuses the finished probes instead of training again
     stamps = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "plan").glob("probe-*/model.pt")}
-    assert plan(config)["chosen"] == chosen
+    assert plan(replace(config, compile=False))["chosen"] == chosen
     assert {p.name: p.stat().st_mtime_ns for p in (tmp_path / "plan").glob("probe-*/model.pt")} == stamps
 
 

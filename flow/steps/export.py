@@ -10,7 +10,7 @@ from ..config import StepContext
 from ..errors import FlowError
 from ..paths import atomic_write_json
 from ..quiet import stdout_to
-from ..zoo import DEFAULT_CHECKPOINT, load_checkpoint
+from ..zoo import DEFAULT_CHECKPOINT, compressible_layers, load_checkpoint
 
 NAME = "export"
 OUTPUTS = ["model.onnx", "source.json"]
@@ -35,7 +35,7 @@ def _export_brevitas(ctx: StepContext) -> dict:
         export_qonnx(model, example, export_path=str(target.with_suffix(".tmp.onnx")))
     target.with_suffix(".tmp.onnx").replace(target)
     return {"kind": "brevitas", "path": str(path), "arch": blob["arch"], "input_shape": list(model.input_shape),
-            "train_metrics": blob.get("metrics", {})}
+            "weight_layers": list(compressible_layers(model)), "train_metrics": blob.get("metrics", {})}
 
 
 def _copy_qonnx(ctx: StepContext) -> dict:

@@ -27,13 +27,19 @@ def sparse_selection(spec: str):
     return spec if spec in {"auto", "all", "none"} else [name.strip() for name in spec.split(",") if name.strip()]
 
 
-def _check_named_layers(selection, hls_model) -> None:
+def _hls4ml_names(selection, hls_model, source_layers: list[str]):
+    """--sparse may name hls4ml layers or, for a flow checkpoint, its own layers (conv1, fc1): those map in graph order."""
     if not isinstance(selection, list):
-        return
+        return selection
     weight_layers = [layer.name for layer in hls_model.get_layers() if layer.class_name in WEIGHT_LAYERS]
+    if len(source_layers) == len(weight_layers):
+        by_source_name = dict(zip(source_layers, weight_layers))
+        selection = [by_source_name.get(name, name) for name in selection]
     unknown = [name for name in selection if name not in weight_layers]
     if unknown:
-        raise FlowError(f"--sparse names unknown layer {unknown[0]!r}; layers with weights: {', '.join(weight_layers)}")
+        known = ", ".join(weight_layers + [f"{s} (= {h})" for s, h in zip(source_layers, weight_layers)])
+        raise FlowError(f"--sparse names unknown layer {unknown[0]!r}; layers with weights: {known}")
+    return selection
 
 
 def load_hls_model(ctx: StepContext):
@@ -86,7 +92,13 @@ def run(ctx: StepContext) -> dict:
     atomic_write_json(ctx.path("hls_config.json"), settings)
     try:
         hls_model = load_hls_model(ctx)
-        _check_named_layers(hls_config["Model"][SPARSE_KEY]["select"], hls_model)
+        source_layers = json.loads(ctx.path("source.json").read_text()).get("weight_layers", [])
+        selection = hls_config["Model"][SPARSE_KEY]["select"]
+        resolved = _hls4ml_names(selection, hls_model, source_layers)
+        if resolved != selection:  # the kernels are chosen at conversion, so convert again with hls4ml's names
+            hls_config["Model"][SPARSE_KEY]["select"] = resolved
+            atomic_write_json(ctx.path("hls_config.json"), settings)
+            hls_model = load_hls_model(ctx)
         layers = model_memory(hls_model)
         atomic_write_json(ctx.path("memory.json"), memory_report(layers, ctx.board))
         check_fits(layers, ctx.board)
