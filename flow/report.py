@@ -110,7 +110,8 @@ def estimate_section(estimates: dict) -> list[str]:
         lines += [f"Reported / estimated factors applied before the break-even comparison: {estimates['corrections']}.", ""]
     if estimates.get("layers_to_switch"):
         lines += [f"On these figures the break-even rule would build {', '.join(estimates['layers_to_switch'])} "
-                  "with the other kernel; rebuild with --sparse naming the layers to put on the sparse kernel.", ""]
+                  f"with the other kernel; rebuild with `flow compile ... --from-step hls4ml --sparse "
+                  f"{estimates['rebuild_sparse']}`.", ""]
     if estimates.get("plot"):
         lines += ["## Break-even curves", "", f"![speedup of sparse over dense per layer]({estimates['plot']})", ""]
     return lines

@@ -79,6 +79,21 @@ def test_compressed_lenet5_build_reports_estimates_and_break_even(shared_dir, tm
     assert report.returncode == 0 and "break-even ratio" in report.stdout
     text = (out / "report.md").read_text()
     assert "![speedup of sparse over dense per layer](breakeven.png)" in text and "| Conv2D_Conv_1 | sparse |" in text
+    assert estimates["layers_to_switch"] == []
+    chosen = [layer["name"] for layer in estimates["layers"] if layer["kernel"] == "sparse"]
+    # against the decision: only conv1 sparse, named as the checkpoint names it
+    forced = run_flow("compile", "--model", str(REPO / "models" / "lenet5-admm-joint.pt"), "--data-dir",
+                      str(shared_dir / "data" / "mnist"), "--n-samples", "20", "--out", str(out), "--no-progress",
+                      "--from-step", "hls4ml", "--sparse", "conv1")
+    assert forced.returncode == 0, forced.stderr[-3000:]
+    estimates = json.loads((out / "estimates.json").read_text())
+    built = {layer["name"]: layer["kernel"] for layer in estimates["layers"]}
+    conv1 = estimates["layers"][0]["name"]
+    assert [name for name, kernel in built.items() if kernel == "sparse"] == [conv1]
+    assert set(estimates["layers_to_switch"]) == set(chosen) ^ {conv1}
+    assert estimates["rebuild_sparse"] == ",".join(chosen)
+    assert run_flow("report", str(out)).returncode == 0
+    assert f"--from-step hls4ml --sparse {','.join(chosen)}" in (out / "report.md").read_text()
 
 
 def test_estimator_error_against_real_hls_reports(shared_dir):

@@ -120,6 +120,9 @@ def run(ctx: StepContext) -> dict:
             f"{tool} C-synthesis reports for {len(synthesized)} layer(s) ('reported'); estimator scaled by "
             "reported / estimated per kernel elsewhere ('corrections')"),
         "corrections": corrections.factors, "layers_to_switch": switch,
+        # the --sparse selection that applies this decision, for a rebuild from the hls4ml step
+        "rebuild_sparse": ",".join(layer["name"] for layer in layers
+                                   if (layer["kernel"] == "sparse") != (layer["name"] in switch)) or "none",
         "board": ctx.board.name, "budget": resources,
         "layers": layers, "total": total,
         "fits": all(total[key] <= resources[key] for key in ("dsp", "bram18", "lut", "ff")),
