@@ -30,6 +30,7 @@ PLANNED_ROWS = [
     ("sparse_csim_equality", "Joint-compressed LeNet-5, all-sparse vs all-dense csim on 1,000 MNIST images (issue C)"),
     ("sparse_memory", "Joint-compressed LeNet-5 weights with indices on PYNQ-Z2: size, BRAM18 sparse vs dense (issue C)"),
     ("estimator_error", "Estimator error vs HLS C-synthesis reports: latency / DSP / BRAM18 (issue D)"),
+    ("plan_lenet5", "Hardware-aware compression (`flow plan`, Fig. 5) of LeNet-5 for PYNQ-Z2, compiled (issue D)"),
     ("breakeven_lenet5", "Joint-compressed LeNet-5 on PYNQ-Z2: break-even ratio per layer, speedup at equal DSP (issue D)"),
     ("driver_codec_rate", "Board driver fixed-point encode/decode rate (issue E)"),
 ]
