@@ -17,8 +17,9 @@ from dataclasses import asdict
 from ..breakeven import SCALED, Corrections, break_even_curve, plot_curves, utilization
 from ..config import StepContext
 from ..estimate import DenseKernel, Estimate, SparseKernel, dsp_per_product, estimate_dense, estimate_sparse
+from ..layer_projects import LAYER_PROJECTS_RECORD
 from ..paths import atomic_write_json
-from ..reports.hls import ModuleEstimate, read_hls_reports
+from ..reports.hls import ModuleEstimate, SynthesisReport, read_hls_reports
 from ..sparse.hls4ml_ext import layer_shape
 from ..sparse.plan import WEIGHT_LAYERS
 from .hls4ml_project import PROJECT_DIR, load_hls_model
@@ -28,7 +29,7 @@ OUTPUTS = ["estimates.json"]
 BASIS = "estimator (flow/estimate.py): pre-synthesis, no HLS reports"
 
 
-def reported(module: ModuleEstimate) -> dict:
+def reported(module: ModuleEstimate | SynthesisReport) -> dict:
     figures = {"latency": module.latency[1], "interval": module.interval[1]}
     if module.resources:
         figures.update(asdict(module.resources))
@@ -55,6 +56,20 @@ def synthesized_modules(ctx: StepContext, hls_model) -> tuple[str | None, dict[i
     return f"{report.tool} {report.version}", report.layers()
 
 
+def layer_project_figures(ctx: StepContext) -> tuple[str | None, dict[tuple[str, str], dict]]:
+    """Reported figures of the synthesized per-layer projects (flow/layer_projects.py), by (layer, kernel)."""
+    path = ctx.path(LAYER_PROJECTS_RECORD)
+    if not path.is_file():
+        return None, {}
+    tool, figures = None, {}
+    for record in json.loads(path.read_text())["projects"]:
+        project = ctx.path(record["project"])
+        if record["status"] == "written" and any(project.rglob("*_csynth.rpt")):
+            report = read_hls_reports(project)
+            tool, figures[(record["layer"], record["kernel"])] = f"{report.tool} {report.version}", reported(report)
+    return tool, figures
+
+
 def _sum(estimates: list[Estimate]) -> dict:
     return {"latency_sum": sum(e.latency for e in estimates), "interval_max": max((e.interval for e in estimates), default=0),
             "dsp": sum(e.dsp for e in estimates), "bram18": sum(e.bram18 for e in estimates),
@@ -78,6 +93,8 @@ def run(ctx: StepContext) -> dict:
     dense_kernel = DenseKernel(reuse_factor=ctx.config.reuse_factor, strategy=ctx.config.strategy.lower(),
                                io_type=settings["io_type"])
     tool, modules = synthesized_modules(ctx, hls_model)
+    layer_tool, per_layer = layer_project_figures(ctx)
+    tool = tool or layer_tool
     layers, synthesized = [], []
     for node in hls_model.get_layers():
         if node.class_name not in WEIGHT_LAYERS:
@@ -99,6 +116,11 @@ def run(ctx: StepContext) -> dict:
         if node.index in modules:
             layer["reported"] = reported(modules[node.index])
             synthesized.append((kernel, sparse if kernel == "sparse" else dense, layer["reported"]))
+        for project_kernel, estimate in (("dense", dense), ("sparse", sparse)):
+            if (node.name, project_kernel) in per_layer:  # its own project: both kernels can have real figures
+                figures = per_layer[(node.name, project_kernel)]
+                layer.setdefault("reported_own_project", {})[project_kernel] = figures
+                synthesized.append((project_kernel, estimate, figures))
         layers.append((layer, shape))
     corrections = corrections_from(synthesized)
     curves, chosen, switch = [], [], []
@@ -117,8 +139,9 @@ def run(ctx: StepContext) -> dict:
     resources = ctx.board.resources
     report = {
         "basis": BASIS if not synthesized else (
-            f"{tool} C-synthesis reports for {len(synthesized)} layer(s) ('reported'); estimator scaled by "
-            "reported / estimated per kernel elsewhere ('corrections')"),
+            f"{tool} C-synthesis reports: {len(synthesized)} layer(s) and kernel(s) ('reported' from the whole "
+            "project, 'reported_own_project' from per-layer projects); estimator scaled by reported / estimated "
+            "per kernel elsewhere ('corrections')"),
         "corrections": corrections.factors, "layers_to_switch": switch,
         # the --sparse selection that applies this decision, for a rebuild from the hls4ml step
         "rebuild_sparse": ",".join(layer["name"] for layer in layers

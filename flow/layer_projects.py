@@ -1,0 +1,150 @@
+"""One hls4ml project per weight layer and kernel, for C synthesis layer by layer (issue D, item 7).
+
+A whole-model project reports only the kernel each layer was built with; the break-even decision
+needs both. Each weight layer (Conv or MatMul, with the bias Add that follows it) is cut out of the
+build's cleaned QONNX graph with its weight Quant nodes, given the input precision it has in the
+whole model, and converted twice: dense (hls4ml's kernel) and sparse (flow's), the latter only
+where the layer's levels fit the sparse encoding. The synth step writes them into
+layer_projects/<layer>-<kernel>/ (listed in layer_projects.json) and C-synthesizes them where the
+HLS tool is installed; elsewhere they can be synthesized on another machine, and
+`flow compile --from-step estimate` then reads their reports.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+from onnx import helper
+
+from .config import StepContext
+from .errors import FlowError
+from .paths import atomic_write_json
+from .quiet import stdout_to
+from .sparse.hls4ml_ext import SPARSE_KEY
+from .sparse.plan import WEIGHT_LAYERS
+
+PROJECTS_DIR = "layer_projects"
+LAYER_PROJECTS_RECORD = "layer_projects.json"
+WEIGHT_OPS = ("Conv", "MatMul", "Gemm")
+KERNELS = ("dense", "sparse")
+MAX_INPUT_BITS = 100  # hls4ml's FixInputPrecision rewrites wider model inputs
+
+
+@dataclass(frozen=True)
+class LayerProject:
+    layer: str  # the hls4ml layer name in the whole model
+    kernel: str  # dense | sparse
+    path: Path
+    input_tensor: str
+    output_tensor: str
+
+
+def layer_boundaries(model) -> list[tuple[str, str]]:
+    """(input tensor, output tensor) of each weight node in graph order, the bias Add included."""
+    graph = model.graph
+    initializers = {init.name for init in graph.initializer}
+    consumers: dict[str, list] = {}
+    for node in graph.node:
+        for name in node.input:
+            consumers.setdefault(name, []).append(node)
+    boundaries = []
+    for node in graph.node:
+        if node.op_type not in WEIGHT_OPS:
+            continue
+        output = node.output[0]
+        following = consumers.get(output, [])
+        if len(following) == 1 and following[0].op_type == "Add" and any(i in initializers for i in following[0].input):
+            output = following[0].output[0]
+        boundaries.append((node.input[0], output))
+    return boundaries
+
+
+def subgraph(model, first: str, last: str):
+    """The nodes that compute tensor `last` from tensor `first` (plus initializers and Quant nodes), as a model."""
+    from qonnx.core.modelwrapper import ModelWrapper
+
+    graph = model.graph
+    producer = {output: node for node in graph.node for output in node.output}
+    initializers = {init.name for init in graph.initializer}
+    kept, pending = [], [last]
+    while pending:
+        tensor = pending.pop()
+        if tensor == first or tensor in initializers or tensor not in producer:
+            continue
+        node = producer[tensor]
+        if not any(node is k for k in kept):
+            kept.append(node)
+            pending.extend(node.input)
+    nodes = [node for node in graph.node if any(node is k for k in kept)]
+    used = {name for node in nodes for name in node.input}
+    produced = {name for node in nodes for name in node.output}
+    infos = {info.name: info for info in [*graph.value_info, *graph.input, *graph.output]}
+    cut = helper.make_graph(
+        nodes, f"{first}_to_{last}", [infos[first]], [infos[last]],
+        initializer=[init for init in graph.initializer if init.name in used],
+        value_info=[info for name, info in infos.items() if name in produced and name not in (first, last)])
+    # QONNX keeps datatypes in quantization annotations; onnx.utils.extract_model refuses graphs that have them
+    cut.quantization_annotation.extend(a for a in graph.quantization_annotation if a.tensor_name in used | produced | {first})
+    return ModelWrapper(helper.make_model(cut, opset_imports=model.model.opset_import))
+
+
+def weight_layer_cuts(ctx: StepContext, hls_model) -> list[tuple[object, str, str]]:
+    """(hls4ml node, input tensor, output tensor) per weight layer, matched in graph order."""
+    from qonnx.core.modelwrapper import ModelWrapper
+
+    model = ModelWrapper(str(ctx.path("model_clean.onnx")))
+    layers = [node for node in hls_model.get_layers() if node.class_name in WEIGHT_LAYERS]
+    boundaries = layer_boundaries(model)
+    if len(boundaries) != len(layers):
+        raise FlowError(f"cannot cut per-layer projects: {len(boundaries)} weight nodes in the graph, "
+                        f"{len(layers)} weight layers in hls4ml; synthesize the whole project instead")
+    return [(node, first, last) for node, (first, last) in zip(layers, boundaries)]
+
+
+def convert_layer(ctx: StepContext, node, first: str, last: str, kernel: str):
+    """The layer's own hls4ml ModelGraph with the given kernel, or a 'skipped: ...' reason."""
+    import hls4ml
+    from qonnx.core.modelwrapper import ModelWrapper
+
+    precision = node.get_input_variable().type.precision
+    if precision.width > MAX_INPUT_BITS:
+        return (f"skipped: input {precision} is wider than the {MAX_INPUT_BITS} bits hls4ml takes at a model input; "
+                "quantize the activations")
+    settings = json.loads(ctx.path("hls_config.json").read_text())
+    config = copy.deepcopy(settings["hls_config"])
+    config["Model"][SPARSE_KEY]["select"] = [node.name] if kernel == "sparse" else "none"
+    # the layer sees the precision it has in the whole model, not the default
+    config.setdefault("LayerName", {}).setdefault(first, {})["Precision"] = {"result": str(precision)}
+    cut = subgraph(ModelWrapper(str(ctx.path("model_clean.onnx"))), first, last)
+    try:
+        with warnings.catch_warnings(), stdout_to(ctx.path("hls4ml.log")):
+            warnings.simplefilter("ignore")
+            return hls4ml.converters.convert_from_onnx_model(
+                cut, output_dir=str(ctx.path(PROJECTS_DIR) / f"{node.name}-{kernel}"), backend=settings["backend"],
+                part=settings["part"], clock_period=settings["clock_period"], io_type=settings["io_type"],
+                hls_config=config)
+    except FlowError as exc:  # e.g. a float layer has too many distinct values for level codes
+        return f"skipped: {exc}"
+
+
+def write_layer_projects(ctx: StepContext, hls_model, synthesize: bool) -> list[dict]:
+    """Write every weight layer's dense and sparse project, C-synthesize each if asked; one record per project."""
+    records = []
+    for node, first, last in weight_layer_cuts(ctx, hls_model):
+        for kernel in KERNELS:
+            record = {"layer": node.name, "kernel": kernel, "project": f"{PROJECTS_DIR}/{node.name}-{kernel}",
+                      "input": first, "output": last}  # relative to the build dir, which may move
+            project = convert_layer(ctx, node, first, last, kernel)
+            if isinstance(project, str):
+                records.append({**record, "status": project})
+                continue
+            with stdout_to(ctx.path("hls4ml.log")):
+                project.write()
+                if synthesize:
+                    project.build(csim=False, synth=True, export=False)
+            records.append({**record, "status": "written"})
+    atomic_write_json(ctx.path(LAYER_PROJECTS_RECORD), {"synthesized": synthesize, "projects": records})
+    return records

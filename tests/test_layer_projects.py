@@ -1,0 +1,79 @@
+"""Per-layer projects (issue D item 7): each weight layer cut out of the build, dense and sparse, csim-checked,
+and their synthesis reports feeding the break-even decision (driven with real reference reports)."""
+import json
+import shutil
+
+import numpy as np
+
+from flow.boards import load_board
+from flow.config import BuildConfig, StepContext
+from flow.layer_projects import LAYER_PROJECTS_RECORD, convert_layer, subgraph, weight_layer_cuts
+from flow.reports.hls import read_hls_reports
+from flow.steps import estimate
+from flow.steps.hls4ml_project import load_hls_model
+
+
+def context(build_dir):
+    return StepContext(config=BuildConfig(out=build_dir), board=load_board("pynq-z2"), build_dir=build_dir)
+
+
+def test_synth_step_writes_a_dense_and_a_sparse_project_per_layer(default_build):
+    build_dir, _ = default_build
+    summary = json.loads((build_dir / "summary.json").read_text())
+    assert summary["steps"]["synth"]["status"] == "skipped: vitis-run not on PATH"
+    projects = json.loads((build_dir / LAYER_PROJECTS_RECORD).read_text())
+    assert projects["synthesized"] is False
+    layers = [layer["name"] for layer in json.loads((build_dir / "estimates.json").read_text())["layers"]]
+    assert [(p["layer"], p["kernel"]) for p in projects["projects"]] == [
+        (layer, kernel) for layer in layers for kernel in ("dense", "sparse")]
+    for project in projects["projects"]:
+        assert project["status"] == "written"
+        assert any((build_dir / "layer_projects" / f"{project['layer']}-{project['kernel']}").rglob("build_prj.tcl"))
+
+
+def test_a_cut_layer_computes_what_it_computes_in_the_whole_model(default_build):
+    """Dense and sparse projects of the last layer, on the activations the whole graph feeds it: bit-identical to each
+    other, and equal to QONNX's execution of that layer to within its output LSB."""
+    from qonnx.core.modelwrapper import ModelWrapper
+    from qonnx.core.onnx_exec import execute_onnx
+
+    build_dir, _ = default_build
+    ctx = context(build_dir)
+    node, first, last = weight_layer_cuts(ctx, load_hls_model(ctx))[-1]
+    whole = ModelWrapper(str(build_dir / "model_clean.onnx"))
+    images = np.load(build_dir / "verify_inputs.npy")[:16].astype(np.float32)
+    context_of = [execute_onnx(whole, {whole.graph.input[0].name: image[None]}, return_full_exec_context=True)
+                  for image in images]
+    inputs = np.concatenate([c[first] for c in context_of]).reshape(len(images), -1)
+    expected = np.concatenate([execute_onnx(subgraph(whole, first, last), {first: c[first]})[last] for c in context_of])
+    outputs = {}
+    for kernel in ("dense", "sparse"):
+        project = convert_layer(ctx, node, first, last, kernel)
+        assert not isinstance(project, str), project
+        project.compile()
+        outputs[kernel] = project.predict(np.ascontiguousarray(inputs)).reshape(len(images), -1)
+    assert np.array_equal(outputs["dense"], outputs["sparse"])
+    lsb = 2.0 ** -(node.get_output_variable().type.precision.fractional)
+    assert np.abs(outputs["dense"] - expected.reshape(len(images), -1)).max() <= lsb
+
+
+def test_reports_of_per_layer_projects_drive_the_decision(default_build, shared_dir, tmp_path):
+    """Real Vivado HLS 2020.1 reports placed where a layer's dense and sparse projects keep theirs: the estimate step
+    takes them as that layer's figures for both kernels and corrects the estimator with them."""
+    build_dir = tmp_path / "build"
+    shutil.copytree(default_build[0], build_dir)
+    reports = shared_dir / "reference" / "hls_reports" / "jet_mlp_16-64-32-32-5_keras_z7020_pynq_vhls2020_gabriele" / "syn_report"
+    layer = json.loads((build_dir / "estimates.json").read_text())["layers"][-1]["name"]
+    for kernel in ("dense", "sparse"):
+        shutil.copytree(reports, build_dir / "layer_projects" / f"{layer}-{kernel}" / "myproject_prj" / "solution1" / "syn" / "report")
+    record = estimate.run(context(build_dir))
+    assert record["basis"] == "reports"
+    estimates = json.loads((build_dir / "estimates.json").read_text())
+    assert estimates["basis"].startswith("Vivado HLS 2020.1 C-synthesis reports: 2 layer(s) and kernel(s)")
+    top = read_hls_reports(reports)
+    by_name = {entry["name"]: entry for entry in estimates["layers"]}
+    for kernel in ("dense", "sparse"):
+        figures = by_name[layer]["reported_own_project"][kernel]
+        assert figures["latency"] == top.latency[1] and figures["dsp"] == top.resources.dsp
+        assert estimates["corrections"][kernel]["latency"] == round(
+            top.latency[1] / by_name[layer][kernel]["estimate"]["latency"], 4)
