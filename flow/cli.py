@@ -120,29 +120,32 @@ def plan_command(
 
 @app.command("infer")
 def infer_command(
-    build_dir: Path = typer.Argument(..., help="A build dir made by 'flow compile'."),
-    input_path: Optional[Path] = typer.Option(None, "--input", help=".npy inputs; default: the build's test vectors."),
+    bundle: Path = typer.Option(..., help="A bundle/ folder made by 'flow compile', or the build dir holding it."),
+    target: str = typer.Option("csim", help="csim: the build's C simulation behind a simulated DMA; pynq: the board."),
+    input_path: Optional[Path] = typer.Option(None, "--input", help=".npy inputs; default: the bundle's test vectors."),
     output_path: Optional[Path] = typer.Option(None, "--output", help="Where to save the outputs as .npy."),
+    timeout: float = typer.Option(5.0, help="Seconds each DMA transfer may take."),
 ):
-    """Run inputs through the build's C simulation (csim target; the PYNQ target arrives with the driver)."""
+    """Run inputs through the bundle's board driver: on the PYNQ board, or on csim with the same driver code."""
     import numpy as np
 
     from .infer import infer, test_vectors
 
     if input_path is None:
-        inputs, expected = test_vectors(build_dir)
+        inputs, expected = test_vectors(bundle)
     else:
         try:
             inputs, expected = np.load(input_path, allow_pickle=False), None
         except (OSError, ValueError) as exc:
             raise FlowError(f"cannot read inputs {input_path} ({exc}); pass a numeric .npy file") from None
-    outputs = infer(build_dir, inputs)
+    outputs = infer(bundle, inputs, target, timeout)
     if output_path:
         np.save(output_path, outputs)
-    out.print(f"{len(outputs)} inputs -> predicted classes {outputs.argmax(1)[:20].tolist()}"
+    out.print(f"{len(outputs)} inputs on {target} -> predicted classes {outputs.argmax(1)[:20].tolist()}"
               f"{' ...' if len(outputs) > 20 else ''}")
     if expected is not None:
-        out.print(f"matches compile-time csim outputs bit for bit: {bool(np.array_equal(outputs, expected))}")
+        same = np.array_equal(outputs, expected.reshape(len(outputs), -1))
+        out.print(f"matches compile-time csim outputs bit for bit: {same}")
 
 
 @app.command("report")

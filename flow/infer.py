@@ -1,50 +1,55 @@
-"""`flow infer`: run inputs through a compiled build's C simulation (the csim target)."""
+"""`flow infer`: inputs through a bundle's board driver, on the board (pynq) or on its build's C simulation (csim).
+
+Both targets run the same driver class (flow/deploy/pynq_driver.py, shipped as bundle/driver.py):
+encode, DMA buffers, transfers, bounded waits, decode. On csim its overlay is the stand-in of
+flow/deploy/csim_overlay.py, whose DMA feeds the build's hls4ml C simulation.
+"""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 
-from .boards import load_board
-from .config import BuildConfig, StepContext
+from .deploy.csim_overlay import csim_overlay_for
+from .deploy.pynq_driver import METADATA, Accelerator, BundleError, read_bundle
 from .errors import FlowError
-from .steps.csim import compile_and_predict, to_hls_layout
-from .steps.hls4ml_project import load_hls_model
+
+TARGETS = ("csim", "pynq")
 
 
-def _require_csim_build(build_dir: Path) -> None:
-    if not (build_dir / "csim_meta.json").is_file() or not (build_dir / "config.json").is_file():
-        raise FlowError(f"{build_dir} holds no finished csim build; run 'flow compile --out {build_dir}' first")
+def bundle_dir(path: Path) -> Path:
+    """A bundle folder, or the bundle/ inside a build dir."""
+    path = Path(path)
+    for candidate in (path, path / "bundle"):
+        if (candidate / METADATA).is_file():
+            return candidate
+    raise FlowError(f"{path} holds no bundle (no {METADATA}); run 'flow compile --out {path}' first, "
+                    "or pass the bundle/ folder it wrote")
 
 
-def _context(build_dir: Path) -> StepContext:
-    _require_csim_build(build_dir)
-    config_path = build_dir / "config.json"
-    fields = json.loads(config_path.read_text())
-    config = BuildConfig(board=fields["board"], out=build_dir)
-    return StepContext(config=config, board=load_board(config.board), build_dir=build_dir)
+def accelerator(path: Path, target: str = "csim", timeout_s: float = 5.0) -> Accelerator:
+    if target not in TARGETS:
+        raise FlowError(f"unknown target '{target}'; targets are: {', '.join(TARGETS)}")
+    bundle = bundle_dir(path)
+    try:
+        if target == "pynq":
+            return Accelerator(bundle, timeout_s=timeout_s)
+        overlay = csim_overlay_for(bundle, read_bundle(bundle))
+        return Accelerator(bundle, overlay=overlay, allocate=overlay.allocate, timeout_s=timeout_s)
+    except BundleError as exc:
+        raise FlowError(str(exc)) from None
 
 
-def test_vectors(build_dir: Path) -> tuple[np.ndarray, np.ndarray]:
+def test_vectors(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """The inputs the build verified on and the csim outputs compile recorded for them."""
-    build_dir = Path(build_dir)
-    _require_csim_build(build_dir)
-    return np.load(build_dir / "verify_inputs.npy"), np.load(build_dir / "csim_outputs.npy")
+    bundle = bundle_dir(path)
+    return np.load(bundle / "test_inputs.npy"), np.load(bundle / "test_outputs_csim.npy")
 
 
-def infer(build_dir: Path, inputs: np.ndarray) -> np.ndarray:
+def infer(path: Path, inputs: np.ndarray, target: str = "csim", timeout_s: float = 5.0) -> np.ndarray:
     """Outputs of the compiled model for inputs shaped like the model input, with or without the batch axis."""
-    build_dir = Path(build_dir)
-    context = _context(build_dir)
-    graph = json.loads((build_dir / "graph.json").read_text())
-    sample_shape = tuple(graph["input_shape"][1:])
-    inputs = np.asarray(inputs)
-    if inputs.shape == sample_shape:
-        inputs = inputs[None]
-    if inputs.shape[1:] != sample_shape or not np.issubdtype(inputs.dtype, np.number):
-        raise FlowError(f"input has shape {inputs.shape} and dtype {inputs.dtype}; the model takes numbers shaped "
-                        f"(N, {', '.join(map(str, sample_shape))})")
-    hls_model = load_hls_model(context)
-    return compile_and_predict(hls_model, to_hls_layout(inputs.astype(np.float32), graph["input_perm"]),
-                               build_dir / "hls4ml.log")
+    device = accelerator(path, target, timeout_s)
+    try:
+        return device.predict(inputs)
+    except BundleError as exc:
+        raise FlowError(str(exc)) from None

@@ -56,11 +56,13 @@ def test_bundle_manifest_matches_files(default_build):
     build_dir, _ = default_build
     bundle = build_dir / "bundle"
     manifest = json.loads((bundle / "manifest.json").read_text())
-    assert set(manifest) == {"metadata.json", "test_inputs.npy", "test_outputs_csim.npy"}
+    assert set(manifest) == {"metadata.json", "test_inputs.npy", "test_outputs_csim.npy", "driver.py"}
     for name, digest in manifest.items():
         assert hashlib.sha256((bundle / name).read_bytes()).hexdigest() == digest
     metadata = json.loads((bundle / "metadata.json").read_text())
-    assert metadata["board"] == "pynq-z2" and metadata["input_shape"] == [1, 1, 8, 8]
+    assert metadata["board"] == "pynq-z2" and metadata["input"]["shape"] == [1, 1, 8, 8]
+    assert metadata["input"]["precision"] == "fixed<32,16,TRN,WRAP,0>"
+    assert metadata["output"]["precision"] == "fixed<8,6,RND_CONV,SAT,0>" and metadata["dma"] == "axi_dma_0"
     assert metadata["bitstream"] is None
 
 

@@ -29,20 +29,21 @@ def test_tfc_2w2a_compiles_and_matches_qonnx(shared_dir, tmp_path):
 
 
 def test_infer_reproduces_compile_csim(default_build):
+    """The csim target: the board driver's encode -> DMA -> decode path around the build's C simulation."""
+    from flow.deploy.pynq_driver import BundleError
+    from flow.infer import accelerator
+
     build_dir, _ = default_build
     inputs = np.load(build_dir / "verify_inputs.npy")
-    outputs = flow.infer(build_dir, inputs[:50])
+    device = accelerator(build_dir, "csim")
+    outputs = device.predict(inputs[:50], batch_size=16)  # four DMA transfers
     assert np.array_equal(outputs, np.load(build_dir / "csim_outputs.npy")[:50])
-    single = flow.infer(build_dir, inputs[3, ...])
+    single = device.predict(inputs[3, ...])
     assert np.array_equal(single[0], outputs[3])
-
-
-def test_infer_rejects_wrong_shape(default_build):
-    build_dir, _ = default_build
-    with pytest.raises(flow.FlowError, match=r"shaped \(N, 1, 8, 8\)"):
-        flow.infer(build_dir, np.zeros((2, 28, 28), dtype=np.float32))
+    with pytest.raises(BundleError, match=r"shaped \(N, 1, 8, 8\)"):
+        device.predict(np.zeros((2, 28, 28), dtype=np.float32))
 
 
 def test_infer_cli_without_build(tmp_path):
-    result = run_flow("infer", str(tmp_path))
+    result = run_flow("infer", "--bundle", str(tmp_path))
     assert result.returncode == 2 and "run 'flow compile" in result.stderr

@@ -6,6 +6,7 @@ import json
 import shutil
 
 from ..config import StepContext
+from ..deploy import DMA_NAME, DRIVER, DRIVER_SOURCE
 from ..paths import atomic_write_json
 
 NAME = "bundle"
@@ -31,15 +32,17 @@ def run(ctx: StepContext) -> dict:
     settings = json.loads(ctx.path("hls_config.json").read_text())
     for source, target in TEST_VECTORS.items():
         shutil.copyfile(ctx.path(source), staging / target)
+    shutil.copyfile(DRIVER_SOURCE, staging / DRIVER)
     atomic_write_json(staging / "metadata.json", {
         "board": ctx.board.name,
         "part": ctx.board.part,
         "clock_period_ns": ctx.board.clock_period_ns,
-        "input_shape": graph["input_shape"],
-        "input_perm": graph["input_perm"],
-        "output_shape": graph["output_shape"],
-        "output_precision": meta["output_precision"],
+        # stream formats the driver encodes and decodes (flow/deploy/pynq_driver.py)
+        "input": {"shape": graph["input_shape"], "perm": graph["input_perm"], "precision": meta["input_precision"]},
+        "output": {"shape": graph["output_shape"], "precision": meta["output_precision"]},
+        "dma": DMA_NAME,
         "io_type": settings["io_type"],
+        "driver": DRIVER,
         "bitstream": None,  # none is built without Vivado; see summary.json for why
     })
     files = sorted(p for p in staging.iterdir() if p.is_file())

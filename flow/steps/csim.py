@@ -38,14 +38,16 @@ def to_hls_layout(inputs: np.ndarray, input_perm: list[int] | None) -> np.ndarra
 CSIM_STACK_BYTES = 1 << 30  # dense_latency keeps n_in * n_out products on the stack: 10 MB for a 400K-weight layer
 
 
-def compile_and_predict(hls_model, inputs: np.ndarray, log_path) -> np.ndarray:
-    """hls4ml compile() + predict() on a thread whose stack holds big dense layers (the main one has 8 MB)."""
+def compile_and_predict(hls_model, inputs: np.ndarray, log_path, compile: bool = True) -> np.ndarray:  # noqa: A002
+    """hls4ml compile() (unless done already) + predict() on a thread whose stack holds big dense layers
+    (the main one has 8 MB)."""
     result = {}
 
     def work():
         try:
             with stdout_to(log_path):
-                hls_model.compile()
+                if compile:
+                    hls_model.compile()
                 result["outputs"] = np.asarray(hls_model.predict(inputs), dtype=np.float64)
         except BaseException as exc:  # re-raised on the caller's thread
             result["error"] = exc
@@ -79,6 +81,7 @@ def run(ctx: StepContext) -> dict:
     atomic_write_json(ctx.path("csim_meta.json"), {
         "dataset": dataset,
         "n_samples": len(inputs),
+        "input_precision": str(hls_model.get_input_variables()[0].type.precision),
         "output_precision": str(precision),
         "output_lsb": precision_lsb(precision),
     })

@@ -1,0 +1,6 @@
+"""Deployment: the board-side driver shipped in every bundle, and the csim stand-in for the board."""
+from pathlib import Path
+
+DRIVER_SOURCE = Path(__file__).resolve().parent / "pynq_driver.py"
+DRIVER = "driver.py"  # its name inside the bundle
+DMA_NAME = "axi_dma_0"  # the AXI DMA cell of the block design, as PYNQ names it on the overlay

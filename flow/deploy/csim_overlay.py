@@ -1,0 +1,90 @@
+"""The csim target: a stand-in for the PYNQ overlay whose AXI DMA feeds the build's hls4ml C simulation.
+
+The board driver (pynq_driver.py) runs unchanged against it: it encodes, fills the buffers this
+object allocates, starts both DMA channels and polls their idle bits. When the receive channel
+starts, the stand-in plays the IP: it reads the input words back as fixed-point values (by
+integer arithmetic, independent of the driver's codec), runs them through the compiled hls4ml
+model, and writes the output words.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from ..boards import load_board
+from ..config import BuildConfig, StepContext
+from ..errors import FlowError
+from ..steps.csim import compile_and_predict
+from ..steps.hls4ml_project import load_hls_model
+from .pynq_driver import FIXED
+
+
+def fixed_format(precision: str) -> tuple[int, int, bool]:
+    """(width, fractional bits, signed) of an hls4ml precision string."""
+    kind, width, integer, *_ = FIXED.match(precision.replace(" ", "")).groups()
+    return int(width), int(width) - int(integer), kind == "fixed"
+
+
+class _Channel:
+    def __init__(self, on_start=None):
+        self.buffer, self.idle, self._on_start = None, True, on_start
+
+    def transfer(self, buffer) -> None:
+        self.buffer, self.idle = buffer, False
+        if self._on_start:
+            self._on_start()
+
+
+class _DMA:
+    def __init__(self, run, stalled: bool):
+        self.sendchannel = _Channel()
+        self.recvchannel = _Channel(on_start=None if stalled else self._complete)
+        self._run = run
+
+    def _complete(self) -> None:
+        self.recvchannel.buffer[:] = self._run(self.sendchannel.buffer)
+        self.sendchannel.idle = self.recvchannel.idle = True
+
+
+class CsimOverlay:
+    """Has the DMA attribute the bundle names; `allocate` gives plain numpy buffers. stalled: never finishes."""
+
+    def __init__(self, build_dir: Path, metadata: dict, stalled: bool = False):
+        build_dir = Path(build_dir)
+        config = json.loads((build_dir / "config.json").read_text())
+        self._ctx = StepContext(config=BuildConfig(board=config["board"], out=build_dir),
+                                board=load_board(config["board"]), build_dir=build_dir)
+        self._model, self._metadata = None, metadata
+        setattr(self, metadata["dma"], _DMA(self._ip, stalled))
+
+    @staticmethod
+    def allocate(shape, dtype):
+        return np.zeros(shape, dtype=dtype)
+
+    def _ip(self, words: np.ndarray) -> np.ndarray:
+        width, fraction, signed = fixed_format(self._metadata["input"]["precision"])
+        codes = words.astype(np.int64)
+        if not signed:
+            codes &= (1 << words.dtype.itemsize * 8) - 1
+        values = codes / float(1 << fraction)
+        sample_shape = self._metadata["input"]["shape"][1:]
+        perm = self._metadata["input"].get("perm")
+        hls_shape = [sample_shape[p - 1] for p in perm[1:]] if perm else sample_shape
+        compiled = self._model is not None
+        if not compiled:
+            self._model = load_hls_model(self._ctx)
+        outputs = compile_and_predict(self._model, np.ascontiguousarray(values.reshape(len(words), *hls_shape)),
+                                      self._ctx.path("hls4ml.log"), compile=not compiled)
+        _, out_fraction, _ = fixed_format(self._metadata["output"]["precision"])
+        return np.rint(outputs * float(1 << out_fraction)).astype(np.int64)
+
+
+def csim_overlay_for(bundle: Path, metadata: dict, stalled: bool = False) -> CsimOverlay:
+    """The bundle's own build (its parent folder) behind a simulated DMA."""
+    build_dir = Path(bundle).resolve().parent
+    if not (build_dir / "hls_config.json").is_file() or not (build_dir / "model_clean.onnx").is_file():
+        raise FlowError(f"the csim target runs the build the bundle came from, and {build_dir} is not one; "
+                        "pass the bundle/ folder inside a flow compile build dir")
+    return CsimOverlay(build_dir, metadata, stalled)
