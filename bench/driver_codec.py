@@ -49,7 +49,7 @@ def main() -> None:
             "decode_values_per_s": round(args.values / best_seconds(lambda: codec.decode(codes), args.repeats)),
         }
     slowest = min(min(rate.values()) for rate in rates.values())
-    cells = "; ".join(f"{p.split(',')[0]}>: encode {r['encode_values_per_s'] / 1e6:.0f}M/s, decode "
+    cells = "; ".join(f"{p}: encode {r['encode_values_per_s'] / 1e6:.0f}M/s, decode "
                       f"{r['decode_values_per_s'] / 1e6:.0f}M/s" for p, r in rates.items())
     rows = [{"key": "driver_codec_rate", "label": "driver encode/decode rate",
              "value": f"{cells} ({args.values:,} values, best of {args.repeats}, this CPU; target >= 1M/s)"}]
