@@ -15,6 +15,7 @@ class Board:
     name: str
     part: str
     family: str
+    board_part_pattern: str  # matches the Vivado board part whose preset configures the PS
     resources: dict
     clock_period_ns: float
     dma_data_width: int

@@ -111,3 +111,62 @@ def test_wrong_input_shape_is_one_line(default_build, tmp_path):
 def test_metadata_names_what_the_driver_needs(default_build):
     metadata = json.loads((default_build[0] / "bundle" / "metadata.json").read_text())
     assert FixedPoint(metadata["input"]["precision"]).bits == 32 and FixedPoint(metadata["output"]["precision"]).bits == 8
+
+
+@pytest.mark.parametrize("board_name", sorted(p.stem for p in (REPO / "boards").glob("*.yaml")))
+def test_block_design_tcl_under_stubbed_vivado(board_name, default_build, tmp_path):
+    """boards/block_design.tcl run by tclsh against recording stubs: every cell and pin the driver relies on exists,
+    the DMA's stream widths are the bundle's containers, and the .bit and .hwh land under one stem."""
+    from flow.boards import load_board
+    from flow.config import BuildConfig, StepContext
+    from flow.deploy import DMA_NAME
+    from flow.steps.bitstream import BLOCK_DESIGN, IP, block_design_params, tcl_params
+
+    tclsh = shutil.which("tclsh")
+    if tclsh is None:
+        pytest.skip("tclsh not on PATH")
+    board = load_board(board_name)
+    metadata = json.loads((default_build[0] / "bundle" / "metadata.json").read_text())
+    ctx = StepContext(config=BuildConfig(board=board_name, out=tmp_path), board=board, build_dir=tmp_path)
+    params = block_design_params(ctx, metadata["input"]["precision"], metadata["output"]["precision"])
+    (tmp_path / "params.tcl").write_text(tcl_params(params))
+    impl = tmp_path / "vivado" / "project" / "flow_bd.runs" / "impl_1"
+    impl.mkdir(parents=True)
+    (impl / "flow_wrapper.bit").write_bytes(b"bit")
+    (tmp_path / "flow.hwh").write_text("<hwh/>")
+    run = subprocess.run([tclsh, str(REPO / "tests" / "vivado_stub.tcl"), str(BLOCK_DESIGN), str(tmp_path / "params.tcl"),
+                          str(tmp_path / "calls.log"), str(tmp_path / "flow.hwh")], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    calls = [line.split("|") for line in (tmp_path / "calls.log").read_text().splitlines()]
+    cells = {name: vlnv for kind, vlnv, name, *_ in (c for c in calls if c[0] == "cell")}
+    ps_cell = "processing_system7_0" if board.family == "zynq-7000" else "zynq_ultra_ps_e_0"
+    assert set(cells) == {ps_cell, DMA_NAME, IP["cell"]} and DMA_NAME == metadata["dma"]
+    assert cells[DMA_NAME] == "xilinx.com:ip:axi_dma:10.2" and cells[IP["cell"]] == IP["vlnv"]  # newest IP version
+    assert ["project", "flow_bd", params["flow_project_dir"], board.part] in calls
+    properties = {(c[1], c[2]): c[3] for c in calls if c[0] == "property"}
+    assert properties[("project", "board_part")].split(":")[1] == board.board_part_pattern.split(":")[1]
+    dma = f"/{DMA_NAME}"
+    assert properties[(dma, "CONFIG.c_m_axis_mm2s_tdata_width")] == "32" == str(params["flow_in_width"])
+    assert properties[(dma, "CONFIG.c_s_axis_s2mm_tdata_width")] == "8" == str(params["flow_out_width"])
+    assert properties[(dma, "CONFIG.c_m_axi_mm2s_data_width")] == str(board.dma_data_width)
+    assert properties[(dma, "CONFIG.c_include_sg")] == "0"  # simple mode: the driver's transfer() per buffer
+    connects = {(c[1], c[2]) for c in calls if c[0] == "connect"}
+    assert connects == {(f"{dma}/M_AXIS_MM2S", f"/{IP['cell']}/{IP['in']}"),
+                        (f"/{IP['cell']}/{IP['out']}", f"{dma}/S_AXIS_S2MM")}
+    axi = {(c[2], c[3]) for c in calls if c[0] == "axi"}
+    masters = {master for master, slave in axi if slave == f"{dma}/S_AXI_LITE"}
+    assert len(masters) == 1 and masters.pop().startswith(f"/{ps_cell}/M_AXI")  # the PS reaches the DMA's registers
+    assert {master for master, _ in axi if master.startswith(dma)} == {f"{dma}/M_AXI_MM2S", f"{dma}/M_AXI_S2MM"}
+    assert all(slave.startswith(f"/{ps_cell}/S_AXI_HP") for master, slave in axi if master.startswith(dma))
+    assert any(c[0] == "automation" and c[2] == f"/{IP['cell']}/ap_clk" for c in calls)
+    assert ["launch", "impl_1", "write_bitstream"] in calls and ["validate"] in calls
+    output = tmp_path / "vivado" / "output"
+    assert (output / "flow_nn.bit").read_bytes() == b"bit" and (output / "flow_nn.hwh").is_file()
+
+
+def test_bitstream_step_writes_the_block_design_params(default_build):
+    build_dir = default_build[0]
+    summary = json.loads((build_dir / "summary.json").read_text())
+    assert summary["steps"]["bitstream"]["status"] == "skipped: vivado not on PATH"
+    params = (build_dir / "vivado" / "params.tcl").read_text()
+    assert "set flow_part {xc7z020clg400-1}\n" in params and "set flow_in_width {32}\n" in params

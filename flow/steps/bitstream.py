@@ -1,16 +1,61 @@
-"""Step `bitstream`: block design, implementation and bitstream; needs Vivado."""
+"""Step `bitstream`: Vivado block design (boards/block_design.tcl), implementation and bitstream.
+
+The step always writes vivado/params.tcl, the block design's inputs from the board file and the
+bundle's stream formats, so the Tcl can be inspected and run elsewhere. Vivado itself runs only
+where it is installed, and only once the HLS IP has an AXI-Stream top (not written yet).
+"""
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 from ..config import StepContext
+from ..deploy import DMA_NAME
+from ..deploy.pynq_driver import FixedPoint
+from ..paths import BOARDS_DIR, atomic_write_text
 from ..tools import missing_tool_status
 
 NAME = "bitstream"
 OUTPUTS: list[str] = []
+BLOCK_DESIGN = BOARDS_DIR / "block_design.tcl"
+PARAMS = "vivado/params.tcl"
+# the HLS IP the block design instantiates: an AXI-Stream top around the hls4ml model
+IP = {"vlnv": "xilinx.com:hls:flow_axis_top:1.0", "cell": "flow_nn_0", "in": "in_stream", "out": "out_stream"}
+
+
+def block_design_params(ctx: StepContext, input_precision: str, output_precision: str) -> dict:
+    """The flow_* variables boards/block_design.tcl reads; stream widths are the driver's containers."""
+    board = ctx.board
+    build = Path(ctx.build_dir).resolve()
+    return {
+        "flow_project_dir": str(build / "vivado" / "project"),
+        "flow_part": board.part,
+        "flow_family": board.family,
+        "flow_board_part_pattern": board.board_part_pattern,
+        "flow_ip_repo": str(build / "hls4ml_prj"),
+        "flow_ip_vlnv": IP["vlnv"], "flow_ip_cell": IP["cell"], "flow_ip_in": IP["in"], "flow_ip_out": IP["out"],
+        "flow_dma_name": DMA_NAME,
+        "flow_in_width": FixedPoint(input_precision).bits,
+        "flow_out_width": FixedPoint(output_precision).bits,
+        "flow_mm_width": board.dma_data_width,
+        "flow_clock_mhz": round(1000 / board.clock_period_ns, 3),
+        "flow_jobs": 2,
+        "flow_output_dir": str(build / "vivado" / "output"),
+        "flow_output_stem": "flow_nn",
+    }
+
+
+def tcl_params(params: dict) -> str:
+    return "".join(f"set {name} {{{value}}}\n" for name, value in params.items())
 
 
 def run(ctx: StepContext) -> dict:
+    meta = json.loads(ctx.path("csim_meta.json").read_text())
+    params = block_design_params(ctx, meta["input_precision"], meta["output_precision"])
+    ctx.path("vivado").mkdir(exist_ok=True)
+    atomic_write_text(ctx.path(PARAMS), tcl_params(params))
     skipped = missing_tool_status(ctx.board.implementation_tool)
     if skipped:
-        return skipped
-    # The board block-design Tcl is not written yet (issue E), so even with Vivado there is nothing to run.
-    return {"status": f"skipped: no block design for {ctx.board.name} yet (issue E)"}
+        return {**skipped, "params": PARAMS}
+    return {"status": f"skipped: the HLS IP has no AXI-Stream top ({IP['vlnv']}) yet, so there is nothing to implement",
+            "params": PARAMS}

@@ -1,0 +1,90 @@
+# Vivado block design for a flow bundle: Zynq PS + AXI DMA + the model's HLS IP, then the bitstream.
+#
+#   vivado -mode batch -source boards/block_design.tcl -tclargs BUILD/vivado/params.tcl
+#
+# params.tcl (written by the bitstream step from boards/<board>.yaml and bundle/metadata.json) sets
+# the flow_* variables below. Per-family differences live in the table, not in branches: the PS
+# IP, its automation rule, the slave port the DMA writes DDR through, the master port that
+# reaches the DMA's registers, and the PL clock pin and its frequency setting.
+# The driver finds the DMA by its cell name (flow_dma_name) and PYNQ needs the .bit and .hwh
+# under one stem, so both are copied to flow_output_dir/flow_output_stem.{bit,hwh}.
+
+source [lindex $argv 0]
+
+set families {
+    zynq-7000 {
+        ps_ip xilinx.com:ip:processing_system7 ps_cell processing_system7_0
+        rule xilinx.com:bd_rule:processing_system7
+        enable_slave {CONFIG.PCW_USE_S_AXI_HP0 {1}} slave S_AXI_HP0
+        master M_AXI_GP0 clock FCLK_CLK0 clock_setting CONFIG.PCW_FPGA0_PERIPHERAL_FREQMHZ
+    }
+    zynq-ultrascale+ {
+        ps_ip xilinx.com:ip:zynq_ultra_ps_e ps_cell zynq_ultra_ps_e_0
+        rule xilinx.com:bd_rule:zynq_ultra_ps_e
+        enable_slave {CONFIG.PSU__USE__S_AXI_GP2 {1}} slave S_AXI_HP0_FPD
+        master M_AXI_HPM0_FPD clock pl_clk0 clock_setting CONFIG.PSU__CRL_APB__PL0_REF_CTRL__FREQMHZ
+    }
+}
+if {![dict exists $families $flow_family]} {
+    error "flow: no block design for family '$flow_family'; add it to the table in [info script]"
+}
+set family [dict get $families $flow_family]
+proc family {key} { return [dict get $::family $key] }
+# the newest installed version of an IP, so one script serves several Vivado releases
+proc latest_ip {name} { return [lindex [lsort -dictionary [get_ipdefs -all ${name}:*]] end] }
+
+create_project flow_bd $flow_project_dir -part $flow_part -force
+set board_parts [get_board_parts -quiet -latest_file_version $flow_board_part_pattern]
+if {[llength $board_parts]} {
+    set_property board_part [lindex $board_parts 0] [current_project]
+}
+set_property ip_repo_paths [list $flow_ip_repo] [current_project]
+update_ip_catalog
+
+create_bd_design flow
+set ps [create_bd_cell -type ip -vlnv [latest_ip [family ps_ip]] [family ps_cell]]
+apply_bd_automation -rule [family rule] -config {make_external "FIXED_IO, DDR" apply_board_preset "1"} $ps
+set_property -dict [concat [family enable_slave] [list [family clock_setting] $flow_clock_mhz]] $ps
+
+set dma [create_bd_cell -type ip -vlnv [latest_ip xilinx.com:ip:axi_dma] $flow_dma_name]
+set_property -dict [list \
+    CONFIG.c_include_sg {0} \
+    CONFIG.c_sg_length_width {26} \
+    CONFIG.c_m_axi_mm2s_data_width $flow_mm_width \
+    CONFIG.c_m_axis_mm2s_tdata_width $flow_in_width \
+    CONFIG.c_m_axi_s2mm_data_width $flow_mm_width \
+    CONFIG.c_s_axis_s2mm_tdata_width $flow_out_width \
+    CONFIG.c_mm2s_burst_size {16} \
+    CONFIG.c_s2mm_burst_size {16}] $dma
+
+set nn [create_bd_cell -type ip -vlnv $flow_ip_vlnv $flow_ip_cell]
+connect_bd_intf_net [get_bd_intf_pins $flow_dma_name/M_AXIS_MM2S] [get_bd_intf_pins $flow_ip_cell/$flow_ip_in]
+connect_bd_intf_net [get_bd_intf_pins $flow_ip_cell/$flow_ip_out] [get_bd_intf_pins $flow_dma_name/S_AXIS_S2MM]
+
+set ps_cell [family ps_cell]
+set clock "/$ps_cell/[family clock]"
+apply_bd_automation -rule xilinx.com:bd_rule:axi4 \
+    -config [list Clk_master {Auto} Clk_slave {Auto} Clk_xbar {Auto} Master "/$ps_cell/[family master]" \
+                 Slave "/$flow_dma_name/S_AXI_LITE" intc_ip {New AXI Interconnect}] \
+    [get_bd_intf_pins $flow_dma_name/S_AXI_LITE]
+foreach channel {M_AXI_MM2S M_AXI_S2MM} {
+    apply_bd_automation -rule xilinx.com:bd_rule:axi4 \
+        -config [list Clk_master $clock Clk_slave $clock Clk_xbar $clock Master "/$flow_dma_name/$channel" \
+                     Slave "/$ps_cell/[family slave]" intc_ip {Auto}] \
+        [get_bd_intf_pins $flow_dma_name/$channel]
+}
+apply_bd_automation -rule xilinx.com:bd_rule:clkrst -config [list Clk $clock] [get_bd_pins $flow_ip_cell/ap_clk]
+validate_bd_design
+save_bd_design
+
+set wrapper [make_wrapper -files [get_files flow.bd] -top]
+add_files -norecurse $wrapper
+launch_runs impl_1 -to_step write_bitstream -jobs $flow_jobs
+wait_on_run impl_1
+if {[get_property PROGRESS [get_runs impl_1]] ne "100%"} {
+    error "flow: implementation did not finish; see $flow_project_dir/flow_bd.runs/impl_1/runme.log"
+}
+
+file mkdir $flow_output_dir
+file copy -force [lindex [glob $flow_project_dir/flow_bd.runs/impl_1/*.bit] 0] $flow_output_dir/$flow_output_stem.bit
+file copy -force [lindex [get_files -all -of_objects [get_files flow.bd] *.hwh] 0] $flow_output_dir/$flow_output_stem.hwh
