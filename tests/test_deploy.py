@@ -170,3 +170,74 @@ def test_bitstream_step_writes_the_block_design_params(default_build):
     assert summary["steps"]["bitstream"]["status"] == "skipped: vivado not on PATH"
     params = (build_dir / "vivado" / "params.tcl").read_text()
     assert "set flow_part {xc7z020clg400-1}\n" in params and "set flow_in_width {32}\n" in params
+
+
+TESTBENCH = """#include <cstdio>
+#include "myproject.h"
+#include "flow_axis_top.h"
+typedef hls::axis<ap_int<{in_bits}>, 0, 0, 0> in_word_t;
+typedef hls::axis<ap_int<{out_bits}>, 0, 0, 0> out_word_t;
+void flow_axis_top(hls::stream<in_word_t> &in_stream, hls::stream<out_word_t> &out_stream, unsigned n_samples);
+int main() {{
+    unsigned samples, count;
+    if (std::scanf("%u %u", &samples, &count) != 2) return 1;
+    hls::stream<in_word_t> in_stream;
+    hls::stream<out_word_t> out_stream;
+    for (unsigned i = 0; i < count; i++) {{
+        long long value;
+        if (std::scanf("%lld", &value) != 1) return 1;
+        in_word_t word;
+        word.data = value;
+        word.last = i + 1 == count;
+        in_stream.write(word);
+    }}
+    flow_axis_top(in_stream, out_stream, samples);
+    while (!out_stream.empty()) {{
+        out_word_t word = out_stream.read();
+        std::printf("%lld %d\\n", (long long)word.data.to_int64(), (int)word.last);
+    }}
+    std::printf("unread %d\\n", (int)in_stream.size());
+    return 0;
+}}
+"""
+
+
+def test_stream_top_speaks_the_drivers_format(default_build, tmp_path):
+    """firmware/flow_axis_top.cpp compiled with g++ around the build's model: the driver's encoded test inputs in,
+    exactly the driver-encoded compile-time csim outputs out, TLAST on the batch's last word only, nothing left unread."""
+    build_dir = default_build[0]
+    bundle, firmware = build_dir / "bundle", build_dir / "hls4ml_prj" / "firmware"
+    metadata = read_bundle(bundle)
+    in_codec, out_codec = FixedPoint(metadata["input"]["precision"]), FixedPoint(metadata["output"]["precision"])
+    (tmp_path / "tb.cpp").write_text(TESTBENCH.format(in_bits=in_codec.bits, out_bits=out_codec.bits))
+    weights = build_dir / "hls4ml_prj" / "firmware" / "weights"
+    compiled = subprocess.run(
+        ["g++", "-O1", "-std=c++14", f"-I{firmware / 'ap_types'}", f"-I{firmware}", f"-I{REPO / 'hls' / 'csim'}",
+         f'-DWEIGHTS_DIR="{weights}"', str(firmware / "myproject.cpp"), str(firmware / "flow_axis_top.cpp"),
+         str(tmp_path / "tb.cpp"), "-o", str(tmp_path / "tb")], capture_output=True, text=True)
+    assert compiled.returncode == 0, compiled.stderr[-3000:]
+    samples = 7
+    inputs = np.load(bundle / "test_inputs.npy")[:samples]
+    words = in_codec.encode(inputs.transpose(metadata["input"]["perm"]).reshape(samples, -1)).ravel()
+    run = subprocess.run([str(tmp_path / "tb")], input=f"{samples} {words.size}\n" + " ".join(map(str, words)),
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    *lines, unread = run.stdout.splitlines()
+    received = np.array([int(line.split()[0]) for line in lines])
+    lasts = [int(line.split()[1]) for line in lines]
+    expected = out_codec.encode(np.load(bundle / "test_outputs_csim.npy")[:samples]).ravel()
+    assert unread == "unread 0" and np.array_equal(received, expected)
+    assert lasts == [0] * (len(lasts) - 1) + [1]
+
+
+def test_the_ip_must_be_started_for_the_batch_it_is_sent(default_build):
+    """The csim stand-in completes a transfer only after the driver wrote n_samples and ap_start, like the IP."""
+    bundle = default_build[0] / "bundle"
+    metadata = read_bundle(bundle)
+    overlay = CsimOverlay(default_build[0], metadata)
+    device = Accelerator(bundle, overlay=overlay, allocate=overlay.allocate, timeout_s=0.2)
+    registers = getattr(overlay, metadata["ip"]["cell"])
+    device.ip = type("Unstarted", (), {"write": lambda self, offset, value: None})()  # a driver that forgot the IP
+    with pytest.raises(DMATimeoutError):
+        device.predict(np.load(bundle / "test_inputs.npy")[:2])
+    assert registers.values == {}

@@ -4,3 +4,4 @@ from pathlib import Path
 DRIVER_SOURCE = Path(__file__).resolve().parent / "pynq_driver.py"
 DRIVER = "driver.py"  # its name inside the bundle
 DMA_NAME = "axi_dma_0"  # the AXI DMA cell of the block design, as PYNQ names it on the overlay
+IP_CELL = "flow_nn_0"  # the model's HLS IP cell (its stream top: flow/deploy/axis_top.py)

@@ -1,8 +1,9 @@
 """The csim target: a stand-in for the PYNQ overlay whose AXI DMA feeds the build's hls4ml C simulation.
 
 The board driver (pynq_driver.py) runs unchanged against it: it encodes, fills the buffers this
-object allocates, starts both DMA channels and polls their idle bits. When the receive channel
-starts, the stand-in plays the IP: it reads the input words back as fixed-point values (by
+object allocates, writes the IP's n_samples and ap_start registers, starts both DMA channels and
+polls their idle bits. When the receive channel starts on a started IP, the stand-in plays the IP:
+it reads the input words back as fixed-point values (by
 integer arithmetic, independent of the driver's codec), runs them through the compiled hls4ml
 model, and writes the output words.
 """
@@ -37,13 +38,31 @@ class _Channel:
             self._on_start()
 
 
+class _Registers:
+    """The IP's AXI-Lite registers, as pynq's DefaultIP exposes them (write(offset, value))."""
+
+    def __init__(self):
+        self.values: dict[int, int] = {}
+
+    def write(self, offset: int, value: int) -> None:
+        self.values[offset] = int(value)
+
+
 class _DMA:
-    def __init__(self, run, stalled: bool):
+    """Completes when the receive channel starts, if the IP was started for exactly the words sent."""
+
+    def __init__(self, run, registers: _Registers, layout: dict, stalled: bool):
         self.sendchannel = _Channel()
         self.recvchannel = _Channel(on_start=None if stalled else self._complete)
-        self._run = run
+        self._run, self._registers, self._layout = run, registers, layout
 
     def _complete(self) -> None:
+        registers, layout = self._registers.values, self._layout
+        started = registers.get(layout["control"], 0) & 1
+        samples = registers.get(layout["n_samples"], 0)
+        if not started or samples * layout["words_per_sample"] != self.sendchannel.buffer.size:
+            return  # a real IP would sit waiting for words or a start that never come: the driver times out
+        self._registers.values[layout["control"]] = 0
         self.recvchannel.buffer[:] = self._run(self.sendchannel.buffer)
         self.sendchannel.idle = self.recvchannel.idle = True
 
@@ -57,7 +76,10 @@ class CsimOverlay:
         self._ctx = StepContext(config=BuildConfig(board=config["board"], out=build_dir),
                                 board=load_board(config["board"]), build_dir=build_dir)
         self._model, self._metadata = None, metadata
-        setattr(self, metadata["dma"], _DMA(self._ip, stalled))
+        registers = _Registers()
+        layout = {**metadata["ip"], "words_per_sample": int(np.prod(metadata["input"]["shape"][1:]))}
+        setattr(self, metadata["ip"]["cell"], registers)
+        setattr(self, metadata["dma"], _DMA(self._ip, registers, layout, stalled))
 
     @staticmethod
     def allocate(shape, dtype):

@@ -2,7 +2,7 @@
 
 The step always writes vivado/params.tcl, the block design's inputs from the board file and the
 bundle's stream formats, so the Tcl can be inspected and run elsewhere. Vivado itself runs only
-where it is installed, and only once the HLS IP has an AXI-Stream top (not written yet).
+where it is installed, and only once the synth step exports the stream top as IP (not wired yet).
 """
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ import json
 from pathlib import Path
 
 from ..config import StepContext
-from ..deploy import DMA_NAME
-from ..deploy.pynq_driver import FixedPoint
+from ..deploy import DMA_NAME, IP_CELL
+from ..deploy.axis_top import TOP
+from ..deploy.pynq_driver import BundleError, FixedPoint
 from ..paths import BOARDS_DIR, atomic_write_text
 from ..tools import missing_tool_status
 
@@ -19,8 +20,8 @@ NAME = "bitstream"
 OUTPUTS: list[str] = []
 BLOCK_DESIGN = BOARDS_DIR / "block_design.tcl"
 PARAMS = "vivado/params.tcl"
-# the HLS IP the block design instantiates: an AXI-Stream top around the hls4ml model
-IP = {"vlnv": "xilinx.com:hls:flow_axis_top:1.0", "cell": "flow_nn_0", "in": "in_stream", "out": "out_stream"}
+# the HLS IP the block design instantiates: the AXI-Stream top around the hls4ml model
+IP = {"vlnv": f"xilinx.com:hls:{TOP}:1.0", "cell": IP_CELL, "in": "in_stream", "out": "out_stream"}
 
 
 def block_design_params(ctx: StepContext, input_precision: str, output_precision: str) -> dict:
@@ -51,11 +52,14 @@ def tcl_params(params: dict) -> str:
 
 def run(ctx: StepContext) -> dict:
     meta = json.loads(ctx.path("csim_meta.json").read_text())
-    params = block_design_params(ctx, meta["input_precision"], meta["output_precision"])
+    try:
+        params = block_design_params(ctx, meta["input_precision"], meta["output_precision"])
+    except BundleError as exc:
+        return {"status": f"skipped: no stream format for this model ({exc})"}
     ctx.path("vivado").mkdir(exist_ok=True)
     atomic_write_text(ctx.path(PARAMS), tcl_params(params))
     skipped = missing_tool_status(ctx.board.implementation_tool)
     if skipped:
         return {**skipped, "params": PARAMS}
-    return {"status": f"skipped: the HLS IP has no AXI-Stream top ({IP['vlnv']}) yet, so there is nothing to implement",
+    return {"status": f"skipped: the synth step does not export {IP['vlnv']} as IP yet, so there is nothing to implement",
             "params": PARAMS}

@@ -6,7 +6,8 @@ import json
 import shutil
 
 from ..config import StepContext
-from ..deploy import DMA_NAME, DRIVER, DRIVER_SOURCE
+from ..deploy import DMA_NAME, DRIVER, DRIVER_SOURCE, IP_CELL
+from ..deploy.axis_top import CONTROL_OFFSET, N_SAMPLES_OFFSET
 from ..paths import atomic_write_json
 
 NAME = "bundle"
@@ -41,6 +42,7 @@ def run(ctx: StepContext) -> dict:
         "input": {"shape": graph["input_shape"], "perm": graph["input_perm"], "precision": meta["input_precision"]},
         "output": {"shape": graph["output_shape"], "precision": meta["output_precision"]},
         "dma": DMA_NAME,
+        "ip": {"cell": IP_CELL, "control": CONTROL_OFFSET, "n_samples": N_SAMPLES_OFFSET},
         "io_type": settings["io_type"],
         "driver": DRIVER,
         "bitstream": None,  # none is built without Vivado; see summary.json for why

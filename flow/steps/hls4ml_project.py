@@ -9,6 +9,8 @@ from ..errors import FlowError
 from ..hls4ml_fixes import register as register_hls4ml_fixes
 from ..paths import atomic_write_json
 from ..quiet import stdout_to
+from ..deploy.axis_top import write_axis_top
+from ..deploy.pynq_driver import BundleError
 from ..sparse.hls4ml_ext import SPARSE_KEY
 from ..sparse.hls4ml_ext import register as register_sparse_kernels
 from ..sparse.plan import WEIGHT_LAYERS, check_fits, memory_report, model_memory
@@ -104,6 +106,10 @@ def run(ctx: StepContext) -> dict:
         check_fits(layers, ctx.board)
         with stdout_to(ctx.path("hls4ml.log")):
             hls_model.write()
+        try:
+            stream_top = f"firmware/{write_axis_top(hls_model, settings['io_type']).name}"
+        except BundleError as exc:  # csim still runs; only the board's stream format is impossible
+            stream_top = f"not written: {exc}"
     except FlowError:
         raise
     except Exception as exc:
@@ -113,5 +119,5 @@ def run(ctx: StepContext) -> dict:
         ) from None
     return {"backend": settings["backend"], "part": settings["part"], "io_type": settings["io_type"],
             "layers": len(hls_model.get_layers()),
-            "sparse_layers": [layer.name for layer in layers if layer.kernel == "sparse"],
+            "sparse_layers": [layer.name for layer in layers if layer.kernel == "sparse"], "stream_top": stream_top,
             "weight_bram18": sum(layer.chosen.bram18 for layer in layers)}
