@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 
 from conftest import REPO, run_flow
+from flow.boards import load_board
+from flow.config import BuildConfig, StepContext
 from flow.deploy.csim_overlay import CsimOverlay
 from flow.deploy.pynq_driver import Accelerator, DMATimeoutError, FixedPoint, read_bundle
 
@@ -117,8 +119,6 @@ def test_metadata_names_what_the_driver_needs(default_build):
 def test_block_design_tcl_under_stubbed_vivado(board_name, default_build, tmp_path):
     """boards/block_design.tcl run by tclsh against recording stubs: every cell and pin the driver relies on exists,
     the DMA's stream widths are the bundle's containers, and the .bit and .hwh land under one stem."""
-    from flow.boards import load_board
-    from flow.config import BuildConfig, StepContext
     from flow.deploy import DMA_NAME
     from flow.steps.bitstream import BLOCK_DESIGN, IP, block_design_params, tcl_params
 
@@ -241,3 +241,24 @@ def test_the_ip_must_be_started_for_the_batch_it_is_sent(default_build):
     with pytest.raises(DMATimeoutError):
         device.predict(np.load(bundle / "test_inputs.npy")[:2])
     assert registers.values == {}
+
+
+def test_a_built_bitstream_joins_the_bundle_under_one_stem(default_build, tmp_path):
+    """Where Vivado left flow_nn.bit and .hwh, the bundle ships both, lists them in the manifest and names the .bit;
+    the driver then checks them and goes for pynq, which this machine lacks: one error line."""
+    from flow.steps import bundle as bundle_step
+    from flow.steps.bitstream import BITSTREAM_OUTPUT
+
+    build = tmp_path / "build"
+    shutil.copytree(default_build[0], build, ignore=shutil.ignore_patterns("hls4ml_prj", "layer_projects"))
+    (build / BITSTREAM_OUTPUT).mkdir(parents=True)
+    (build / BITSTREAM_OUTPUT / "flow_nn.bit").write_bytes(b"\x00\x09bitstream")
+    (build / BITSTREAM_OUTPUT / "flow_nn.hwh").write_text("<hwh/>")
+    ctx = StepContext(config=BuildConfig(out=build), board=load_board("pynq-z2"), build_dir=build)
+    bundle_step.run(ctx)
+    bundle = build / "bundle"
+    assert read_bundle(bundle)["bitstream"] == "flow_nn.bit"
+    assert {"flow_nn.bit", "flow_nn.hwh"} <= set(json.loads((bundle / "manifest.json").read_text()))
+    result = subprocess.run([sys.executable, str(bundle / "driver.py"), "selftest"], capture_output=True, text=True)
+    assert result.returncode == 2 and result.stderr.count("\n") == 1
+    assert "pynq is not installed" in result.stderr or "cannot load flow_nn.bit" in result.stderr

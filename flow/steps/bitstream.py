@@ -7,6 +7,7 @@ where it is installed, and only once the synth step exports the stream top as IP
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 from ..config import StepContext
@@ -20,6 +21,7 @@ NAME = "bitstream"
 OUTPUTS: list[str] = []
 BLOCK_DESIGN = BOARDS_DIR / "block_design.tcl"
 PARAMS = "vivado/params.tcl"
+BITSTREAM_OUTPUT, BITSTREAM_STEM = "vivado/output", "flow_nn"  # where block_design.tcl leaves .bit and .hwh
 # the HLS IP the block design instantiates: the AXI-Stream top around the hls4ml model
 IP = {"vlnv": f"xilinx.com:hls:{TOP}:1.0", "cell": IP_CELL, "in": "in_stream", "out": "out_stream"}
 
@@ -41,8 +43,8 @@ def block_design_params(ctx: StepContext, input_precision: str, output_precision
         "flow_mm_width": board.dma_data_width,
         "flow_clock_mhz": round(1000 / board.clock_period_ns, 3),
         "flow_jobs": 2,
-        "flow_output_dir": str(build / "vivado" / "output"),
-        "flow_output_stem": "flow_nn",
+        "flow_output_dir": str(build / BITSTREAM_OUTPUT),
+        "flow_output_stem": BITSTREAM_STEM,
     }
 
 
@@ -51,6 +53,7 @@ def tcl_params(params: dict) -> str:
 
 
 def run(ctx: StepContext) -> dict:
+    shutil.rmtree(ctx.path(BITSTREAM_OUTPUT), ignore_errors=True)  # the bundle takes whatever this run leaves here
     meta = json.loads(ctx.path("csim_meta.json").read_text())
     try:
         params = block_design_params(ctx, meta["input_precision"], meta["output_precision"])

@@ -9,6 +9,7 @@ from ..config import StepContext
 from ..deploy import DMA_NAME, DRIVER, DRIVER_SOURCE, IP_CELL
 from ..deploy.axis_top import CONTROL_OFFSET, N_SAMPLES_OFFSET
 from ..paths import atomic_write_json
+from .bitstream import BITSTREAM_OUTPUT, BITSTREAM_STEM
 
 NAME = "bundle"
 OUTPUTS = ["bundle/manifest.json"]
@@ -34,6 +35,12 @@ def run(ctx: StepContext) -> dict:
     for source, target in TEST_VECTORS.items():
         shutil.copyfile(ctx.path(source), staging / target)
     shutil.copyfile(DRIVER_SOURCE, staging / DRIVER)
+    built = [ctx.path(BITSTREAM_OUTPUT) / f"{BITSTREAM_STEM}{suffix}" for suffix in (".bit", ".hwh")]
+    bitstream = None
+    if all(path.is_file() for path in built):  # PYNQ finds the .hwh by the .bit's stem
+        for path in built:
+            shutil.copyfile(path, staging / path.name)
+        bitstream = built[0].name
     atomic_write_json(staging / "metadata.json", {
         "board": ctx.board.name,
         "part": ctx.board.part,
@@ -45,7 +52,7 @@ def run(ctx: StepContext) -> dict:
         "ip": {"cell": IP_CELL, "control": CONTROL_OFFSET, "n_samples": N_SAMPLES_OFFSET},
         "io_type": settings["io_type"],
         "driver": DRIVER,
-        "bitstream": None,  # none is built without Vivado; see summary.json for why
+        "bitstream": bitstream,  # None without Vivado; summary.json says why
     })
     files = sorted(p for p in staging.iterdir() if p.is_file())
     atomic_write_json(staging / "manifest.json", {p.name: sha256(p) for p in files})
