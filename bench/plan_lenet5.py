@@ -4,7 +4,8 @@
 
 Runs the `flow plan` command as a user does, from the pretrained model of `admm_lenet5.py`
 (runs/bench/pretrain-s<seed>, trained here first if missing), into runs/bench/plan-<board>-s<seed>;
-probes already finished there are reused. Writes bench/results/plan_lenet5.json.
+probes already finished there are reused (the row gives each probe's own training time).
+Writes bench/results/plan_lenet5.json.
 """
 from __future__ import annotations
 
@@ -50,13 +51,17 @@ def main() -> None:
     layers = "; ".join(f"{layer['name']} {layer['kernel']} keep {layer['keep']:,}/{layer['weights']:,}"
                        + ("" if layer["break_even"] is None else f" (break-even portion {layer['break_even']:.2f})")
                        for layer in record["layers"])
-    probes = ", ".join(f"s={p['strength']:.3f}: " + (f"{p['accuracy_drop_pp']:+.2f} pp" if p["trained"]
-                                                     else f"skipped, {p['estimated_bram18']} BRAM18")
-                       for p in record["probes"])
+    def probe_cell(probe: dict) -> str:
+        if not probe["trained"]:
+            return f"s={probe['strength']:.3f}: skipped, {probe['estimated_bram18']} BRAM18"
+        wall_min = json.loads((Path(probe["run"]) / "compression.json").read_text())["metrics"]["wall_s"] / 60
+        return f"s={probe['strength']:.3f}: {probe['accuracy_drop_pp']:+.2f} pp, trained in {wall_min:.0f} min"
+
+    probes = ", ".join(probe_cell(p) for p in record["probes"])
     if chosen is None:
         value = f"no probe within {args.budget_pp} pp ({probes})"
     else:
-        value = (f"budget {args.budget_pp} pp, {len(record['probes'])} probes ({probes}); chosen s={chosen['strength']:.3f}: "
+        value = (f"budget {args.budget_pp} pp, {len(record['probes'])} probe(s) ({probes}); chosen s={chosen['strength']:.3f}: "
                  f"{layers}; accuracy {chosen['test_accuracy']:.4f} (drop {chosen['accuracy_drop_pp']:+.2f} pp)")
         if build:
             value += (f"; build: weights {build['weight_bram18']} of {record['bram18_budget']} BRAM18, csim "
