@@ -33,6 +33,7 @@ PLANNED_ROWS = [
     ("plan_lenet5", "Hardware-aware compression (`flow plan`, Fig. 5) of LeNet-5 for PYNQ-Z2, compiled (issue D)"),
     ("breakeven_lenet5", "Joint-compressed LeNet-5 on PYNQ-Z2: break-even ratio per layer, speedup at equal DSP (issue D)"),
     ("driver_codec_rate", "Board driver fixed-point encode/decode rate (issue E)"),
+    ("infer_csim_mnist", "Joint-compressed LeNet-5: `flow infer --target csim` on the MNIST test set vs compile-time csim (issue E)"),
 ]
 
 
