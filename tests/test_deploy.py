@@ -5,6 +5,7 @@ import shutil
 import subprocess
 import sys
 from fractions import Fraction
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -262,3 +263,38 @@ def test_a_built_bitstream_joins_the_bundle_under_one_stem(default_build, tmp_pa
     result = subprocess.run([sys.executable, str(bundle / "driver.py"), "selftest"], capture_output=True, text=True)
     assert result.returncode == 2 and result.stderr.count("\n") == 1
     assert "pynq is not installed" in result.stderr or "cannot load flow_nn.bit" in result.stderr
+
+
+HLS_STUBS = """
+set log [open [lindex $argv 1] w]
+proc record {args} { puts $::log [join $args |] }
+foreach command {open_project set_top open_solution set_part create_clock csynth_design export_design} {
+    proc $command {args} "record $command {*}\\$args"
+}
+proc add_files {path args} {
+    if {![file isfile $path]} { error "stub: no such source $path" }
+    record add_files $path
+}
+source [lindex $argv 0]
+close $log
+"""
+
+
+def test_ip_export_script_synthesizes_the_stream_top(default_build, tmp_path):
+    """ip/export_ip.tcl (written by the synth step, run by vitis-run where installed) under tclsh with recording
+    stubs: the stream top is the top, both sources exist, the board's part and clock, an IP-catalog export."""
+    build_dir = default_build[0]
+    synth = json.loads((build_dir / "summary.json").read_text())["steps"]["synth"]
+    assert synth["ip_export"] == "ip/export_ip.tcl written, not run"
+    tclsh = shutil.which("tclsh")
+    if tclsh is None:
+        pytest.skip("tclsh not on PATH")
+    (tmp_path / "stubs.tcl").write_text(HLS_STUBS)
+    run = subprocess.run([tclsh, str(tmp_path / "stubs.tcl"), str(build_dir / "ip" / "export_ip.tcl"),
+                          str(tmp_path / "calls.log")], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    calls = [line.split("|") for line in (tmp_path / "calls.log").read_text().splitlines()]
+    assert ["set_top", "flow_axis_top"] in calls and ["set_part", "xc7z020clg400-1"] in calls
+    assert {Path(c[1]).name for c in calls if c[0] == "add_files"} == {"myproject.cpp", "flow_axis_top.cpp"}
+    assert ["create_clock", "-period", "10.0", "-name", "default"] in calls
+    assert calls[-2][0] == "csynth_design" and calls[-1][:3] == ["export_design", "-format", "ip_catalog"]

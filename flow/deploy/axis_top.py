@@ -15,6 +15,9 @@ from ..paths import atomic_write_text
 
 HLS_DIR = Path(__file__).resolve().parents[2] / "hls"
 TOP = "flow_axis_top"
+EXPORT_SCRIPT = "ip/export_ip.tcl"  # in the build dir; sources hls/export_ip.tcl
+IP_PROJECT = "ip/flow_ip"
+IP_REPO = f"{IP_PROJECT}/solution1/impl/ip"  # where export_design -format ip_catalog leaves the IP
 # AXI-Lite map of an HLS top with ap_ctrl_hs and one scalar argument (Vitis HLS): control, then n_samples
 CONTROL_OFFSET, N_SAMPLES_OFFSET = 0x00, 0x10
 
@@ -69,3 +72,17 @@ def write_axis_top(hls_model, io_type: str) -> Path:
     shutil.copyfile(HLS_DIR / "flow_axis_top.h", firmware / "flow_axis_top.h")
     atomic_write_text(firmware / f"{TOP}.cpp", source)
     return firmware / f"{TOP}.cpp"
+
+
+def write_export_script(build_dir: Path, hls_model, part: str, clock_ns: float) -> Path:
+    """ip/export_ip.tcl: the variables hls/export_ip.tcl reads, then the script itself."""
+    build_dir = Path(build_dir).resolve()
+    settings = {"flow_hls_project": build_dir / IP_PROJECT, "flow_top": TOP,
+                "flow_firmware": Path(hls_model.config.get_output_dir()).resolve() / "firmware",
+                "flow_model": hls_model.config.get_project_name(), "flow_part": part, "flow_clock_ns": clock_ns}
+    script = "".join(f"set {name} {{{value}}}\n" for name, value in settings.items())
+    script += f"source {{{HLS_DIR / 'export_ip.tcl'}}}\n"
+    path = build_dir / EXPORT_SCRIPT
+    path.parent.mkdir(exist_ok=True)
+    atomic_write_text(path, script)
+    return path

@@ -1,19 +1,21 @@
 """Step `bitstream`: Vivado block design (boards/block_design.tcl), implementation and bitstream.
 
 The step always writes vivado/params.tcl, the block design's inputs from the board file and the
-bundle's stream formats, so the Tcl can be inspected and run elsewhere. Vivado itself runs only
-where it is installed, and only once the synth step exports the stream top as IP (not wired yet).
+bundle's stream formats, so the Tcl can be inspected and run elsewhere. Vivado runs where it is
+installed and the synth step has exported the stream top as IP; neither has ever run here.
 """
 from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 from pathlib import Path
 
 from ..config import StepContext
 from ..deploy import DMA_NAME, IP_CELL
-from ..deploy.axis_top import TOP
+from ..deploy.axis_top import IP_REPO, TOP
 from ..deploy.pynq_driver import BundleError, FixedPoint
+from ..errors import FlowError
 from ..paths import BOARDS_DIR, atomic_write_text
 from ..tools import missing_tool_status
 
@@ -35,7 +37,7 @@ def block_design_params(ctx: StepContext, input_precision: str, output_precision
         "flow_part": board.part,
         "flow_family": board.family,
         "flow_board_part_pattern": board.board_part_pattern,
-        "flow_ip_repo": str(build / "hls4ml_prj"),
+        "flow_ip_repo": str(build / IP_REPO),
         "flow_ip_vlnv": IP["vlnv"], "flow_ip_cell": IP["cell"], "flow_ip_in": IP["in"], "flow_ip_out": IP["out"],
         "flow_dma_name": DMA_NAME,
         "flow_in_width": FixedPoint(input_precision).bits,
@@ -64,5 +66,13 @@ def run(ctx: StepContext) -> dict:
     skipped = missing_tool_status(ctx.board.implementation_tool)
     if skipped:
         return {**skipped, "params": PARAMS}
-    return {"status": f"skipped: the synth step does not export {IP['vlnv']} as IP yet, so there is nothing to implement",
-            "params": PARAMS}
+    if not ctx.path(IP_REPO).is_dir():
+        return {"status": f"skipped: no exported IP at {IP_REPO} (the synth step exports it with {ctx.board.hls_tool})",
+                "params": PARAMS}
+    with open(ctx.path("vivado/vivado.log"), "w") as log:
+        built = subprocess.run([ctx.board.implementation_tool, "-mode", "batch", "-source", str(BLOCK_DESIGN),
+                                "-tclargs", str(ctx.path(PARAMS).resolve())], cwd=ctx.path("vivado"),
+                               stdout=log, stderr=subprocess.STDOUT)
+    if built.returncode:
+        raise FlowError(f"Vivado block design / bitstream failed (exit {built.returncode}); see {ctx.path('vivado/vivado.log')}")
+    return {"status": "done", "params": PARAMS, "bitstream": f"{BITSTREAM_OUTPUT}/{BITSTREAM_STEM}.bit"}

@@ -1,0 +1,18 @@
+# Vitis HLS: C-synthesize the stream top (flow_axis_top around the hls4ml model) and export it as
+# Vivado IP for boards/block_design.tcl.
+#
+#   cd BUILD && vitis-run --mode hls --tcl ip/export_ip.tcl
+#
+# ip/export_ip.tcl (written by the synth step) sets the flow_* variables and sources this file.
+
+open_project -reset $flow_hls_project
+set_top $flow_top
+set cflags "-std=c++14 -I$flow_firmware -I$flow_firmware/ap_types"
+foreach source [list $flow_firmware/$flow_model.cpp $flow_firmware/$flow_top.cpp] {
+    add_files $source -cflags $cflags
+}
+open_solution -reset solution1 -flow_target vivado
+set_part $flow_part
+create_clock -period $flow_clock_ns -name default
+csynth_design
+export_design -format ip_catalog -vendor xilinx.com -library hls -version 1.0
