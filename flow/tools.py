@@ -9,3 +9,8 @@ def missing_tool_status(tool: str) -> dict | None:
     if shutil.which(tool) is None:
         return {"status": f"skipped: {tool} not on PATH"}
     return None
+
+
+def tcl_assignments(variables: dict) -> str:
+    """`set name {value}` lines: how flow hands its settings to the Vivado and Vitis HLS Tcl scripts."""
+    return "".join(f"set {name} {{{value}}}\n" for name, value in variables.items())

@@ -121,7 +121,8 @@ def test_block_design_tcl_under_stubbed_vivado(board_name, default_build, tmp_pa
     """boards/block_design.tcl run by tclsh against recording stubs: every cell and pin the driver relies on exists,
     the DMA's stream widths are the bundle's containers, and the .bit and .hwh land under one stem."""
     from flow.deploy import DMA_NAME
-    from flow.steps.bitstream import BLOCK_DESIGN, IP, block_design_params, tcl_params
+    from flow.steps.bitstream import BLOCK_DESIGN, IP, block_design_params
+    from flow.tools import tcl_assignments
 
     tclsh = shutil.which("tclsh")
     if tclsh is None:
@@ -130,7 +131,7 @@ def test_block_design_tcl_under_stubbed_vivado(board_name, default_build, tmp_pa
     metadata = json.loads((default_build[0] / "bundle" / "metadata.json").read_text())
     ctx = StepContext(config=BuildConfig(board=board_name, out=tmp_path), board=board, build_dir=tmp_path)
     params = block_design_params(ctx, metadata["input"]["precision"], metadata["output"]["precision"])
-    (tmp_path / "params.tcl").write_text(tcl_params(params))
+    (tmp_path / "params.tcl").write_text(tcl_assignments(params))
     impl = tmp_path / "vivado" / "project" / "flow_bd.runs" / "impl_1"
     impl.mkdir(parents=True)
     (impl / "flow_wrapper.bit").write_bytes(b"bit")

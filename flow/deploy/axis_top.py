@@ -12,6 +12,7 @@ import numpy as np
 
 from ..deploy.pynq_driver import FixedPoint
 from ..paths import atomic_write_text
+from ..tools import tcl_assignments
 
 HLS_DIR = Path(__file__).resolve().parents[2] / "hls"
 TOP = "flow_axis_top"
@@ -80,8 +81,7 @@ def write_export_script(build_dir: Path, hls_model, part: str, clock_ns: float) 
     settings = {"flow_hls_project": build_dir / IP_PROJECT, "flow_top": TOP,
                 "flow_firmware": Path(hls_model.config.get_output_dir()).resolve() / "firmware",
                 "flow_model": hls_model.config.get_project_name(), "flow_part": part, "flow_clock_ns": clock_ns}
-    script = "".join(f"set {name} {{{value}}}\n" for name, value in settings.items())
-    script += f"source {{{HLS_DIR / 'export_ip.tcl'}}}\n"
+    script = tcl_assignments(settings) + f"source {{{HLS_DIR / 'export_ip.tcl'}}}\n"
     path = build_dir / EXPORT_SCRIPT
     path.parent.mkdir(exist_ok=True)
     atomic_write_text(path, script)

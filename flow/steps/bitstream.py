@@ -17,7 +17,7 @@ from ..deploy.axis_top import IP_REPO, TOP
 from ..deploy.pynq_driver import BundleError, FixedPoint
 from ..errors import FlowError
 from ..paths import BOARDS_DIR, atomic_write_text
-from ..tools import missing_tool_status
+from ..tools import missing_tool_status, tcl_assignments
 
 NAME = "bitstream"
 OUTPUTS: list[str] = []
@@ -50,10 +50,6 @@ def block_design_params(ctx: StepContext, input_precision: str, output_precision
     }
 
 
-def tcl_params(params: dict) -> str:
-    return "".join(f"set {name} {{{value}}}\n" for name, value in params.items())
-
-
 def run(ctx: StepContext) -> dict:
     shutil.rmtree(ctx.path(BITSTREAM_OUTPUT), ignore_errors=True)  # the bundle takes whatever this run leaves here
     meta = json.loads(ctx.path("csim_meta.json").read_text())
@@ -62,7 +58,7 @@ def run(ctx: StepContext) -> dict:
     except BundleError as exc:
         return {"status": f"skipped: no stream format for this model ({exc})"}
     ctx.path("vivado").mkdir(exist_ok=True)
-    atomic_write_text(ctx.path(PARAMS), tcl_params(params))
+    atomic_write_text(ctx.path(PARAMS), tcl_assignments(params))
     skipped = missing_tool_status(ctx.board.implementation_tool)
     if skipped:
         return {**skipped, "params": PARAMS}

@@ -1,27 +1,19 @@
 """Step `bundle`: what goes to the board: metadata, test vectors and a sha256 manifest."""
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 
 from ..config import StepContext
 from ..deploy import DMA_NAME, DRIVER, DRIVER_SOURCE, IP_CELL
 from ..deploy.axis_top import CONTROL_OFFSET, N_SAMPLES_OFFSET
+from ..deploy.pynq_driver import MANIFEST, METADATA, sha256
 from ..paths import atomic_write_json
 from .bitstream import BITSTREAM_OUTPUT, BITSTREAM_STEM
 
 NAME = "bundle"
-OUTPUTS = ["bundle/manifest.json"]
+OUTPUTS = [f"bundle/{MANIFEST}"]
 TEST_VECTORS = {"verify_inputs.npy": "test_inputs.npy", "csim_outputs.npy": "test_outputs_csim.npy"}
-
-
-def sha256(path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def run(ctx: StepContext) -> dict:
@@ -41,7 +33,7 @@ def run(ctx: StepContext) -> dict:
         for path in built:
             shutil.copyfile(path, staging / path.name)
         bitstream = built[0].name
-    atomic_write_json(staging / "metadata.json", {
+    atomic_write_json(staging / METADATA, {
         "board": ctx.board.name,
         "part": ctx.board.part,
         "clock_period_ns": ctx.board.clock_period_ns,
@@ -55,7 +47,7 @@ def run(ctx: StepContext) -> dict:
         "bitstream": bitstream,  # None without Vivado; summary.json says why
     })
     files = sorted(p for p in staging.iterdir() if p.is_file())
-    atomic_write_json(staging / "manifest.json", {p.name: sha256(p) for p in files})
+    atomic_write_json(staging / MANIFEST, {p.name: sha256(p) for p in files})
     # the manifest is written last, then the folder swapped in whole: a bundle without one is incomplete
     shutil.rmtree(bundle, ignore_errors=True)
     staging.replace(bundle)
