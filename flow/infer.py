@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .deploy.csim_overlay import csim_overlay_for
-from .deploy.pynq_driver import METADATA, Accelerator, BundleError, read_bundle
+from .deploy.csim_overlay import csim_connection
+from .deploy.pynq_driver import METADATA, Accelerator, BundleError
 from .errors import FlowError
 
 TARGETS = ("csim", "pynq")
@@ -32,10 +32,7 @@ def accelerator(path: Path, target: str = "csim", timeout_s: float = 5.0) -> Acc
         raise FlowError(f"unknown target '{target}'; targets are: {', '.join(TARGETS)}")
     bundle = bundle_dir(path)
     try:
-        if target == "pynq":
-            return Accelerator(bundle, timeout_s=timeout_s)
-        overlay = csim_overlay_for(bundle, read_bundle(bundle))
-        return Accelerator(bundle, overlay=overlay, allocate=overlay.allocate, timeout_s=timeout_s)
+        return Accelerator(bundle, connect=csim_connection(bundle) if target == "csim" else None, timeout_s=timeout_s)
     except BundleError as exc:
         raise FlowError(str(exc)) from None
 

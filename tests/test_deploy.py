@@ -13,7 +13,7 @@ import pytest
 from conftest import REPO, run_flow
 from flow.boards import load_board
 from flow.config import BuildConfig, StepContext
-from flow.deploy.csim_overlay import CsimOverlay
+from flow.deploy.csim_overlay import csim_connection
 from flow.deploy.pynq_driver import Accelerator, DMATimeoutError, FixedPoint, read_bundle
 
 DRIVER = REPO / "flow" / "deploy" / "pynq_driver.py"
@@ -75,8 +75,7 @@ def test_csim_target_cli_reproduces_compile_csim(default_build):
 
 def test_a_stalled_dma_times_out_with_a_clear_error(default_build):
     bundle = default_build[0] / "bundle"
-    overlay = CsimOverlay(default_build[0], read_bundle(bundle), stalled=True)
-    device = Accelerator(bundle, overlay=overlay, allocate=overlay.allocate, timeout_s=0.2)
+    device = Accelerator(bundle, connect=csim_connection(bundle, stalled=True), timeout_s=0.2)
     with pytest.raises(DMATimeoutError, match=r"DMA send \(MM2S\) did not finish within 0.2 s"):
         device.predict(np.load(bundle / "test_inputs.npy")[:2])
 
@@ -235,10 +234,8 @@ def test_stream_top_speaks_the_drivers_format(default_build, tmp_path):
 def test_the_ip_must_be_started_for_the_batch_it_is_sent(default_build):
     """The csim stand-in completes a transfer only after the driver wrote n_samples and ap_start, like the IP."""
     bundle = default_build[0] / "bundle"
-    metadata = read_bundle(bundle)
-    overlay = CsimOverlay(default_build[0], metadata)
-    device = Accelerator(bundle, overlay=overlay, allocate=overlay.allocate, timeout_s=0.2)
-    registers = getattr(overlay, metadata["ip"]["cell"])
+    device = Accelerator(bundle, connect=csim_connection(bundle), timeout_s=0.2)
+    registers = getattr(device.overlay, device.metadata["ip"]["cell"])
     device.ip = type("Unstarted", (), {"write": lambda self, offset, value: None})()  # a driver that forgot the IP
     with pytest.raises(DMATimeoutError):
         device.predict(np.load(bundle / "test_inputs.npy")[:2])

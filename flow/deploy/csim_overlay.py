@@ -103,10 +103,15 @@ class CsimOverlay:
         return np.rint(outputs * float(1 << out_fraction)).astype(np.int64)
 
 
-def csim_overlay_for(bundle: Path, metadata: dict, stalled: bool = False) -> CsimOverlay:
-    """The bundle's own build (its parent folder) behind a simulated DMA."""
+def csim_connection(bundle: Path, stalled: bool = False):
+    """The driver's `connect` for the csim target: the bundle's own build (its parent folder) behind a simulated DMA."""
     build_dir = Path(bundle).resolve().parent
-    if not (build_dir / "hls_config.json").is_file() or not (build_dir / "model_clean.onnx").is_file():
-        raise FlowError(f"the csim target runs the build the bundle came from, and {build_dir} is not one; "
-                        "pass the bundle/ folder inside a flow compile build dir")
-    return CsimOverlay(build_dir, metadata, stalled)
+
+    def connect(metadata: dict):
+        if not (build_dir / "hls_config.json").is_file() or not (build_dir / "model_clean.onnx").is_file():
+            raise FlowError(f"the csim target runs the build the bundle came from, and {build_dir} is not one; "
+                            "pass the bundle/ folder inside a flow compile build dir")
+        overlay = CsimOverlay(build_dir, metadata, stalled)
+        return overlay, overlay.allocate
+
+    return connect

@@ -130,23 +130,22 @@ def read_bundle(bundle: Path) -> dict:
 class Accelerator:
     """The compiled model behind an AXI DMA: predict(x) encodes, transfers, waits (bounded) and decodes."""
 
-    def __init__(self, bundle, overlay=None, allocate=None, timeout_s: float = 5.0):
+    def __init__(self, bundle, connect=None, timeout_s: float = 5.0):
+        """connect(metadata) -> (overlay, allocate); by default the bundle's bitstream through pynq."""
         self.bundle = Path(bundle)
         self.metadata = read_bundle(self.bundle)
         self.timeout_s = timeout_s
-        if overlay is None:
-            overlay, allocate = self._load_overlay()
-        self.overlay, self.allocate = overlay, allocate
-        self.dma = getattr(overlay, self.metadata["dma"])
-        self.ip = getattr(overlay, self.metadata["ip"]["cell"])
+        self.overlay, self.allocate = (connect or self._load_overlay)(self.metadata)
+        self.dma = getattr(self.overlay, self.metadata["dma"])
+        self.ip = getattr(self.overlay, self.metadata["ip"]["cell"])
         self.input_codec = FixedPoint(self.metadata["input"]["precision"])
         self.output_codec = FixedPoint(self.metadata["output"]["precision"])
         self.sample_shape = tuple(self.metadata["input"]["shape"][1:])
         self.perm = self.metadata["input"].get("perm")
         self.output_size = int(np.prod(self.metadata["output"]["shape"][1:]))
 
-    def _load_overlay(self):
-        bitstream = self.metadata.get("bitstream")
+    def _load_overlay(self, metadata: dict):
+        bitstream = metadata.get("bitstream")
         if not bitstream:
             raise BundleError(f"{self.bundle} has no bitstream (it was built without Vivado); "
                               "rebuild with Vivado on PATH, or run the csim target: flow infer --bundle DIR --target csim")
