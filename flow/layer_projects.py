@@ -14,8 +14,6 @@ from __future__ import annotations
 import copy
 import json
 import warnings
-from dataclasses import dataclass
-from pathlib import Path
 
 from onnx import helper
 
@@ -31,15 +29,6 @@ LAYER_PROJECTS_RECORD = "layer_projects.json"
 WEIGHT_OPS = ("Conv", "MatMul", "Gemm")
 KERNELS = ("dense", "sparse")
 MAX_INPUT_BITS = 100  # hls4ml's FixInputPrecision rewrites wider model inputs
-
-
-@dataclass(frozen=True)
-class LayerProject:
-    layer: str  # the hls4ml layer name in the whole model
-    kernel: str  # dense | sparse
-    path: Path
-    input_tensor: str
-    output_tensor: str
 
 
 def layer_boundaries(model) -> list[tuple[str, str]]:
@@ -67,18 +56,16 @@ def subgraph(model, first: str, last: str):
     from qonnx.core.modelwrapper import ModelWrapper
 
     graph = model.graph
-    producer = {output: node for node in graph.node for output in node.output}
+    producer = {output: index for index, node in enumerate(graph.node) for output in node.output}
     initializers = {init.name for init in graph.initializer}
-    kept, pending = [], [last]
+    kept, pending = set(), [last]  # indices of the nodes needed, walking back from `last`
     while pending:
         tensor = pending.pop()
-        if tensor == first or tensor in initializers or tensor not in producer:
+        if tensor == first or tensor in initializers or tensor not in producer or producer[tensor] in kept:
             continue
-        node = producer[tensor]
-        if not any(node is k for k in kept):
-            kept.append(node)
-            pending.extend(node.input)
-    nodes = [node for node in graph.node if any(node is k for k in kept)]
+        kept.add(producer[tensor])
+        pending.extend(graph.node[producer[tensor]].input)
+    nodes = [graph.node[index] for index in sorted(kept)]
     used = {name for node in nodes for name in node.input}
     produced = {name for node in nodes for name in node.output}
     infos = {info.name: info for info in [*graph.value_info, *graph.input, *graph.output]}
