@@ -35,6 +35,7 @@ from .build import compile as compile_build
 from .compress.accounting import output_positions
 from .compress.recipe import PRUNE_KINDS, RECIPES_DIR, load_recipe, per_layer
 from .config import BuildConfig
+from .deploy.pynq_driver import FixedPoint
 from .errors import FlowError
 from .estimate import LayerShape
 from .paths import atomic_write_json
@@ -77,9 +78,10 @@ class LayerPlanInput:
     bits: int | None = None  # ADMM-NN level bits the recipe quantizes the layer to; None: it stays float
 
 
-def float_weight_bits() -> int:
-    """Unquantized weights compile at the build's default precision, e.g. 32 for fixed<32,16>."""
-    return int(BuildConfig.default_precision.split("<")[1].split(",")[0])
+def dense_weight_bits(level_bits: int | None) -> int:
+    """A dense weight's width as compiled: narrow-range codes +-1 .. +-2**(b-1) need b + 1 bits;
+    unquantized weights take the build's default precision (32 for fixed<32,16>)."""
+    return level_bits + 1 if level_bits else FixedPoint(BuildConfig.default_precision).width
 
 
 def recipe_bits(config: PlanConfig, layer_sizes: dict[str, int]) -> dict[str, int]:
@@ -101,9 +103,8 @@ def layer_inputs(model: torch.nn.Module, board, bits: dict[str, int], input_bits
         weight = layer.weight
         n_out, n_in = weight.shape[0], int(weight[0].numel())
         level_bits = bits.get(name)
-        # narrow-range codes +-1 .. +-2**(b-1) need b + 1 bits in a dense weight container
-        weight_bits = level_bits + 1 if level_bits else float_weight_bits()
-        shape = LayerShape(name, n_in, n_out, positions=positions[name], weight_bits=weight_bits, input_bits=input_bits)
+        shape = LayerShape(name, n_in, n_out, positions=positions[name], weight_bits=dense_weight_bits(level_bits),
+                           input_bits=input_bits)
         break_even = break_even_portion(shape, board, code_bits=level_bits, level_bits=level_bits) if level_bits else None
         inputs.append(LayerPlanInput(name=name, kind="conv" if weight.dim() > 2 else "fc", weights=int(weight.numel()),
                                      macs=int(weight.numel()) * positions[name], break_even=break_even,
@@ -114,7 +115,7 @@ def layer_inputs(model: torch.nn.Module, board, bits: dict[str, int], input_bits
 def weight_memory(layer: LayerPlanInput, keep: int) -> Footprint:
     """Estimated on-chip weight memory: the dense array, or one sparse PE's expected entries (flow/breakeven.py)."""
     if keep >= layer.weights or not layer.bits:
-        return dense_footprint(layer.n_in, layer.n_out, layer.bits + 1 if layer.bits else float_weight_bits())
+        return dense_footprint(layer.n_in, layer.n_out, dense_weight_bits(layer.bits))
     pruned = 1 - keep / layer.weights
     index_bits = best_index_bits(keep, pruned, layer.bits)
     entries = math.ceil(expected_entries(keep, pruned, index_bits))
