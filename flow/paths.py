@@ -6,9 +6,22 @@ import os
 import tempfile
 from pathlib import Path
 
+from .errors import FlowError
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BOARDS_DIR = REPO_ROOT / "boards"
 MODELS_DIR = REPO_ROOT / "models"
+
+
+def prepare_output_dir(path: Path) -> None:
+    """Create the output folder and prove it takes files, so a run fails before its first hour, not after."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".write-probe"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise FlowError(f"cannot write to output dir {path} ({exc.strerror}); pass --out with a writable folder") from None
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:

@@ -38,7 +38,7 @@ from .config import BuildConfig
 from .deploy.pynq_driver import FixedPoint
 from .errors import FlowError
 from .estimate import LayerShape
-from .paths import atomic_write_json
+from .paths import atomic_write_json, prepare_output_dir
 from .sparse.memory import Footprint, dense_footprint, sparse_footprint
 from .train import COMPRESSION, FINAL, TrainConfig, train
 from .zoo import compressible_layers, load_checkpoint
@@ -165,7 +165,7 @@ def plan(config: PlanConfig) -> dict:
         raise FlowError(f"{config.init} is already pruned or quantized; plan from a dense pretrained model.pt")
     sizes = {name: layer.weight.numel() for name, layer in compressible_layers(model).items()}
     layers = layer_inputs(model, board, recipe_bits(config, sizes), config.input_bits)
-    config.out.mkdir(parents=True, exist_ok=True)
+    prepare_output_dir(config.out)
     low, high, probes, best = 0.0, 1.0, [], None
     for _ in range(config.probes):
         strength = (low + high) / 2

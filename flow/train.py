@@ -8,21 +8,21 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from .compress.accounting import account
-from .compress.recipe import COMPRESS_KINDS, Recipe, Stage, load_recipe, recipe_from_tree
+from .compress.recipe import COMPRESS_KINDS, Recipe, Stage, check_layer_settings, load_recipe, recipe_from_tree
 from .compress.stages import StageSession
 from .data import Split, load_digits_split, load_mnist_split
 from .errors import FlowError
-from .paths import atomic_write_bytes, atomic_write_json
+from .paths import atomic_write_bytes, atomic_write_json, prepare_output_dir
 from .zoo import build_model, compressible_layers, load_checkpoint, save_checkpoint
 
 CHECKPOINT, FINAL, HISTORY, COMPRESSION, RECIPE = "checkpoint.pt", "model.pt", "history.json", "compression.json", "recipe.json"
@@ -125,6 +125,9 @@ def _train_epoch(model, session: StageSession, data: Data, batch_size: int, gene
         session.optimizer.step()
         session.constraints.enforce()
         total, batches = total + loss.item(), batches + 1
+        if not math.isfinite(total):
+            raise FlowError(f"training diverged in the {session.stage.kind} stage (loss {total / batches}); "
+                            "lower that stage's lr and start again in a new --out")
     return total / batches
 
 
@@ -174,16 +177,12 @@ def _resolve_recipe(config: TrainConfig, out: Path) -> Recipe:
         raise FlowError(f"{out} already holds a finished run ({FINAL}); choose another --out or delete it")
     if (out / CHECKPOINT).is_file():
         raise FlowError(f"{out} holds an unfinished run; pass --resume to continue it or choose another --out")
-    recipe = load_recipe(config.recipe, config.overrides)
-    atomic_write_json(stored, recipe.to_json())
-    return recipe
+    return load_recipe(config.recipe, config.overrides)
 
 
 def _data_dir(config: TrainConfig, out: Path) -> Path | None:
     """A resumed run reads the data folder it started with unless --data-dir names another."""
     if config.data_dir is not None:
-        if not config.resume:
-            atomic_write_json(out / DATA_DIR, {"data_dir": str(Path(config.data_dir).resolve())})
         return Path(config.data_dir)
     if config.resume and (out / DATA_DIR).is_file():
         return Path(json.loads((out / DATA_DIR).read_text())["data_dir"])
@@ -213,7 +212,7 @@ def _device(name: str) -> torch.device:
 
 def train(config: TrainConfig = TrainConfig()) -> dict:
     out = Path(config.out) if config.out else Path("runs") / Path(config.recipe or "lenet-digits").stem
-    out.mkdir(parents=True, exist_ok=True)
+    prepare_output_dir(out)
     device = _device(config.device)
     recipe = _resolve_recipe(config, out)
     data = load_data(recipe, _data_dir(config, out), device)
@@ -221,6 +220,11 @@ def train(config: TrainConfig = TrainConfig()) -> dict:
         model, state, session_state = _load(out, recipe.arch, device)
     else:
         (model, state), session_state = _initial_state(recipe, device), None
+    check_layer_settings(recipe, {name: layer.weight.numel() for name, layer in compressible_layers(model).items()})
+    if not config.resume:  # written only once every input is known good, so a refused run leaves --out as it was
+        atomic_write_json(out / RECIPE, recipe.to_json())
+        if config.data_dir is not None:
+            atomic_write_json(out / DATA_DIR, {"data_dir": str(Path(config.data_dir).resolve())})
     started = time.perf_counter()
 
     def evaluate(candidate) -> float:

@@ -22,6 +22,7 @@ COMPRESS_KINDS = (*PRUNE_KINDS, "admm_quantize")
 ALL_LAYERS = "*"  # what a single-number `bits` quantizes
 DATASETS = ("digits", "mnist")
 SCHEDULES = ("constant", "cosine")
+MIN_BITS, MAX_BITS = 1, 16  # 2**bits nonzero levels; the hls4ml code container has bits + 1 bits
 
 
 @dataclass(frozen=True)
@@ -129,6 +130,25 @@ def _validate_stage(stage: Stage, where: str, quantized_before: bool, compressed
                         "use it on that stage or a later one")
     if stage.kind == "admm_quantize" and stage.bits is None:
         raise FlowError(f"{where}: an admm_quantize stage needs 'bits' (per layer or one number)")
+    for name, kinds in (("keep", PRUNE_KINDS), ("bits", ("admm_quantize",))):
+        if getattr(stage, name) is not None and stage.kind not in kinds:
+            raise FlowError(f"{where}: '{name}' does nothing in a {stage.kind} stage; remove it or change the kind")
+    for layer, value in _settings(stage.keep):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+            raise FlowError(f"{where}.keep{layer} must be a count >= 1 or a fraction in (0, 1), got {value!r}")
+    for layer, value in _settings(stage.bits):
+        if isinstance(value, bool) or not isinstance(value, int) or not MIN_BITS <= value <= MAX_BITS:
+            raise FlowError(f"{where}.bits{layer} must be a whole number of bits from {MIN_BITS} to {MAX_BITS}, "
+                            f"got {value!r}")
+    if not isinstance(stage.power_of_two, bool):
+        raise FlowError(f"{where}.power_of_two must be true or false, got {stage.power_of_two!r}")
+
+
+def _settings(setting) -> list[tuple[str, object]]:
+    """(".layer", value) per layer of a per-layer mapping, ("", value) for one number, nothing when unset."""
+    if setting is None:
+        return []
+    return [(f".{name}", value) for name, value in setting.items()] if isinstance(setting, dict) else [("", setting)]
 
 
 def load_recipe(path: Path | None = None, overrides: tuple[str, ...] = ()) -> Recipe:
@@ -157,6 +177,10 @@ def recipe_from_tree(tree, overrides: tuple[str, ...] = (), where: str = "recipe
     if recipe.dataset not in DATASETS:
         raise FlowError(f"{where}: dataset '{recipe.dataset}' unknown; choose {' or '.join(DATASETS)}")
     _positive_int(recipe.batch_size, "batch_size")
+    if isinstance(recipe.seed, bool) or not isinstance(recipe.seed, int) or recipe.seed < 0:
+        raise FlowError(f"{where}: seed must be a whole number >= 0, got {recipe.seed!r}")
+    if not isinstance(recipe.arch, str) or not (recipe.init is None or isinstance(recipe.init, str)):
+        raise FlowError(f"{where}: arch and init must be text (an architecture name, a checkpoint path)")
     for subset in ("train_subset", "test_subset"):
         if getattr(recipe, subset) is not None:
             _positive_int(getattr(recipe, subset), subset)
@@ -195,3 +219,15 @@ def keep_counts(keep, layer_sizes: dict[str, int]) -> dict[str, int]:
             raise FlowError(f"keep for {name} is {value}; use a fraction in (0, 1) or a count in 1..{size}")
         counts[name] = count
     return counts
+
+
+def check_layer_settings(recipe: Recipe, layer_sizes: dict[str, int]) -> None:
+    """Every stage's per-layer keep and bits against the real layers, before any epoch is spent."""
+    for index, stage in enumerate(recipe.stages):
+        try:
+            if stage.keep is not None:
+                keep_counts(stage.keep, layer_sizes)
+            if stage.bits is not None:
+                per_layer(stage.bits, layer_sizes, "bits")
+        except FlowError as exc:
+            raise FlowError(f"stages.{index}: {exc}") from None
