@@ -4,6 +4,7 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -132,5 +133,19 @@ def load_checkpoint(path: Path) -> tuple[nn.Module, dict]:
         raise FlowError(
             f"{path} is not a flow checkpoint ({reason[:160]}); re-create it with 'flow train'"
         ) from None
+    check_weights({name: tensor.detach().numpy() for name, tensor in blob["state_dict"].items()},
+                  {f"{name}.weight" for name in compressible_layers(model)}, path)
     model.eval()
     return model, blob
+
+
+def check_weights(arrays: dict, weight_names: set[str], source: Path) -> None:
+    """Refuse NaN/Inf anywhere and weight tensors pruned to 100%: neither can become a working accelerator."""
+    for name, array in arrays.items():
+        if np.issubdtype(array.dtype, np.floating) and not np.isfinite(array).all():
+            raise FlowError(f"{source}: tensor '{name}' holds NaN or Inf values; retrain or re-export the model "
+                            "from a run whose loss stayed finite")
+    for name in sorted(weight_names):
+        if not np.any(arrays[name]):
+            raise FlowError(f"{source}: every weight of '{name}' is zero (pruned to 100%), so the layer outputs only "
+                            "its bias; keep at least one weight per layer (keep >= 1) and retrain")
