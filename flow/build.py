@@ -12,9 +12,18 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from .boards import load_board
 from .config import BuildConfig, StepContext
 from .errors import FlowError
-from .paths import atomic_write_json
+from .fingerprint import build_fingerprint, outputs_digest
+from .paths import atomic_write_json, prepare_output_dir
 from .steps import STEP_NAMES, STEPS
-from .zoo import DEFAULT_MODEL
+from .steps.export import check_source
+from .zoo import DEFAULT_CHECKPOINT, DEFAULT_MODEL
+
+NOT_FINGERPRINTED = ("out", "from_step", "show_progress")  # where and how, not what, is built
+# the first step that reads each config field: --from-step past it cannot apply a change to that field
+FIRST_READER = {"model": "export",
+                **dict.fromkeys(("board", "default_precision", "strategy", "reuse_factor", "sparse", "sparse_cycles"),
+                                "hls4ml"),
+                **dict.fromkeys(("data_dir", "n_samples", "seed"), "csim")}
 
 
 @dataclass(frozen=True)
@@ -26,16 +35,6 @@ class BuildResult:
 def default_build_dir(config: BuildConfig) -> Path:
     model_name = config.model.stem if config.model else DEFAULT_MODEL
     return Path("build") / f"{model_name}-{config.board}"
-
-
-def _prepare_build_dir(path: Path) -> None:
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        probe = path / ".write-probe"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as exc:
-        raise FlowError(f"cannot write to output dir {path} ({exc.strerror}); pass --out with a writable folder") from None
 
 
 def _first_step(config: BuildConfig, build_dir: Path) -> int:
@@ -51,7 +50,26 @@ def _first_step(config: BuildConfig, build_dir: Path) -> int:
                 f"cannot start at '{config.from_step}': step '{step.NAME}' has not produced {missing[0]} in {build_dir}; "
                 "start from an earlier step"
             )
+    built_with = json.loads((build_dir / "config.json").read_text()) if (build_dir / "config.json").is_file() else {}
+    for name, value in config.to_json().items():
+        reader = FIRST_READER.get(name)
+        if reader and STEP_NAMES.index(reader) < first and name in built_with and built_with[name] != value:
+            raise FlowError(f"--from-step {config.from_step} would keep what step '{reader}' built with {name}="
+                            f"{built_with[name]!r}, but this run asks for {value!r}; start at --from-step {reader} "
+                            "or earlier, or drop --from-step (unchanged steps are reused by content hash anyway)")
     return first
+
+
+def _previous_steps(summary_path: Path) -> dict:
+    try:
+        return json.loads(summary_path.read_text()).get("steps", {})
+    except (OSError, ValueError, AttributeError):
+        return {}  # no summary, or one this build cannot read: nothing is reused
+
+
+def _reusable(record: dict | None, fingerprint: str, build_dir: Path, step) -> bool:
+    return (record is not None and record.get("fingerprint") == fingerprint
+            and record.get("outputs_sha256") == outputs_digest(build_dir, step.OUTPUTS))
 
 
 def compile(config: BuildConfig = BuildConfig()) -> BuildResult:  # noqa: A001 - mirrors `flow compile`
@@ -60,13 +78,20 @@ def compile(config: BuildConfig = BuildConfig()) -> BuildResult:  # noqa: A001 -
         raise FlowError("--n-samples must be at least 1")
     if config.sparse_cycles is not None and config.sparse_cycles < 1:
         raise FlowError("--sparse-cycles must be at least 1 (cycles per sparse layer and input vector)")
+    if config.sparse_cycles is not None and config.sparse == "none":
+        raise FlowError("--sparse-cycles sets the speed of sparse layers, but --sparse none chooses none; "
+                        "drop one of the two flags")
     build_dir = Path(config.out) if config.out else default_build_dir(config)
     config = replace(config, out=build_dir)
-    _prepare_build_dir(build_dir)
     first = _first_step(config, build_dir)
+    check_source(config.model)  # bad input is refused before anything in the build dir changes
+    prepare_output_dir(build_dir)
     summary_path = build_dir / "summary.json"
-    previous = json.loads(summary_path.read_text()) if first and summary_path.is_file() else {}
-    steps = {name: record for name, record in previous.get("steps", {}).items() if name in STEP_NAMES[:first]}
+    previous = _previous_steps(summary_path)
+    steps = {name: record for name, record in previous.items() if name in STEP_NAMES[:first]}
+    fingerprint = build_fingerprint({k: v for k, v in config.to_json().items() if k not in NOT_FINGERPRINTED},
+                                    config.model or DEFAULT_CHECKPOINT, config.data_dir)
+    reuse = first == 0  # --from-step asks for that step and every later one to run again
     atomic_write_json(build_dir / "config.json", config.to_json())
     console = Console(stderr=True)
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
@@ -76,6 +101,17 @@ def compile(config: BuildConfig = BuildConfig()) -> BuildResult:  # noqa: A001 -
         for step in STEPS[first:]:
             progress.update(overall, description=f"[bold]compile[/] step {step.NAME}")
             started = time.perf_counter()
+            record = previous.get(step.NAME)
+            reuse = reuse and _reusable(record, fingerprint, build_dir, step)
+            if reuse:
+                steps[step.NAME] = {**record, "seconds": round(time.perf_counter() - started, 2), "reused": True,
+                                    "built_in_seconds": record.get("built_in_seconds", record["seconds"])}
+                _write_summary(build_dir, config, board, steps)
+                progress.advance(overall)
+                continue
+            # a kill inside the step leaves this mark, so its half-written files are never taken as finished
+            steps[step.NAME] = {"status": "running", "seconds": 0.0}
+            _write_summary(build_dir, config, board, steps)
             try:
                 detail = step.run(context)
             except FlowError as exc:
@@ -84,7 +120,8 @@ def compile(config: BuildConfig = BuildConfig()) -> BuildResult:  # noqa: A001 -
                 _write_summary(build_dir, config, board, steps)
                 raise
             detail.setdefault("status", "done")
-            steps[step.NAME] = {"seconds": round(time.perf_counter() - started, 2), **detail}
+            steps[step.NAME] = {"seconds": round(time.perf_counter() - started, 2), **detail,
+                                "fingerprint": fingerprint, "outputs_sha256": outputs_digest(build_dir, step.OUTPUTS)}
             _write_summary(build_dir, config, board, steps)
             progress.advance(overall)
     return BuildResult(build_dir=build_dir, summary=json.loads(summary_path.read_text()))

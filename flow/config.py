@@ -1,7 +1,7 @@
 """The build configuration and the context every step receives."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from .boards import Board
@@ -37,7 +37,6 @@ class StepContext:
     board: Board
     build_dir: Path
     progress: object = None  # rich Progress, so long steps can add their own bar
-    facts: dict = field(default_factory=dict)
 
     def path(self, name: str) -> Path:
         return self.build_dir / name

@@ -18,8 +18,9 @@ def load_summary(build_dir: Path) -> dict:
 
 
 def _step_note(record: dict) -> str:
-    skip = {"status", "seconds", "error"}
-    return record.get("error") or ", ".join(f"{k}={v}" for k, v in record.items() if k not in skip and not isinstance(v, dict))
+    skip = {"status", "seconds", "error", "fingerprint", "outputs_sha256", "reused", "built_in_seconds"}
+    note = record.get("error") or ", ".join(f"{k}={v}" for k, v in record.items() if k not in skip and not isinstance(v, dict))
+    return f"reused (inputs unchanged; built in {record['built_in_seconds']:.1f} s), {note}" if record.get("reused") else note
 
 
 def summary_table(summary: dict) -> Table:

@@ -12,7 +12,7 @@ from ..paths import atomic_write_json
 from .bitstream import BITSTREAM_OUTPUT, BITSTREAM_STEM
 
 NAME = "bundle"
-OUTPUTS = [f"bundle/{MANIFEST}"]
+OUTPUTS = ["bundle"]
 TEST_VECTORS = {"verify_inputs.npy": "test_inputs.npy", "csim_outputs.npy": "test_outputs_csim.npy"}
 
 
