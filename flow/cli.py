@@ -148,6 +148,28 @@ def infer_command(
         out.print(f"matches compile-time csim outputs bit for bit: {same}")
 
 
+@app.command("deploy")
+def deploy_command(
+    bundle: Path = typer.Option(..., help="A build dir made by 'flow compile', or the bundle/ folder inside it."),
+    archive: Optional[Path] = typer.Option(None, "--out", help="Archive to write; default <build dir name>.tar.gz beside the build dir."),
+    host: Optional[str] = typer.Option(None, help="Also copy the archive to the board with scp, as HOST:DIR."),
+):
+    """Pack a build's bundle (manifest checked) into one .tar.gz for the board, and optionally copy it there."""
+    from .deploy.archive import ARCHIVE_SUFFIX, copy_to_host, pack
+    from .infer import opened_bundle
+
+    with opened_bundle(bundle) as folder:
+        build_name = folder.resolve().parent.name if folder.name == "bundle" else folder.name
+        target = archive or folder.resolve().parent.parent / f"{build_name}{ARCHIVE_SUFFIX}"
+        if not target.name.endswith(ARCHIVE_SUFFIX):
+            raise FlowError(f"--out {target} must end in {ARCHIVE_SUFFIX}")
+        pack(folder, target)
+    out.print(f"wrote {target}; on the board: tar xzf {target.name} && "
+              f"python3 {target.name.removesuffix(ARCHIVE_SUFFIX)}/driver.py selftest")
+    if host:
+        out.print(f"copied to {copy_to_host(target, host)}")
+
+
 @app.command("report")
 def report_command(build_dir: Path = typer.Argument(..., help="A build dir made by 'flow compile'.")):
     """Print a build's summary and write report.md next to it."""

@@ -6,10 +6,13 @@ flow/deploy/csim_overlay.py, whose DMA feeds the build's hls4ml C simulation.
 """
 from __future__ import annotations
 
+import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
+from .deploy.archive import unpack
 from .deploy.csim_overlay import csim_connection
 from .deploy.pynq_driver import METADATA, Accelerator, BundleError
 from .errors import FlowError
@@ -17,36 +20,36 @@ from .errors import FlowError
 TARGETS = ("csim", "pynq")
 
 
-def bundle_dir(path: Path) -> Path:
-    """A bundle folder, or the bundle/ inside a build dir."""
+@contextmanager
+def opened_bundle(path: Path):
+    """A bundle folder, the bundle/ inside a build dir, or a `flow deploy` archive unpacked for the call."""
     path = Path(path)
+    if path.is_file():
+        with tempfile.TemporaryDirectory(prefix="flow-bundle-") as scratch:
+            yield unpack(path, Path(scratch))
+        return
     for candidate in (path, path / "bundle"):
         if (candidate / METADATA).is_file():
-            return candidate
+            yield candidate
+            return
     raise FlowError(f"{path} holds no bundle (no {METADATA}); run 'flow compile --out {path}' first, "
-                    "or pass the bundle/ folder it wrote")
-
-
-def accelerator(path: Path, target: str = "csim", timeout_s: float = 5.0) -> Accelerator:
-    if target not in TARGETS:
-        raise FlowError(f"unknown target '{target}'; targets are: {', '.join(TARGETS)}")
-    bundle = bundle_dir(path)
-    try:
-        return Accelerator(bundle, connect=csim_connection(bundle) if target == "csim" else None, timeout_s=timeout_s)
-    except BundleError as exc:
-        raise FlowError(str(exc)) from None
+                    "or pass the bundle/ folder or the archive it wrote")
 
 
 def test_vectors(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """The inputs the build verified on and the csim outputs compile recorded for them."""
-    bundle = bundle_dir(path)
-    return np.load(bundle / "test_inputs.npy"), np.load(bundle / "test_outputs_csim.npy")
+    with opened_bundle(path) as bundle:
+        return np.load(bundle / "test_inputs.npy"), np.load(bundle / "test_outputs_csim.npy")
 
 
 def infer(path: Path, inputs: np.ndarray, target: str = "csim", timeout_s: float = 5.0) -> np.ndarray:
     """Outputs of the compiled model for inputs shaped like the model input, with or without the batch axis."""
-    device = accelerator(path, target, timeout_s)
-    try:
-        return device.predict(inputs)
-    except BundleError as exc:
-        raise FlowError(str(exc)) from None
+    if target not in TARGETS:
+        raise FlowError(f"unknown target '{target}'; targets are: {', '.join(TARGETS)}")
+    with opened_bundle(path) as bundle:
+        try:
+            device = Accelerator(bundle, connect=csim_connection(bundle) if target == "csim" else None,
+                                 timeout_s=timeout_s)
+            return device.predict(inputs)
+        except BundleError as exc:
+            raise FlowError(str(exc)) from None

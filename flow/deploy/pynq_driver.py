@@ -116,6 +116,9 @@ def read_bundle(bundle: Path) -> dict:
     except ValueError as exc:
         raise BundleError(f"{bundle}: unreadable {MANIFEST} or {METADATA} ({exc}); copy the bundle again") from None
     for name, digest in manifest.items():
+        if Path(name).name != name or name in ("", ".", ".."):
+            raise BundleError(f"{bundle / MANIFEST} lists '{name}', which is not a file of the bundle folder; "
+                              "rebuild the bundle with flow compile")
         path = bundle / name
         if not path.is_file():
             raise BundleError(f"{bundle} lacks {name}, listed in {MANIFEST}; copy the whole bundle again")
@@ -163,9 +166,11 @@ class Accelerator:
         inputs = np.asarray(inputs)
         if inputs.shape == self.sample_shape:
             inputs = inputs[None]
-        if inputs.shape[1:] != self.sample_shape or not np.issubdtype(inputs.dtype, np.number):
-            raise BundleError(f"input has shape {inputs.shape} and dtype {inputs.dtype}; the model takes numbers "
+        if inputs.shape[1:] != self.sample_shape or inputs.dtype.kind not in "iuf":
+            raise BundleError(f"input has shape {inputs.shape} and dtype {inputs.dtype}; the model takes real numbers "
                               f"shaped (N, {', '.join(map(str, self.sample_shape))})")
+        if inputs.dtype.kind == "f" and not np.isfinite(inputs).all():
+            raise BundleError("input holds NaN or Inf; the fixed-point input format has no code for them")
         return inputs
 
     def encode(self, inputs: np.ndarray) -> np.ndarray:
