@@ -1,6 +1,9 @@
+import io
 import os
 import subprocess
 import sys
+import traceback
+from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import pytest
@@ -22,6 +25,28 @@ def run_flow(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess
     script = Path(sys.executable).parent / "flow"
     return subprocess.run([str(script), *args], capture_output=True, text=True, cwd=cwd, timeout=900,
                           env={**os.environ, "COLUMNS": "200"})
+
+
+def run_flow_in_process(*args: str) -> subprocess.CompletedProcess:
+    """`flow ARGS` through the console script's own main(), in this interpreter: the same exit codes and output
+    without a second start of torch and hls4ml. An exception main() lets through is reported as its traceback."""
+    from flow.cli import main
+
+    stdout, stderr, argv = io.StringIO(), io.StringIO(), sys.argv
+    code = 0
+    sys.argv = ["flow", *args]
+    try:
+        with redirect_stdout(stdout), redirect_stderr(stderr):
+            try:
+                main()
+            except SystemExit as exit_:
+                code = exit_.code if isinstance(exit_.code, int) else int(exit_.code is not None)
+            except Exception:
+                traceback.print_exc()
+                code = 1
+    finally:
+        sys.argv = argv
+    return subprocess.CompletedProcess(["flow", *args], code, stdout.getvalue(), stderr.getvalue())
 
 
 @pytest.fixture(scope="session")

@@ -1,11 +1,6 @@
-"""ADMM training on real data: the splitting converges, masks and levels survive retraining and QONNX export,
-and an interrupted run resumes to exactly the weights of an uninterrupted one."""
+"""ADMM training on real data: the splitting converges, and masks and levels survive retraining and QONNX export
+(resuming after SIGKILL: test_resume.py)."""
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +12,7 @@ from flow.sparse.encoding import relative_index_cost
 from flow.compress.admm import ADMM, LevelSet, SparsitySet
 from flow.compress.recipe import recipe_from_tree
 from flow.errors import FlowError
-from flow.train import TrainConfig, accuracy, train
+from flow.train import TrainConfig, train
 from flow.zoo import build_model, compressible_layers, load_checkpoint
 
 KEEP = {"conv1": 150, "conv2": 3000, "fc1": 8000, "fc2": 500}
@@ -206,39 +201,6 @@ def test_distillation_mixes_cross_entropy_with_the_teachers_soft_targets():
     p_teacher = torch.softmax(teacher / 3, 1)
     kl = (p_teacher * (p_teacher.log() - torch.log_softmax(logits / 3, 1))).sum(1).mean()
     assert torch.allclose(distillation_loss(logits, labels, teacher, stage), 0.25 * hard + 0.75 * 9 * kl, atol=1e-6)
-
-
-def _flow_train(*args, **popen):
-    return subprocess.Popen([sys.executable, "-m", "flow", "train", "--no-progress", *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen)
-
-
-def test_resume_after_sigkill_reaches_the_uninterrupted_weights(shared_dir, tmp_path):
-    stages = [{"kind": "pretrain", "epochs": 2, "lr": 0.002}, {"kind": "admm_prune", "epochs": 3, "keep": KEEP},
-              {"kind": "admm_quantize", "epochs": 2, "bits": BITS}, {"kind": "retrain", "epochs": 1, "distill": 0.5}]
-    recipe = tiny_recipe(tmp_path / "r.yaml", stages)  # the resumed run must distill from the same teacher
-    common = ["--recipe", str(recipe), "--data-dir", str(shared_dir / "data" / "mnist")]
-    straight = _flow_train(*common, "--out", str(tmp_path / "straight"))
-    killed = _flow_train(*common, "--out", str(tmp_path / "killed"), start_new_session=True)
-    history = tmp_path / "killed" / "history.json"
-    deadline = time.time() + 300
-    while time.time() < deadline and killed.poll() is None:
-        if history.is_file() and len(json.loads(history.read_text() or "[]")) >= 3:  # inside the ADMM stage
-            os.killpg(killed.pid, signal.SIGKILL)
-            break
-        time.sleep(0.05)
-    killed.wait()
-    assert killed.returncode == -signal.SIGKILL, "the run finished before it could be interrupted"
-    assert not (tmp_path / "killed" / "model.pt").exists()
-    resumed = _flow_train("--out", str(tmp_path / "killed"), "--resume")
-    for process in (straight, resumed):
-        _, err = process.communicate(timeout=600)
-        assert process.returncode == 0, err[-2000:]
-    a = torch.load(tmp_path / "straight" / "model.pt", weights_only=True)
-    b = torch.load(tmp_path / "killed" / "model.pt", weights_only=True)
-    assert a["weight_levels"] == b["weight_levels"]
-    assert all(torch.equal(a["state_dict"][k], b["state_dict"][k]) for k in a["state_dict"])
-    assert a["metrics"]["test_accuracy"] == b["metrics"]["test_accuracy"]
 
 
 def test_a_pruned_init_checkpoint_keeps_its_zeros(joint_run, shared_dir, tmp_path):
