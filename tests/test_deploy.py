@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import REPO, run_flow
+from conftest import REPO, run_flow, run_flow_in_process
 from flow.boards import load_board
 from flow.config import BuildConfig, StepContext
 from flow.deploy.csim_overlay import csim_connection
@@ -296,3 +296,18 @@ def test_ip_export_script_synthesizes_the_stream_top(default_build, tmp_path):
     assert {Path(c[1]).name for c in calls if c[0] == "add_files"} == {"myproject.cpp", "flow_axis_top.cpp"}
     assert ["create_clock", "-period", "10.0", "-name", "default"] in calls
     assert calls[-2][0] == "csynth_design" and calls[-1][:3] == ["export_design", "-format", "ip_catalog"]
+
+
+def test_deploy_packs_one_folder_that_the_driver_runs_from(default_build, tmp_path):
+    import tarfile
+
+    archive = tmp_path / "lenet.tar.gz"
+    result = run_flow_in_process("deploy", "--bundle", str(default_build[0]), "--out", str(archive))
+    assert result.returncode == 0, result.stderr[-2000:]
+    with tarfile.open(archive) as tar:
+        names = sorted(tar.getnames())
+    manifest = json.loads((default_build[0] / "bundle" / "manifest.json").read_text())
+    assert names == sorted(f"lenet/{name}" for name in [*manifest, "manifest.json"])
+    # unpacked for the call, manifest checked, then the driver stops where the board would be needed
+    pynq = run_flow_in_process("infer", "--bundle", str(archive), "--target", "pynq")
+    assert pynq.returncode == 2 and "lenet has no bitstream (it was built without Vivado)" in pynq.stderr
