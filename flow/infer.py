@@ -20,20 +20,36 @@ from .errors import FlowError
 TARGETS = ("csim", "pynq")
 
 
-@contextmanager
-def opened_bundle(path: Path):
-    """A bundle folder, the bundle/ inside a build dir, or a `flow deploy` archive unpacked for the call."""
+def bundle_folder(path: Path) -> Path:
+    """A bundle folder, or the bundle/ inside a build dir."""
     path = Path(path)
-    if path.is_file():
-        with tempfile.TemporaryDirectory(prefix="flow-bundle-") as scratch:
-            yield unpack(path, Path(scratch))
-        return
     for candidate in (path, path / "bundle"):
         if (candidate / METADATA).is_file():
-            yield candidate
-            return
+            return candidate
     raise FlowError(f"{path} holds no bundle (no {METADATA}); run 'flow compile --out {path}' first, "
                     "or pass the bundle/ folder or the archive it wrote")
+
+
+@contextmanager
+def opened_bundle(path: Path):
+    """bundle_folder(path), or a `flow deploy` archive unpacked for the duration of the call."""
+    path = Path(path)
+    if not path.is_file():
+        yield bundle_folder(path)
+        return
+    with tempfile.TemporaryDirectory(prefix="flow-bundle-") as scratch:
+        yield unpack(path, Path(scratch))
+
+
+def accelerator(path: Path, target: str = "csim", timeout_s: float = 5.0) -> Accelerator:
+    """The board driver for a bundle folder, connected to the board (pynq) or to its build's C simulation (csim)."""
+    if target not in TARGETS:
+        raise FlowError(f"unknown target '{target}'; targets are: {', '.join(TARGETS)}")
+    bundle = bundle_folder(path)
+    try:
+        return Accelerator(bundle, connect=csim_connection(bundle) if target == "csim" else None, timeout_s=timeout_s)
+    except BundleError as exc:
+        raise FlowError(str(exc)) from None
 
 
 def test_vectors(path: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -44,12 +60,9 @@ def test_vectors(path: Path) -> tuple[np.ndarray, np.ndarray]:
 
 def infer(path: Path, inputs: np.ndarray, target: str = "csim", timeout_s: float = 5.0) -> np.ndarray:
     """Outputs of the compiled model for inputs shaped like the model input, with or without the batch axis."""
-    if target not in TARGETS:
-        raise FlowError(f"unknown target '{target}'; targets are: {', '.join(TARGETS)}")
     with opened_bundle(path) as bundle:
+        device = accelerator(bundle, target, timeout_s)
         try:
-            device = Accelerator(bundle, connect=csim_connection(bundle) if target == "csim" else None,
-                                 timeout_s=timeout_s)
             return device.predict(inputs)
         except BundleError as exc:
             raise FlowError(str(exc)) from None

@@ -20,10 +20,14 @@ def test_tfc_2w2a_compiles_and_matches_qonnx(shared_dir, tmp_path):
     assert report["n_samples"] == 200 and report["dataset"] == "mnist-test"
     assert report["csim_vs_qonnx"]["argmax_agreement"] == 1.0
     assert report["accuracy"]["qonnx"] > 0.9  # the published model: 96.6% on MNIST
-    # its 66-bit output has no 64-bit stream container: csim works, the board steps say why they cannot
+    # its inferred 66-bit output is rounded to the widest stream word, integer bits kept, and streams to the board
     steps = json.loads((build_dir / "summary.json").read_text())["steps"]
-    assert steps["hls4ml"]["stream_top"].startswith("not written: a 66-bit stream value does not fit")
-    assert steps["bitstream"]["status"].startswith("skipped: no stream format for this model (a 66-bit")
+    assert steps["hls4ml"]["output_narrowed"].startswith("fixed<66,34,TRN,WRAP,0> -> fixed<64,34,TRN,WRAP>")
+    assert steps["hls4ml"]["stream_top"] == "firmware/flow_axis_top.cpp"
+    # the board driver's whole path on the csim target, over the 200 MNIST test images compile verified on
+    infer = run_flow("infer", "--bundle", str(build_dir), "--target", "csim")
+    assert infer.returncode == 0, infer.stderr[-2000:]
+    assert "200 inputs on csim" in infer.stdout and "bit for bit: True" in infer.stdout
     # the same third-party MLP on flow's sparse kernel (io_parallel path): csim identical bit for bit
     sparse = run_flow("compile", "--model", str(shared_dir / TFC), "--data-dir", str(shared_dir / "data" / "mnist"),
                       "--n-samples", "200", "--sparse", "all", "--out", str(tmp_path / "sparse"), "--no-progress")

@@ -10,7 +10,7 @@ from ..hls4ml_fixes import register as register_hls4ml_fixes
 from ..paths import atomic_write_json
 from ..quiet import stdout_to
 from ..deploy.axis_top import write_axis_top
-from ..deploy.pynq_driver import BundleError
+from ..deploy.pynq_driver import CONTAINERS, BundleError
 from ..sparse.hls4ml_ext import SPARSE_KEY
 from ..sparse.hls4ml_ext import register as register_sparse_kernels
 from ..sparse.plan import WEIGHT_LAYERS, check_fits, memory_report, model_memory
@@ -18,6 +18,7 @@ from ..sparse.plan import WEIGHT_LAYERS, check_fits, memory_report, model_memory
 NAME = "hls4ml"
 OUTPUTS = ["hls_config.json", "memory.json", "hls4ml_prj/firmware/myproject.cpp"]
 PROJECT_DIR = "hls4ml_prj"
+MAX_STREAM_BITS = max(CONTAINERS)
 
 
 def _io_type(ops: list[str]) -> str:
@@ -42,6 +43,26 @@ def _hls4ml_names(selection, hls_model, source_layers: list[str]):
         known = ", ".join(weight_layers + [f"{s} (= {h})" for s, h in zip(source_layers, weight_layers)])
         raise FlowError(f"--sparse names unknown layer {unknown[0]!r}; layers with weights: {known}")
     return selection
+
+
+def _narrow_output(hls_model, settings: dict, onnx_model) -> str | None:
+    """Round an inferred model output wider than the widest stream word down to 64 bits, keeping its integer bits.
+
+    Float activations make hls4ml infer outputs of 70+ bits (LeNet-5: fixed<78,46>) that no DMA word
+    carries; dropping fraction bits below 2**-(64 - I) changes no argmax and lets the board stream
+    them. Returns what was done, or None when the output already fits or cannot be narrowed.
+    """
+    precision = hls_model.get_output_variables()[0].type.precision
+    if precision.width <= MAX_STREAM_BITS or precision.integer >= MAX_STREAM_BITS:
+        return None
+    producer = onnx_model.find_producer(onnx_model.graph.output[0].name)
+    layer = settings["hls_config"].get("LayerName", {}).get(producer.name if producer else None)
+    if layer is None:
+        return None
+    kind = "fixed" if precision.signed else "ufixed"
+    layer.setdefault("Precision", {})["result"] = f"{kind}<{MAX_STREAM_BITS},{precision.integer},TRN,WRAP>"
+    return (f"{precision} -> {layer['Precision']['result']}: the stream word is at most {MAX_STREAM_BITS} bits, "
+            f"so {precision.width - MAX_STREAM_BITS} fraction bits are dropped")
 
 
 def load_hls_model(ctx: StepContext):
@@ -101,6 +122,10 @@ def run(ctx: StepContext) -> dict:
             hls_config["Model"][SPARSE_KEY]["select"] = resolved
             atomic_write_json(ctx.path("hls_config.json"), settings)
             hls_model = load_hls_model(ctx)
+        narrowed = _narrow_output(hls_model, settings, model)
+        if narrowed:
+            atomic_write_json(ctx.path("hls_config.json"), settings)
+            hls_model = load_hls_model(ctx)
         layers = model_memory(hls_model)
         atomic_write_json(ctx.path("memory.json"), memory_report(layers, ctx.board))
         check_fits(layers, ctx.board)
@@ -118,6 +143,7 @@ def run(ctx: StepContext) -> dict:
             f"see {ctx.path('hls4ml.log')}"
         ) from None
     return {"backend": settings["backend"], "part": settings["part"], "io_type": settings["io_type"],
+            **({"output_narrowed": narrowed} if narrowed else {}),
             "layers": len(hls_model.get_layers()),
             "sparse_layers": [layer.name for layer in layers if layer.kernel == "sparse"], "stream_top": stream_top,
             "weight_bram18": sum(layer.chosen.bram18 for layer in layers)}
