@@ -86,5 +86,8 @@ if {[get_property PROGRESS [get_runs impl_1]] ne "100%"} {
 }
 
 file mkdir $flow_output_dir
+open_run impl_1
+report_utilization -file $flow_output_dir/utilization_routed.rpt
+report_timing_summary -file $flow_output_dir/timing_summary.rpt
 file copy -force [lindex [glob $flow_project_dir/flow_bd.runs/impl_1/*.bit] 0] $flow_output_dir/$flow_output_stem.bit
 file copy -force [lindex [get_files -all -of_objects [get_files flow.bd] *.hwh] 0] $flow_output_dir/$flow_output_stem.hwh

@@ -23,7 +23,7 @@ NOT_FINGERPRINTED = ("out", "from_step", "show_progress")  # where and how, not 
 FIRST_READER = {"model": "export",
                 **dict.fromkeys(("board", "default_precision", "strategy", "reuse_factor", "sparse", "sparse_cycles"),
                                 "hls4ml"),
-                **dict.fromkeys(("data_dir", "n_samples", "seed"), "csim")}
+                **dict.fromkeys(("data_dir", "n_samples", "seed"), "csim"), "bitstream": "bitstream"}
 
 
 @dataclass(frozen=True)

@@ -33,12 +33,14 @@ def compile_command(
                                "or layer names separated by commas (hls4ml's, or a flow checkpoint's own: conv1,fc1)."),
     sparse_cycles: Optional[int] = typer.Option(None, help="Cycle target per sparse layer; sets its PE count "
                                                 "(default: one PE, the smallest memory)."),
+    bitstream: bool = typer.Option(False, "--bitstream", help="Also run Vivado: block design, implementation, bitstream "
+                                   "(hours; needs vivado on PATH and the IP the synth step exports with vitis-run)."),
     progress: bool = typer.Option(True, help="Show progress bars."),
 ):
     """Convert a model to an hls4ml project for BOARD, C-simulate and verify it, and bundle it.
 
-    Synthesis and bitstream run only where Vitis HLS / Vivado are on PATH; elsewhere the summary
-    says 'skipped: <tool> not on PATH' and the csim-only build is a normal success.
+    Synthesis runs where Vitis HLS is on PATH, the bitstream with --bitstream where Vivado is; elsewhere the
+    summary says 'skipped: <tool> not on PATH' and the csim-only build is a normal success.
     """
     from .build import compile as run_compile
     from .config import BuildConfig
@@ -46,7 +48,7 @@ def compile_command(
 
     result = run_compile(BuildConfig(model=model, board=board, out=out_dir, data_dir=data_dir, n_samples=n_samples,
                                      from_step=from_step, sparse=sparse, sparse_cycles=sparse_cycles,
-                                     show_progress=progress))
+                                     bitstream=bitstream, show_progress=progress))
     out.print(summary_table(result.summary))
     for line in verification_lines(result.summary):
         out.print(line)

@@ -25,6 +25,7 @@ class BuildConfig:
     sparse: str = "auto"  # auto (layers pruned beyond break-even) | all | none | comma-separated layer names (hls4ml or checkpoint)
     sparse_cycles: int | None = None  # cycle target per sparse layer and input vector; None: one PE
     seed: int = 0
+    bitstream: bool = False  # run Vivado (block design, implementation, bitstream) where it is installed
     show_progress: bool = True
 
     def to_json(self) -> dict:

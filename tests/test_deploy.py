@@ -13,6 +13,7 @@ import pytest
 from conftest import REPO, run_flow, run_flow_in_process
 from flow.boards import load_board
 from flow.config import BuildConfig, StepContext
+from flow.errors import FlowError
 from flow.deploy.csim_overlay import csim_connection
 from flow.deploy.pynq_driver import Accelerator, DMATimeoutError, FixedPoint, read_bundle
 
@@ -162,15 +163,40 @@ def test_block_design_tcl_under_stubbed_vivado(board_name, default_build, tmp_pa
     assert any(c[0] == "automation" and c[2] == f"/{IP['cell']}/ap_clk" for c in calls)
     assert ["launch", "impl_1", "write_bitstream"] in calls and ["validate"] in calls
     output = tmp_path / "vivado" / "output"
+    assert ["open_run", "impl_1"] in calls
+    assert ["report_utilization", str(output / "utilization_routed.rpt")] in calls
+    assert ["report_timing_summary", str(output / "timing_summary.rpt")] in calls
     assert (output / "flow_nn.bit").read_bytes() == b"bit" and (output / "flow_nn.hwh").is_file()
 
 
-def test_bitstream_step_writes_the_block_design_params(default_build):
+def test_bitstream_step_writes_the_block_design_params(default_build, tmp_path):
+    from flow.steps import bitstream as bitstream_step
+
     build_dir = default_build[0]
     summary = json.loads((build_dir / "summary.json").read_text())
-    assert summary["steps"]["bitstream"]["status"] == "skipped: vivado not on PATH"
+    assert summary["steps"]["bitstream"]["status"] == "skipped: not requested (flow compile --bitstream runs Vivado)"
     params = (build_dir / "vivado" / "params.tcl").read_text()
     assert "set flow_part {xc7z020clg400-1}\n" in params and "set flow_in_width {32}\n" in params
+    build = tmp_path / "build"
+    shutil.copytree(build_dir, build, ignore=shutil.ignore_patterns("hls4ml_prj", "layer_projects"))
+    ctx = StepContext(config=BuildConfig(out=build, bitstream=True), board=load_board("pynq-z2"), build_dir=build)
+    assert bitstream_step.run(ctx)["status"] == "skipped: vivado not on PATH"
+
+
+def test_routed_utilization_and_timing_are_read_back_from_real_reports(shared_dir, tmp_path):
+    """What the bitstream step reports after Vivado, from real reports: a placed PYNQ-Z2 hls4ml design's
+    utilization and the timing summary FINN published for its LFC on PYNQ-Z2 (Vivado 2018.2)."""
+    from flow.steps.bitstream import TIMING_REPORT, UTILIZATION_REPORT, implementation_results
+
+    reference = shared_dir / "reference"
+    shutil.copyfile(reference / "hls_reports" / "jet_mlp_16-64-32-32-5_z7020_pynq_ap_fixed_vhls2019" / "vivado" /
+                    "design_1_wrapper_utilization_placed.rpt", tmp_path / UTILIZATION_REPORT)
+    with pytest.raises(FlowError, match="no timing report"):
+        implementation_results(tmp_path)
+    shutil.copyfile(reference / "finn_bnn_pynq" / "utilization_readmes" / "lfcW1A1-README.md", tmp_path / TIMING_REPORT)
+    results = implementation_results(tmp_path)
+    assert results["lut"] == 17654 and results["timing_met"]
+    assert (results["wns_ns"], results["whs_ns"]) == (0.265, 0.012)
 
 
 TESTBENCH = """#include <cstdio>

@@ -61,6 +61,10 @@ proc launch_runs {args} { record launch [lindex $args 0] [lindex $args [expr {[l
 proc wait_on_run {run} {}
 proc get_runs {run} { return $run }
 proc get_property {name object} { return 100% }
+proc open_run {run} { record open_run $run }
+foreach report {report_utilization report_timing_summary} {
+    proc $report {-file path} "record $report \$path; close \[open \$path w\]"
+}
 
 set argv [list $params]
 source $block_design

@@ -128,3 +128,35 @@ def read_utilization(path: Path) -> Utilization:
     if not path.is_file():
         raise FlowError(f"no utilization report at {path}")
     return parse_utilization(path.read_text(errors="replace"), str(path))
+
+
+@dataclass(frozen=True)
+class TimingSummary:
+    """The `Design Timing Summary` of report_timing_summary: worst setup and hold slack over all clocks."""
+
+    wns_ns: float
+    tns_ns: float
+    whs_ns: float | None  # older reports or -setup-only runs leave out the hold columns
+    ths_ns: float | None
+
+    @property
+    def met(self) -> bool:
+        return self.wns_ns >= 0 and (self.whs_ns is None or self.whs_ns >= 0)
+
+
+def parse_timing_summary(text: str, source: str = "") -> TimingSummary:
+    """Header columns are separated by two or more spaces and the numbers row follows the dashes under them."""
+    lines = text.splitlines()
+    for index, line in enumerate(lines):
+        if "WNS(ns)" in line and index + 2 < len(lines) and lines[index + 1].strip().startswith("---"):
+            names = re.split(r"\s{2,}", line.strip())
+            values = lines[index + 2].split()
+            if len(values) >= len(names):
+                row = dict(zip(names, values))
+                try:
+                    hold = {key: float(row[name]) if name in row else None
+                            for key, name in (("whs_ns", "WHS(ns)"), ("ths_ns", "THS(ns)"))}
+                    return TimingSummary(wns_ns=float(row["WNS(ns)"]), tns_ns=float(row["TNS(ns)"]), **hold)
+                except (KeyError, ValueError):
+                    break
+    raise FlowError(f"{source or 'report'} has no Design Timing Summary table; pass a report_timing_summary file")

@@ -2,7 +2,8 @@
 
 The step always writes vivado/params.tcl, the block design's inputs from the board file and the
 bundle's stream formats, so the Tcl can be inspected and run elsewhere. Vivado runs where it is
-installed and the synth step has exported the stream top as IP; neither has ever run here.
+installed, `--bitstream` asks for it and the synth step has exported the stream top as IP; then the
+routed utilization and timing are read back. None of this has ever run here.
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from ..deploy.axis_top import IP_REPO, TOP
 from ..deploy.pynq_driver import BundleError, FixedPoint
 from ..errors import FlowError
 from ..paths import BOARDS_DIR, atomic_write_text
+from ..reports.vivado import parse_timing_summary, read_utilization
 from ..tools import missing_tool_status, tcl_assignments
 
 NAME = "bitstream"
@@ -24,6 +26,7 @@ OUTPUTS: list[str] = []
 BLOCK_DESIGN = BOARDS_DIR / "block_design.tcl"
 PARAMS = "vivado/params.tcl"
 BITSTREAM_OUTPUT, BITSTREAM_STEM = "vivado/output", "flow_nn"  # where block_design.tcl leaves .bit and .hwh
+UTILIZATION_REPORT, TIMING_REPORT = "utilization_routed.rpt", "timing_summary.rpt"  # beside them
 # the HLS IP the block design instantiates: the AXI-Stream top around the hls4ml model
 IP = {"vlnv": f"xilinx.com:hls:{TOP}:1.0", "cell": IP_CELL, "in": "in_stream", "out": "out_stream"}
 
@@ -59,6 +62,8 @@ def run(ctx: StepContext) -> dict:
         return {"status": f"skipped: no stream format for this model ({exc})"}
     ctx.path("vivado").mkdir(exist_ok=True)
     atomic_write_text(ctx.path(PARAMS), tcl_assignments(params))
+    if not ctx.config.bitstream:
+        return {"status": "skipped: not requested (flow compile --bitstream runs Vivado)", "params": PARAMS}
     skipped = missing_tool_status(ctx.board.implementation_tool)
     if skipped:
         return {**skipped, "params": PARAMS}
@@ -71,4 +76,16 @@ def run(ctx: StepContext) -> dict:
                                stdout=log, stderr=subprocess.STDOUT)
     if built.returncode:
         raise FlowError(f"Vivado block design / bitstream failed (exit {built.returncode}); see {ctx.path('vivado/vivado.log')}")
-    return {"status": "done", "params": PARAMS, "bitstream": f"{BITSTREAM_OUTPUT}/{BITSTREAM_STEM}.bit"}
+    return {"status": "done", "params": PARAMS, "bitstream": f"{BITSTREAM_OUTPUT}/{BITSTREAM_STEM}.bit",
+            **implementation_results(ctx.path(BITSTREAM_OUTPUT))}
+
+
+def implementation_results(output_dir: Path) -> dict:
+    """Routed utilization and timing from the reports boards/block_design.tcl writes next to the bitstream."""
+    utilization = read_utilization(output_dir / UTILIZATION_REPORT)
+    timing_path = output_dir / TIMING_REPORT
+    if not timing_path.is_file():
+        raise FlowError(f"no timing report at {timing_path}; boards/block_design.tcl writes it after implementation")
+    timing = parse_timing_summary(timing_path.read_text(errors="replace"), str(timing_path))
+    return {"timing_met": timing.met, "wns_ns": timing.wns_ns, "whs_ns": timing.whs_ns,
+            "lut": utilization.lut, "ff": utilization.ff, "bram18": utilization.bram18, "dsp": utilization.dsp}
