@@ -41,7 +41,7 @@ from .estimate import LayerShape
 from .paths import atomic_write_json, prepare_output_dir
 from .sparse.memory import Footprint, dense_footprint, sparse_footprint
 from .train import COMPRESSION, FINAL, TrainConfig, train
-from .zoo import compressible_layers, load_checkpoint
+from .zoo import compressible_layers, layer_sizes, load_checkpoint
 
 PLAN_RECIPE = RECIPES_DIR / "lenet5-admm-prune-quantize.yaml"
 PLAN = "plan.json"
@@ -84,14 +84,14 @@ def dense_weight_bits(level_bits: int | None) -> int:
     return level_bits + 1 if level_bits else FixedPoint(BuildConfig.default_precision).width
 
 
-def recipe_bits(config: PlanConfig, layer_sizes: dict[str, int]) -> dict[str, int]:
+def recipe_bits(config: PlanConfig, sizes: dict[str, int]) -> dict[str, int]:
     recipe = load_recipe(config.recipe, config.overrides)
     if not recipe.stages or recipe.stages[0].kind not in PRUNE_KINDS:
         raise FlowError(f"{config.recipe}: a plan recipe must start with a prune stage (admm_prune or magnitude_prune)")
     bits = {}
     for stage in recipe.stages:
         if stage.kind == "admm_quantize":
-            bits.update(per_layer(stage.bits, layer_sizes, "bits"))
+            bits.update(per_layer(stage.bits, sizes, "bits"))
     return {name: int(value) for name, value in bits.items()}
 
 
@@ -163,7 +163,7 @@ def plan(config: PlanConfig) -> dict:
     model, blob = load_checkpoint(Path(config.init))
     if blob.get("weight_levels") or any(bool((layer.weight == 0).any()) for layer in compressible_layers(model).values()):
         raise FlowError(f"{config.init} is already pruned or quantized; plan from a dense pretrained model.pt")
-    sizes = {name: layer.weight.numel() for name, layer in compressible_layers(model).items()}
+    sizes = layer_sizes(model)
     layers = layer_inputs(model, board, recipe_bits(config, sizes), config.input_bits)
     prepare_output_dir(config.out)
     low, high, probes, best = 0.0, 1.0, [], None

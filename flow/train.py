@@ -23,7 +23,7 @@ from .compress.stages import StageSession
 from .data import Split, load_digits_split, load_mnist_split
 from .errors import FlowError
 from .paths import atomic_write_bytes, atomic_write_json, prepare_output_dir
-from .zoo import build_model, compressible_layers, load_checkpoint, save_checkpoint
+from .zoo import build_model, compressible_layers, layer_sizes, load_checkpoint, save_checkpoint
 
 CHECKPOINT, FINAL, HISTORY, COMPRESSION, RECIPE = "checkpoint.pt", "model.pt", "history.json", "compression.json", "recipe.json"
 DATA_DIR = "data_dir.json"
@@ -220,7 +220,7 @@ def train(config: TrainConfig = TrainConfig()) -> dict:
         model, state, session_state = _load(out, recipe.arch, device)
     else:
         (model, state), session_state = _initial_state(recipe, device), None
-    check_layer_settings(recipe, {name: layer.weight.numel() for name, layer in compressible_layers(model).items()})
+    check_layer_settings(recipe, layer_sizes(model))
     if not config.resume:  # written only once every input is known good, so a refused run leaves --out as it was
         atomic_write_json(out / RECIPE, recipe.to_json())
         if config.data_dir is not None:

@@ -109,6 +109,11 @@ def compressible_layers(model: nn.Module) -> dict[str, nn.Module]:
     return {name: module for name, module in model.named_modules() if isinstance(module, (nn.Conv2d, nn.Linear))}
 
 
+def layer_sizes(model: nn.Module) -> dict[str, int]:
+    """Weights per compressible layer: what per-layer keep counts and bits are checked against."""
+    return {name: layer.weight.numel() for name, layer in compressible_layers(model).items()}
+
+
 def save_checkpoint(model: nn.Module, arch: str, metrics: dict, path: Path,
                     weight_levels: dict[str, dict] | None = None) -> None:
     buffer = io.BytesIO()

@@ -10,7 +10,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from ..zoo import build_model, compressible_layers
+from ..zoo import build_model, compressible_layers, layer_sizes
 from .admm import ADMM, LevelSet, SparsitySet, project_tensor
 from .constraints import WeightConstraints
 from .projections import optimal_power_of_two_step, optimal_step, quantization_error
@@ -32,7 +32,7 @@ class StageSession:
         self.stage, self.model, self.masks, self.weight_levels = stage, model, masks, weight_levels
         self.evaluate = evaluate
         self.layers = compressible_layers(model)
-        self.sizes = {name: layer.weight.numel() for name, layer in self.layers.items()}
+        self.sizes = layer_sizes(model)
         self.optimizer = torch.optim.Adam(model.parameters(), lr=stage.lr)
         self.scheduler = (torch.optim.lr_scheduler.CosineAnnealingLR(self.optimizer, T_max=stage.epochs)
                           if stage.schedule == "cosine" else None)
