@@ -151,6 +151,11 @@ def digits_recipe(path: Path, *stages: dict, **extra) -> str:
     return str(path)
 
 
+def train_with_stage(stage: dict):
+    """The arguments of a digits run whose recipe adds `stage` after one pretrain epoch."""
+    return lambda t, out: ["train", "--recipe", digits_recipe(t / "r.yaml", stage), "--out", out]
+
+
 def damaged_checkpoint(tmp_path: Path, damage) -> str:
     blob = torch.load(REPO / "models" / "lenet-digits.pt", weights_only=True)
     damage(blob["state_dict"])
@@ -229,30 +234,23 @@ CASES = {
         ("default_build",), lambda t, out, b: ["compile", "--model", damaged_onnx(t, b, lambda a: a.fill(0)), "--out", out],
         ["is zero (pruned to 100%)"]),
     "keep-larger-than-the-layer": (
-        (), lambda t, out: ["train", "--recipe", digits_recipe(t / "r.yaml", {"kind": "admm_prune", "epochs": 1,
-                                                                              "keep": {"features.1": 5000}}), "--out", out],
+        (), train_with_stage({"kind": "admm_prune", "epochs": 1, "keep": {"features.1": 5000}}),
         ["stages.1: keep for features.1 is 5000", "1..72"]),
     "keep-names-a-missing-layer": (
-        (), lambda t, out: ["train", "--recipe", digits_recipe(t / "r.yaml", {"kind": "admm_prune", "epochs": 1,
-                                                                              "keep": {"fc9": 10}}), "--out", out],
+        (), train_with_stage({"kind": "admm_prune", "epochs": 1, "keep": {"fc9": 10}}),
         ["unknown layer(s) ['fc9']", "features.1"]),
     "bit-width-0": (
-        (), lambda t, out: ["train", "--recipe", digits_recipe(t / "r.yaml", {"kind": "admm_quantize", "epochs": 1,
-                                                                              "bits": 0}), "--out", out],
+        (), train_with_stage({"kind": "admm_quantize", "epochs": 1, "bits": 0}),
         ["stages.1.bits must be a whole number of bits from 1 to 16, got 0"]),
     "bit-width-33": (
-        (), lambda t, out: ["train", "--recipe", digits_recipe(t / "r.yaml", {"kind": "admm_quantize", "epochs": 1,
-                                                                              "bits": {"classifier.0": 33}}), "--out", out],
+        (), train_with_stage({"kind": "admm_quantize", "epochs": 1, "bits": {"classifier.0": 33}}),
         ["stages.1.bits.classifier.0", "got 33"]),
     "recipe-unknown-key": (
-        (), lambda t, out: ["train", "--recipe", digits_recipe(t / "r.yaml", {"kind": "retrain", "epochs": 1, "learnig_rate": 1}),
-                            "--out", out], ["unknown key(s) ['learnig_rate']", "allowed: bits"]),
+        (), train_with_stage({"kind": "retrain", "epochs": 1, "learnig_rate": 1}), ["unknown key(s) ['learnig_rate']", "allowed: bits"]),
     "recipe-wrong-type": (
-        (), lambda t, out: ["train", "--recipe", digits_recipe(t / "r.yaml", {"kind": "retrain", "epochs": 1, "lr": "fast"}),
-                            "--out", out], ["stages.1.lr must be a number, got 'fast'"]),
+        (), train_with_stage({"kind": "retrain", "epochs": 1, "lr": "fast"}), ["stages.1.lr must be a number, got 'fast'"]),
     "recipe-setting-for-another-stage-kind": (
-        (), lambda t, out: ["train", "--recipe", digits_recipe(t / "r.yaml", {"kind": "retrain", "epochs": 1, "bits": 2}),
-                            "--out", out], ["'bits' does nothing in a retrain stage"]),
+        (), train_with_stage({"kind": "retrain", "epochs": 1, "bits": 2}), ["'bits' does nothing in a retrain stage"]),
     "recipe-not-yaml": (
         (), lambda t, out: ["train", "--recipe", written(t / "r.yaml", "stages: [\n"),
                             "--out", out], ["is not valid YAML"]),
