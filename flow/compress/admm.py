@@ -45,6 +45,16 @@ class LevelSet:
         return self.quantize(values, self.step_for(values))
 
 
+def dual_update(constraint: SparsitySet | LevelSet, weight: np.ndarray, dual: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One layer's Z-step and dual step, Z = Pi_S(W + U) and U + W - Z, for every framework's adapter."""
+    z = constraint.project((weight + dual).astype(np.float64)).astype(weight.dtype)
+    return z, dual + (weight - z)
+
+
+def grown_rho(rho: float, growth: float, rho_max: float) -> float:
+    return min(rho * growth, rho_max)
+
+
 def project_tensor(constraint: SparsitySet | LevelSet, tensor: torch.Tensor) -> torch.Tensor:
     projected = constraint.project(tensor.detach().cpu().numpy().astype(np.float64))
     return torch.from_numpy(projected).to(dtype=tensor.dtype, device=tensor.device)
@@ -79,11 +89,10 @@ class ADMM:
         residuals = {}
         for name, constraint in self.constraints.items():
             weight = self.layers[name].weight
-            self.Z[name] = project_tensor(constraint, weight + self.U[name])
-            gap = weight - self.Z[name]
-            self.U[name] += gap
-            residuals[name] = float(gap.norm() / weight.norm().clamp_min(1e-12))
-        new_rho = min(self.rho * self.rho_growth, self.rho_max)
+            z, dual = dual_update(constraint, weight.detach().cpu().numpy(), self.U[name].cpu().numpy())
+            self.Z[name], self.U[name] = torch.from_numpy(z).to(weight), torch.from_numpy(dual).to(weight)
+            residuals[name] = float((weight - self.Z[name]).norm() / weight.norm().clamp_min(1e-12))
+        new_rho = grown_rho(self.rho, self.rho_growth, self.rho_max)
         for name in self.U:
             self.U[name] *= self.rho / new_rho
         self.rho = new_rho
