@@ -1,4 +1,4 @@
-"""Send a library's chatter (hls4ml prints, g++ output) to a log file instead of the terminal."""
+"""Send a library's chatter (hls4ml prints, g++ output, TensorFlow's start-up logs) to a log file instead of the terminal."""
 from __future__ import annotations
 
 import contextlib
@@ -8,15 +8,24 @@ from pathlib import Path
 
 
 @contextlib.contextmanager
-def stdout_to(log_path: Path):
-    # fd-level, because hls4ml's compile() runs g++ through os.system, which bypasses sys.stdout
-    sys.stdout.flush()
-    saved = os.dup(1)
+def _fd_to(fd: int, stream, log_path: Path):
+    # fd-level, because hls4ml's compile() runs g++ through os.system and TensorFlow logs from C++,
+    # both bypassing sys.stdout / sys.stderr
+    stream.flush()
+    saved = os.dup(fd)
     with open(log_path, "a") as log:
-        os.dup2(log.fileno(), 1)
+        os.dup2(log.fileno(), fd)
         try:
             yield
         finally:
-            sys.stdout.flush()
-            os.dup2(saved, 1)
+            stream.flush()
+            os.dup2(saved, fd)
             os.close(saved)
+
+
+def stdout_to(log_path: Path):
+    return _fd_to(1, sys.stdout, log_path)
+
+
+def stderr_to(log_path: Path):
+    return _fd_to(2, sys.stderr, log_path)
