@@ -14,7 +14,7 @@ from .config import BuildConfig, StepContext
 from .errors import FlowError
 from .fingerprint import build_fingerprint, outputs_digest
 from .paths import atomic_write_json, prepare_output_dir
-from .steps import STEP_NAMES, STEPS
+from .steps import STEP_NAMES, STEPS, outputs_of
 from .steps.export import check_source
 from .zoo import DEFAULT_CHECKPOINT, DEFAULT_MODEL
 
@@ -44,7 +44,7 @@ def _first_step(config: BuildConfig, build_dir: Path) -> int:
         raise FlowError(f"unknown step '{config.from_step}'; steps are: {', '.join(STEP_NAMES)}")
     first = STEP_NAMES.index(config.from_step)
     for step in STEPS[:first]:
-        missing = [name for name in step.OUTPUTS if not (build_dir / name).exists()]
+        missing = [name for name in outputs_of(step, build_dir) if not (build_dir / name).exists()]
         if missing:
             raise FlowError(
                 f"cannot start at '{config.from_step}': step '{step.NAME}' has not produced {missing[0]} in {build_dir}; "
@@ -69,7 +69,7 @@ def _previous_steps(summary_path: Path) -> dict:
 
 def _reusable(record: dict | None, fingerprint: str, build_dir: Path, step) -> bool:
     return (record is not None and record.get("fingerprint") == fingerprint
-            and record.get("outputs_sha256") == outputs_digest(build_dir, step.OUTPUTS))
+            and record.get("outputs_sha256") == outputs_digest(build_dir, outputs_of(step, build_dir)))
 
 
 def compile(config: BuildConfig = BuildConfig()) -> BuildResult:  # noqa: A001 - mirrors `flow compile`
@@ -121,7 +121,7 @@ def compile(config: BuildConfig = BuildConfig()) -> BuildResult:  # noqa: A001 -
                 raise
             detail.setdefault("status", "done")
             steps[step.NAME] = {"seconds": round(time.perf_counter() - started, 2), **detail,
-                                "fingerprint": fingerprint, "outputs_sha256": outputs_digest(build_dir, step.OUTPUTS)}
+                                "fingerprint": fingerprint, "outputs_sha256": outputs_digest(build_dir, outputs_of(step, build_dir))}
             _write_summary(build_dir, config, board, steps)
             progress.advance(overall)
     return BuildResult(build_dir=build_dir, summary=json.loads(summary_path.read_text()))

@@ -23,7 +23,7 @@ out = Console()
 
 @app.command("compile")
 def compile_command(
-    model: Optional[Path] = typer.Option(None, help="QONNX .onnx or flow .pt checkpoint; default: the shipped LeNet on 8x8 digits."),
+    model: Optional[Path] = typer.Option(None, help="QONNX .onnx, flow .pt checkpoint or (Q)Keras .h5/.keras (needs the keras extra); default: the shipped LeNet on 8x8 digits."),
     board: str = typer.Option(DEFAULT_BOARD, help="Board name, one of the files in boards/."),
     out_dir: Optional[Path] = typer.Option(None, "--out", help="Build dir; default build/<model>-<board>/."),
     data_dir: Optional[Path] = typer.Option(None, help="Folder with the MNIST IDX files, for MNIST-sized models."),

@@ -39,14 +39,14 @@ def verification_lines(summary: dict) -> list[str]:
     lines = [f"verification on {verification['n_samples']} {verification['dataset']} samples "
              f"(output {verification['output_precision']}, 1 LSB = {verification['output_lsb']:g}): "
              f"{'passed' if verification['passed'] else 'FAILED'}"]
-    for pair in ("csim_vs_qonnx", "qonnx_vs_brevitas"):
+    for pair in ("csim_vs_qonnx", "qonnx_vs_brevitas", "csim_vs_keras"):
         if pair in verification:
             result = verification[pair]
             lines.append(f"  {pair}: argmax agreement {result['argmax_agreement']:.4f}, "
                          f"max |diff| {result['max_diff_lsb']:.3g} LSB")
     if "accuracy" in verification:
-        lines.append(f"  accuracy vs labels: csim {verification['accuracy']['csim']:.4f}, "
-                     f"qonnx {verification['accuracy']['qonnx']:.4f}")
+        lines.append("  accuracy vs labels: " + ", ".join(f"{name} {value:.4f}"
+                                                          for name, value in verification["accuracy"].items()))
     return lines
 
 

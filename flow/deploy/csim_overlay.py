@@ -108,7 +108,7 @@ def csim_connection(bundle: Path, stalled: bool = False):
     build_dir = Path(bundle).resolve().parent
 
     def connect(metadata: dict):
-        if not (build_dir / "hls_config.json").is_file() or not (build_dir / "model_clean.onnx").is_file():
+        if not (build_dir / "hls_config.json").is_file() or not (build_dir / "source.json").is_file():
             raise FlowError(f"the csim target runs the build the bundle came from, and {build_dir} is not one; "
                             "pass the bundle/ folder inside a flow compile build dir")
         overlay = CsimOverlay(build_dir, metadata, stalled)

@@ -8,6 +8,7 @@ import numpy as np
 
 from ..config import StepContext
 from ..data import dataset_for_shape, load_test_split
+from ..errors import FlowError
 from ..paths import atomic_save_npy, atomic_write_json
 from ..quiet import stdout_to
 from .hls4ml_project import load_hls_model
@@ -16,17 +17,21 @@ NAME = "csim"
 OUTPUTS = ["verify_inputs.npy", "csim_outputs.npy", "csim_meta.json"]
 
 
-def held_out_inputs(ctx: StepContext, input_shape: list[int]) -> tuple[np.ndarray, np.ndarray | None, str]:
-    """Inputs in the model's own (ONNX) layout, labels when the data has them, and the data's name."""
-    sample_shape = tuple(input_shape[1:])
-    dataset = dataset_for_shape(sample_shape)
+def held_out_inputs(ctx: StepContext, graph: dict) -> tuple[np.ndarray, np.ndarray | None, str]:
+    """Inputs in the model's own layout (ONNX: channels first; Keras: last), labels when the data has them, and the data's name."""
+    sample_shape = tuple(graph["input_shape"][1:])
+    channels_last = graph.get("channels_last", False)
+    dataset = dataset_for_shape((sample_shape[-1], *sample_shape[:-1]) if channels_last else sample_shape)
     if dataset is None:
         # no dataset fits: uniform noise in [0, 1) still exercises every layer bit for bit
         rng = np.random.default_rng(ctx.config.seed)
         return rng.random((ctx.config.n_samples, *sample_shape), dtype=np.float32), None, "uniform-random[0,1)"
     split = load_test_split(dataset, ctx.config.data_dir)
     count = min(ctx.config.n_samples, len(split.labels))
-    return split.images[:count].reshape(count, *sample_shape), split.labels[:count], f"{dataset}-test"
+    images = split.images[:count]
+    if channels_last:
+        images = np.moveaxis(images.reshape(count, sample_shape[-1], *sample_shape[:-1]), 1, -1)
+    return np.ascontiguousarray(images.reshape(count, *sample_shape)), split.labels[:count], f"{dataset}-test"
 
 
 def to_hls_layout(inputs: np.ndarray, input_perm: list[int] | None) -> np.ndarray:
@@ -70,9 +75,14 @@ def precision_lsb(precision) -> float:
 
 def run(ctx: StepContext) -> dict:
     graph = json.loads(ctx.path("graph.json").read_text())
-    inputs, labels, dataset = held_out_inputs(ctx, graph["input_shape"])
+    inputs, labels, dataset = held_out_inputs(ctx, graph)
     hls_model = load_hls_model(ctx)
-    outputs = compile_and_predict(hls_model, to_hls_layout(inputs, graph["input_perm"]), ctx.path("hls4ml.log"))
+    try:
+        outputs = compile_and_predict(hls_model, to_hls_layout(inputs, graph["input_perm"]), ctx.path("hls4ml.log"))
+    except Exception as exc:  # hls4ml reports a g++ failure as a bare Exception; the compiler's words are in the log
+        errors = [line for line in ctx.path("hls4ml.log").read_text(errors="replace").splitlines() if "error:" in line]
+        raise FlowError(f"the C simulation did not build ({errors[0].strip() if errors else exc}); "
+                        f"see {ctx.path('hls4ml.log')}") from None
     atomic_save_npy(ctx.path("verify_inputs.npy"), inputs)
     if labels is not None:
         atomic_save_npy(ctx.path("verify_labels.npy"), labels)

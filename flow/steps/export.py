@@ -1,6 +1,8 @@
-"""Step `export`: the source model (Brevitas checkpoint or QONNX file) as model.onnx in QONNX form."""
+"""Step `export`: the source model in the build dir: a Brevitas checkpoint or QONNX file as model.onnx in
+QONNX form, a Keras model as a copy plus graph.json (hls4ml's Keras frontend reads it directly)."""
 from __future__ import annotations
 
+import json
 import shutil
 import warnings
 from pathlib import Path
@@ -11,13 +13,27 @@ from onnx import numpy_helper
 
 from ..config import StepContext
 from ..errors import FlowError
+from .. import keras_frontend
 from ..paths import atomic_write_json
 from ..quiet import stdout_to
 from ..zoo import DEFAULT_CHECKPOINT, check_weights, compressible_layers, load_checkpoint
 
 NAME = "export"
-OUTPUTS = ["model.onnx", "source.json"]
 CHECKPOINT_SUFFIXES = {".pt", ".pth"}
+
+
+def outputs(build_dir: Path) -> list[str]:
+    """source.json and the files it lists: model.onnx, or a Keras model's copy and graph.json."""
+    try:
+        return ["source.json", *json.loads((build_dir / "source.json").read_text())["files"]]
+    except (OSError, ValueError, KeyError):
+        return ["source.json"]  # not exported yet: nothing here can be reused
+
+
+def source_kind(build_dir: Path) -> str | None:
+    """brevitas, qonnx or keras; None before the export step ran."""
+    path = build_dir / "source.json"
+    return json.loads(path.read_text())["kind"] if path.is_file() else None
 
 
 def _export_brevitas(ctx: StepContext, model, blob: dict) -> dict:
@@ -37,7 +53,7 @@ def _export_brevitas(ctx: StepContext, model, blob: dict) -> dict:
     target.with_suffix(".tmp.onnx").replace(target)
     return {"kind": "brevitas", "path": str(ctx.config.model or DEFAULT_CHECKPOINT), "arch": blob["arch"],
             "input_shape": list(model.input_shape), "weight_layers": list(compressible_layers(model)),
-            "train_metrics": blob.get("metrics", {})}
+            "train_metrics": blob.get("metrics", {}), "files": ["model.onnx"]}
 
 
 def _load_qonnx(path: Path) -> None:
@@ -63,16 +79,33 @@ def check_source(path: Path | None):
         return load_checkpoint(path or DEFAULT_CHECKPOINT)
     if path.suffix == ".onnx":
         return _load_qonnx(path)
-    raise FlowError(f"unsupported model format '{path.suffix}' ({path}); pass a QONNX .onnx file or a flow .pt checkpoint")
+    if path.suffix in keras_frontend.KERAS_SUFFIXES:
+        keras_frontend.check_source(path)
+        return None
+    raise FlowError(f"unsupported model format '{path.suffix}' ({path}); pass a QONNX .onnx file, a flow .pt "
+                    "checkpoint or a (Q)Keras .h5/.keras model")
+
+
+def _copy_keras(ctx: StepContext) -> dict:
+    path = Path(ctx.config.model)
+    target = ctx.path(f"model{path.suffix}")
+    renamed = keras_frontend.copy_with_c_names(path, target)
+    model = keras_frontend.load_model(target)
+    atomic_write_json(ctx.path("graph.json"), keras_frontend.describe(model))
+    return {"kind": "keras", "path": str(path), "files": [target.name, "graph.json"], "renamed_layers": renamed,
+            "input_shape": list(model.inputs[0].shape[1:]),
+            "weight_layers": [layer.name for layer in keras_frontend.weight_layers(model)]}
 
 
 def run(ctx: StepContext) -> dict:
     checkpoint = check_source(ctx.config.model)
     if checkpoint is not None:
         source = _export_brevitas(ctx, *checkpoint)
+    elif ctx.config.model.suffix in keras_frontend.KERAS_SUFFIXES:
+        source = _copy_keras(ctx)
     else:
         shutil.copyfile(ctx.config.model, ctx.path("model.tmp.onnx"))
         ctx.path("model.tmp.onnx").replace(ctx.path("model.onnx"))
-        source = {"kind": "qonnx", "path": str(ctx.config.model)}
+        source = {"kind": "qonnx", "path": str(ctx.config.model), "files": ["model.onnx"]}
     atomic_write_json(ctx.path("source.json"), source)
     return {"source": source["kind"], "model": source["path"]}

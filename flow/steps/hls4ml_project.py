@@ -1,10 +1,11 @@
-"""Step `hls4ml`: the cleaned QONNX graph as an hls4ml project for the board's part."""
+"""Step `hls4ml`: the cleaned QONNX graph, or the Keras model, as an hls4ml project for the board's part."""
 from __future__ import annotations
 
 import json
 import warnings
 
 from ..config import StepContext
+from .. import keras_frontend
 from ..errors import FlowError
 from ..hls4ml_fixes import register as register_hls4ml_fixes
 from ..paths import atomic_write_json
@@ -14,6 +15,7 @@ from ..deploy.pynq_driver import CONTAINERS, BundleError
 from ..sparse.hls4ml_ext import SPARSE_KEY
 from ..sparse.hls4ml_ext import register as register_sparse_kernels
 from ..sparse.plan import WEIGHT_LAYERS, check_fits, memory_report, model_memory
+from .export import source_kind
 
 NAME = "hls4ml"
 OUTPUTS = ["hls_config.json", "memory.json", "hls4ml_prj/firmware/myproject.cpp"]
@@ -23,7 +25,8 @@ MAX_STREAM_BITS = max(CONTAINERS)
 
 def _io_type(ops: list[str]) -> str:
     # io_stream keeps CNN feature maps in FIFOs instead of fully partitioned arrays
-    return "io_stream" if any(op in {"Conv", "MaxPool", "AveragePool"} for op in ops) else "io_parallel"
+    streamed = {"Conv", "MaxPool", "AveragePool"} | keras_frontend.STREAMED_LAYERS
+    return "io_stream" if any(op in streamed for op in ops) else "io_parallel"
 
 
 def sparse_selection(spec: str):
@@ -45,7 +48,7 @@ def _hls4ml_names(selection, hls_model, source_layers: list[str]):
     return selection
 
 
-def _narrow_output(hls_model, settings: dict, onnx_model) -> str | None:
+def _narrow_output(hls_model, settings: dict, onnx_path) -> str | None:
     """Round an inferred model output wider than the widest stream word down to 64 bits, keeping its integer bits.
 
     Float activations make hls4ml infer outputs of 70+ bits (LeNet-5: fixed<78,46>) that no DMA word
@@ -55,6 +58,9 @@ def _narrow_output(hls_model, settings: dict, onnx_model) -> str | None:
     precision = hls_model.get_output_variables()[0].type.precision
     if precision.width <= MAX_STREAM_BITS or precision.integer >= MAX_STREAM_BITS:
         return None
+    from qonnx.core.modelwrapper import ModelWrapper
+
+    onnx_model = ModelWrapper(str(onnx_path))
     producer = onnx_model.find_producer(onnx_model.graph.output[0].name)
     layer = settings["hls_config"].get("LayerName", {}).get(producer.name if producer else None)
     if layer is None:
@@ -65,43 +71,50 @@ def _narrow_output(hls_model, settings: dict, onnx_model) -> str | None:
             f"so {precision.width - MAX_STREAM_BITS} fraction bits are dropped")
 
 
+def keras_model_path(ctx: StepContext):
+    return ctx.path(next(name for name in json.loads(ctx.path("source.json").read_text())["files"]
+                         if name.startswith("model.")))
+
+
 def load_hls_model(ctx: StepContext):
-    """Rebuild the hls4ml ModelGraph from the build dir's files (model_clean.onnx + hls_config.json)."""
+    """Rebuild the hls4ml ModelGraph from the build dir's files (model_clean.onnx or the Keras copy, + hls_config.json)."""
     import hls4ml
     from qonnx.core.modelwrapper import ModelWrapper
 
     settings = json.loads(ctx.path("hls_config.json").read_text())
     register_hls4ml_fixes(settings["backend"])
     register_sparse_kernels(settings["backend"])
-    model = ModelWrapper(str(ctx.path("model_clean.onnx")))
+    conversion = {"output_dir": str(ctx.path(PROJECT_DIR)), "backend": settings["backend"], "part": settings["part"],
+                  "clock_period": settings["clock_period"], "io_type": settings["io_type"],
+                  "hls_config": settings["hls_config"]}
     with warnings.catch_warnings(), stdout_to(ctx.path("hls4ml.log")):
         warnings.simplefilter("ignore")
-        return hls4ml.converters.convert_from_onnx_model(
-            model,
-            output_dir=str(ctx.path(PROJECT_DIR)),
-            backend=settings["backend"],
-            part=settings["part"],
-            clock_period=settings["clock_period"],
-            io_type=settings["io_type"],
-            hls_config=settings["hls_config"],
-        )
+        if source_kind(ctx.build_dir) == "keras":
+            return keras_frontend.convert(keras_model_path(ctx), **conversion)
+        return hls4ml.converters.convert_from_onnx_model(ModelWrapper(str(ctx.path("model_clean.onnx"))), **conversion)
 
 
-def run(ctx: StepContext) -> dict:
+def _hls_config(ctx: StepContext) -> dict:
     import hls4ml
     from qonnx.core.modelwrapper import ModelWrapper
 
-    graph = json.loads(ctx.path("graph.json").read_text())
-    model = ModelWrapper(str(ctx.path("model_clean.onnx")))
     with warnings.catch_warnings(), stdout_to(ctx.path("hls4ml.log")):
         warnings.simplefilter("ignore")
-        hls_config = hls4ml.utils.config.config_from_onnx_model(
-            model,
+        if source_kind(ctx.build_dir) == "keras":
+            return keras_frontend.hls4ml_config(keras_model_path(ctx), ctx.board.hls4ml_backend,
+                                                ctx.config.default_precision, ctx.config.reuse_factor)
+        return hls4ml.utils.config.config_from_onnx_model(
+            ModelWrapper(str(ctx.path("model_clean.onnx"))),
             granularity="name",
             backend=ctx.board.hls4ml_backend,
             default_precision=ctx.config.default_precision,
             default_reuse_factor=ctx.config.reuse_factor,
         )
+
+
+def run(ctx: StepContext) -> dict:
+    graph = json.loads(ctx.path("graph.json").read_text())
+    hls_config = _hls_config(ctx)
     hls_config["Model"]["Strategy"] = ctx.config.strategy
     hls_config["Model"][SPARSE_KEY] = {"select": sparse_selection(ctx.config.sparse), "max_cycles": ctx.config.sparse_cycles,
                                        "board": ctx.board.name}
@@ -122,7 +135,9 @@ def run(ctx: StepContext) -> dict:
             hls_config["Model"][SPARSE_KEY]["select"] = resolved
             atomic_write_json(ctx.path("hls_config.json"), settings)
             hls_model = load_hls_model(ctx)
-        narrowed = _narrow_output(hls_model, settings, model)
+        # a Keras model's output type comes from its own quantizers, or the default precision
+        narrowed = (None if source_kind(ctx.build_dir) == "keras"
+                    else _narrow_output(hls_model, settings, ctx.path("model_clean.onnx")))
         if narrowed:
             atomic_write_json(ctx.path("hls_config.json"), settings)
             hls_model = load_hls_model(ctx)

@@ -1,15 +1,24 @@
-"""Step `qonnx`: cleanup, channels-last, Gemm->MatMul; then check hls4ml can take every node."""
+"""Step `qonnx`: cleanup, channels-last, Gemm->MatMul; then check hls4ml can take every node.
+
+Keras models skip it: hls4ml's Keras frontend reads them directly.
+"""
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 
 from ..config import StepContext
 from ..errors import FlowError
 from ..paths import atomic_write_json
 from ..transforms import AddZeroBiasToGemm
+from .export import source_kind
 
 NAME = "qonnx"
-OUTPUTS = ["model_clean.onnx", "graph.json"]
+KERAS_SKIP = "skipped: a Keras model goes to hls4ml's Keras frontend, not through QONNX"
+
+
+def outputs(build_dir: Path) -> list[str]:
+    return [] if source_kind(build_dir) == "keras" else ["model_clean.onnx", "graph.json"]
 
 
 def _check_single_input(model) -> None:
@@ -52,6 +61,8 @@ def _check_supported(model, original, also_accepted: set[str] = frozenset()) -> 
 
 
 def run(ctx: StepContext) -> dict:
+    if not outputs(ctx.build_dir):
+        return {"status": KERAS_SKIP}
     from qonnx.core.modelwrapper import ModelWrapper
     from qonnx.transformation.channels_last import ConvertToChannelsLastAndClean
     from qonnx.transformation.gemm_to_matmul import GemmToMatMul

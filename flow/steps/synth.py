@@ -20,6 +20,7 @@ from ..paths import atomic_write_json
 from ..quiet import stdout_to
 from ..tools import missing_tool_status
 from . import estimate
+from .export import source_kind
 from .hls4ml_project import load_hls_model
 
 NAME = "synth"
@@ -29,9 +30,12 @@ OUTPUTS: list[str] = []
 def run(ctx: StepContext) -> dict:
     skipped = missing_tool_status(ctx.board.hls_tool)
     hls_model = load_hls_model(ctx)
-    projects = write_layer_projects(ctx, hls_model, synthesize=skipped is None)
-    written = sum(record["status"] == "written" for record in projects)
-    layer_projects = f"{LAYER_PROJECTS_RECORD}: {written} of {len(projects)} per-layer projects written"
+    if source_kind(ctx.build_dir) == "keras":
+        layer_projects = "not written: per-layer projects are cut from the QONNX graph, and a Keras model has none"
+    else:
+        projects = write_layer_projects(ctx, hls_model, synthesize=skipped is None)
+        written = sum(record["status"] == "written" for record in projects)
+        layer_projects = f"{LAYER_PROJECTS_RECORD}: {written} of {len(projects)} per-layer projects written"
     has_stream_top = (Path(hls_model.config.get_output_dir()) / "firmware" / f"{TOP}.cpp").is_file()
     if has_stream_top:
         write_export_script(ctx.build_dir, hls_model, ctx.board.part, ctx.board.clock_period_ns)

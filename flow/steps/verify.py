@@ -1,18 +1,31 @@
-"""Step `verify`: csim against QONNX execution, and QONNX against the Brevitas model, in output LSBs."""
+"""Step `verify`: csim against QONNX execution and QONNX against the Brevitas model, or csim against Keras,
+in output LSBs and argmax agreement."""
 from __future__ import annotations
 
 import json
 import warnings
+from pathlib import Path
 
 import numpy as np
 
+from .. import keras_frontend
 from ..config import StepContext
 from ..errors import VerificationError
 from ..paths import atomic_save_npy, atomic_write_json
 from ..zoo import DEFAULT_CHECKPOINT, load_checkpoint
+from .export import source_kind
+from .hls4ml_project import keras_model_path
 
 NAME = "verify"
-OUTPUTS = ["csim.json", "qonnx_outputs.npy"]
+
+
+def reference_kind(build_dir: Path) -> str:
+    """What csim is checked against: Keras for a Keras source, QONNX execution otherwise."""
+    return "keras" if source_kind(build_dir) == "keras" else "qonnx"
+
+
+def outputs(build_dir: Path) -> list[str]:
+    return ["csim.json", f"{reference_kind(build_dir)}_outputs.npy"]
 REQUIRED_ARGMAX_AGREEMENT = 1.0
 MAX_LSB_DIFFERENCE = 1.0
 
@@ -58,8 +71,10 @@ def run(ctx: StepContext) -> dict:
     source = json.loads(ctx.path("source.json").read_text())
     inputs = np.load(ctx.path("verify_inputs.npy"))
     csim = np.load(ctx.path("csim_outputs.npy"))
-    reference = qonnx_outputs(ctx, inputs, graph)
-    atomic_save_npy(ctx.path("qonnx_outputs.npy"), reference)
+    reference_name = reference_kind(ctx.build_dir)
+    reference = (keras_frontend.reference_outputs(keras_model_path(ctx), inputs) if reference_name == "keras"
+                 else qonnx_outputs(ctx, inputs, graph))
+    atomic_save_npy(ctx.path(f"{reference_name}_outputs.npy"), reference)
     lsb = meta["output_lsb"]
     report = {
         "n_samples": len(inputs),
@@ -71,19 +86,22 @@ def run(ctx: StepContext) -> dict:
         # which kernel each weight layer ran in this csim: flow's sparse one or hls4ml's dense one
         "kernels": {layer["name"]: layer["kernel"]
                     for layer in json.loads(ctx.path("memory.json").read_text())["layers"]},
-        "csim_vs_qonnx": compare(csim, reference, lsb),
+        f"csim_vs_{reference_name}": compare(csim, reference, lsb),
     }
+    if graph.get("softmax_skipped"):
+        report["softmax_skipped"] = (f"{graph['softmax_skipped']} runs on the host, not the FPGA: csim and "
+                                     "the reference are compared before it")
     if source["kind"] == "brevitas":
         report["qonnx_vs_brevitas"] = compare(reference, brevitas_outputs(ctx, inputs), lsb)
     labels_path = ctx.path("verify_labels.npy")
     if labels_path.is_file():
         labels = np.load(labels_path)
         report["accuracy"] = {"csim": float((csim.argmax(1) == labels).mean()),
-                              "qonnx": float((reference.argmax(1) == labels).mean())}
+                              reference_name: float((reference.argmax(1) == labels).mean())}
     failures = [
         f"{pair}: argmax agreement {result['argmax_agreement']:.4f}, max |diff| {result['max_diff_lsb']:.2f} LSB"
         for pair, result in report.items()
-        if pair in {"csim_vs_qonnx", "qonnx_vs_brevitas"}
+        if pair in {"csim_vs_qonnx", "qonnx_vs_brevitas", "csim_vs_keras"}
         and (result["argmax_agreement"] < REQUIRED_ARGMAX_AGREEMENT
              or (report["lsb_bound_enforced"] and result["max_diff_lsb"] > MAX_LSB_DIFFERENCE))
     ]
@@ -91,5 +109,6 @@ def run(ctx: StepContext) -> dict:
     atomic_write_json(ctx.path("csim.json"), report)
     if failures:
         raise VerificationError(f"verification failed ({'; '.join(failures)}); see {ctx.path('csim.json')}")
-    return {"argmax_agreement": report["csim_vs_qonnx"]["argmax_agreement"],
-            "max_diff_lsb": report["csim_vs_qonnx"]["max_diff_lsb"]}
+    return {"reference": reference_name,
+            "argmax_agreement": report[f"csim_vs_{reference_name}"]["argmax_agreement"],
+            "max_diff_lsb": report[f"csim_vs_{reference_name}"]["max_diff_lsb"]}
