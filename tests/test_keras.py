@@ -45,7 +45,8 @@ def test_qkeras_jet_mlp_compiles_with_sparse_kernels_and_matches_keras(shared_di
     assert {report["kernels"][name] for name in ("fc1", "fc2")} == {"sparse"}
     assert report["kernels"]["output"] == "dense"
     assert json.loads((build / "estimates.json").read_text())["fits"]
-    assert (build / "bundle" / "MANIFEST.json").is_file() or (build / "bundle").is_dir()
+    metadata = json.loads((build / "bundle" / "metadata.json").read_text())
+    assert metadata["input"]["shape"] == [1, 16] and metadata["input"]["perm"] is None
     # the board driver's path around this build's C simulation reproduces compile-time csim
     infer = run_flow_in_process("infer", "--bundle", str(build), "--target", "csim")
     assert infer.returncode == 0, infer.stderr[-2000:]
