@@ -1,8 +1,9 @@
 """`flow train`: run a recipe's stages (pretrain, ADMM prune, retrain, ADMM quantize, ...) into a run dir.
 
 Run dir artifacts: recipe.json (resolved recipe), data_dir.json, checkpoint.pt (after every epoch, atomic;
-deleted once the run is complete), history.json (per-epoch log), and, written last so that
-their presence means a finished run, compression.json and model.pt (a `flow compile` input).
+deleted once the run is complete), history.json (per-epoch log), stage<i>-<kind>.pt (the model as each
+stage ends, a valid `init` for a run that goes on from there), and, written last so that their
+presence means a finished run, compression.json and model.pt (a `flow compile` input).
 """
 from __future__ import annotations
 
@@ -204,6 +205,16 @@ def _initial_state(recipe: Recipe, device) -> tuple[torch.nn.Module, RunState]:
     return model, RunState(masks=masks)
 
 
+def _teacher(recipe: Recipe, device) -> torch.nn.Module | None:
+    if recipe.teacher is None:
+        return None
+    teacher, blob = load_checkpoint(Path(recipe.teacher))
+    if blob["arch"] != recipe.arch:
+        raise FlowError(f"teacher {recipe.teacher} is a '{blob['arch']}' model, this recipe trains '{recipe.arch}'; "
+                        "point teacher at a checkpoint of the same architecture")
+    return teacher.to(device).eval()
+
+
 def _device(name: str) -> torch.device:
     if name not in ("cpu", "cuda") or (name == "cuda" and not torch.cuda.is_available()):
         raise FlowError(f"device '{name}' is not available here; use --device cpu")
@@ -221,6 +232,7 @@ def train(config: TrainConfig = TrainConfig()) -> dict:
     else:
         (model, state), session_state = _initial_state(recipe, device), None
     check_layer_settings(recipe, layer_sizes(model))
+    teacher = _teacher(recipe, device)
     if not config.resume:  # written only once every input is known good, so a refused run leaves --out as it was
         atomic_write_json(out / RECIPE, recipe.to_json())
         if config.data_dir is not None:
@@ -239,9 +251,9 @@ def train(config: TrainConfig = TrainConfig()) -> dict:
         while state.stage_index < len(recipe.stages):
             stage = recipe.stages[state.stage_index]
             if stage.kind in COMPRESS_KINDS and state.reference_accuracy is None:
-                state.reference_accuracy = evaluate(model)
+                state.reference_accuracy = evaluate(model if teacher is None else teacher)
                 if any(later.distill for later in recipe.stages[state.stage_index:]):
-                    state.teacher_logits = training_logits(model, data.train[0])
+                    state.teacher_logits = training_logits(model if teacher is None else teacher, data.train[0])
             session = StageSession(stage, model, state.masks, state.weight_levels, evaluate)
             if session_state is not None:
                 session.load_state_dict(session_state)
@@ -260,6 +272,8 @@ def train(config: TrainConfig = TrainConfig()) -> dict:
                     state.stage_results.append({"stage": state.stage_index, "kind": stage.kind,
                                                 "test_accuracy": evaluate(model),
                                                 **({"step_choices": session.step_choices} if session.step_choices else {})})
+                    save_checkpoint(model, recipe.arch, state.stage_results[-1],
+                                    out / f"stage{state.stage_index}-{stage.kind}.pt", state.weight_levels)
                     state.stage_index, state.epochs_done, session = state.stage_index + 1, 0, None
                 state.wall_s += time.perf_counter() - started
                 started = time.perf_counter()

@@ -218,6 +218,23 @@ def test_a_pruned_init_checkpoint_keeps_its_zeros(joint_run, shared_dir, tmp_pat
     assert result["compression"]["weight_data_bytes"] == sum(KEEP.values()) * 2 / 8
 
 
+def test_a_run_goes_on_from_a_stage_snapshot_against_the_same_teacher(joint_run, shared_dir, tmp_path):
+    """Each stage leaves its model behind; a later run can start at one (init) and still measure against,
+    and distill from, the first run's dense model (teacher)."""
+    run_dir, result = joint_run
+    kinds = [stage["kind"] for stage in JOINT_STAGES]
+    assert sorted(p.name for p in run_dir.glob("stage*.pt")) == [f"stage{i}-{k}.pt" for i, k in enumerate(kinds)]
+    pruned, blob = load_checkpoint(run_dir / "stage2-retrain.pt")
+    assert blob["metrics"]["test_accuracy"] == result["stages"][2]["test_accuracy"]
+    assert {name: int((layer.weight != 0).sum()) for name, layer in compressible_layers(pruned).items()} == KEEP
+    later = tiny_recipe(tmp_path / "later.yaml", [{**JOINT_STAGES[3], "distill": 0.5}, JOINT_STAGES[4]],
+                        init=str(run_dir / "stage2-retrain.pt"), teacher=str(run_dir / "stage0-pretrain.pt"))
+    continued = train(TrainConfig(recipe=later, out=tmp_path / "later", data_dir=shared_dir / "data" / "mnist",
+                                  show_progress=False))
+    assert continued["reference_accuracy"] == result["reference_accuracy"]
+    assert continued["compression"]["kept"] == sum(KEEP.values())
+
+
 def test_progressive_quantization_keeps_the_first_layers_levels(shared_dir, tmp_path):
     """Conv layers quantized first stay on their levels while the fully connected ones are quantized later."""
     stages = [{"kind": "pretrain", "epochs": 1, "lr": 0.002},

@@ -254,6 +254,12 @@ CASES = {
     "recipe-not-yaml": (
         (), lambda t, out: ["train", "--recipe", written(t / "r.yaml", "stages: [\n"),
                             "--out", out], ["is not valid YAML"]),
+    "teacher-is-missing": (
+        (), lambda t, out: ["train", "--recipe", digits_recipe(t / "r.yaml", teacher=str(t / "dense.pt")), "--out", out],
+        ["model file not found", "dense.pt"]),
+    "teacher-of-another-architecture": (
+        (), lambda t, out: ["train", "--recipe", digits_recipe(t / "r.yaml", teacher=str(REPO / "models" / "lenet5-admm-joint.pt")),
+                            "--out", out], ["is a 'lenet5' model, this recipe trains 'lenet-digits'"]),
     "resume-without-a-checkpoint": (
         (), lambda t, out: ["train", "--recipe", digits_recipe(t / "r.yaml"), "--resume", "--out", out],
         ["nothing to resume", "without --resume"]),

@@ -55,6 +55,10 @@ class Recipe:
     seed: int = 0
     batch_size: int = 64
     init: str | None = None  # start from this flow checkpoint (a pretrained or pruned model.pt); its zeros stay pruned
+    # the model distilling stages follow and the accuracy drop is measured against; default: the model
+    # as the first compression stage starts. Set it with `init` at a run's stage snapshot (e.g.
+    # stage2-retrain.pt) to go on from there against the same dense model as the whole run.
+    teacher: str | None = None
     train_subset: int | None = None  # first N training images; tests use small subsets
     test_subset: int | None = None
 
@@ -179,8 +183,9 @@ def recipe_from_tree(tree, overrides: tuple[str, ...] = (), where: str = "recipe
     _positive_int(recipe.batch_size, "batch_size")
     if isinstance(recipe.seed, bool) or not isinstance(recipe.seed, int) or recipe.seed < 0:
         raise FlowError(f"{where}: seed must be a whole number >= 0, got {recipe.seed!r}")
-    if not isinstance(recipe.arch, str) or not (recipe.init is None or isinstance(recipe.init, str)):
-        raise FlowError(f"{where}: arch and init must be text (an architecture name, a checkpoint path)")
+    if not isinstance(recipe.arch, str) or not all(path is None or isinstance(path, str)
+                                                    for path in (recipe.init, recipe.teacher)):
+        raise FlowError(f"{where}: arch, init and teacher must be text (an architecture name, checkpoint paths)")
     for subset in ("train_subset", "test_subset"):
         if getattr(recipe, subset) is not None:
             _positive_int(getattr(recipe, subset), subset)
