@@ -17,6 +17,8 @@ from .export import source_kind
 from .hls4ml_project import keras_model_path
 
 NAME = "verify"
+REQUIRED_ARGMAX_AGREEMENT = 1.0
+MAX_LSB_DIFFERENCE = 1.0
 
 
 def reference_kind(build_dir: Path) -> str:
@@ -26,8 +28,6 @@ def reference_kind(build_dir: Path) -> str:
 
 def outputs(build_dir: Path) -> list[str]:
     return ["csim.json", f"{reference_kind(build_dir)}_outputs.npy"]
-REQUIRED_ARGMAX_AGREEMENT = 1.0
-MAX_LSB_DIFFERENCE = 1.0
 
 
 def qonnx_outputs(ctx: StepContext, inputs: np.ndarray, graph: dict) -> np.ndarray:
