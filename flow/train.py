@@ -251,9 +251,10 @@ def train(config: TrainConfig = TrainConfig()) -> dict:
         while state.stage_index < len(recipe.stages):
             stage = recipe.stages[state.stage_index]
             if stage.kind in COMPRESS_KINDS and state.reference_accuracy is None:
-                state.reference_accuracy = evaluate(model if teacher is None else teacher)
+                reference = model if teacher is None else teacher
+                state.reference_accuracy = evaluate(reference)
                 if any(later.distill for later in recipe.stages[state.stage_index:]):
-                    state.teacher_logits = training_logits(model if teacher is None else teacher, data.train[0])
+                    state.teacher_logits = training_logits(reference, data.train[0])
             session = StageSession(stage, model, state.masks, state.weight_levels, evaluate)
             if session_state is not None:
                 session.load_state_dict(session_state)

@@ -45,9 +45,14 @@ class LevelSet:
         return self.quantize(values, self.step_for(values))
 
 
+def project_array(constraint: SparsitySet | LevelSet, values: np.ndarray) -> np.ndarray:
+    """The projection computed in float64 (the step search needs it), returned in the values' dtype."""
+    return constraint.project(values.astype(np.float64)).astype(values.dtype)
+
+
 def dual_update(constraint: SparsitySet | LevelSet, weight: np.ndarray, dual: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """One layer's Z-step and dual step, Z = Pi_S(W + U) and U + W - Z, for every framework's adapter."""
-    z = constraint.project((weight + dual).astype(np.float64)).astype(weight.dtype)
+    z = project_array(constraint, weight + dual)
     return z, dual + (weight - z)
 
 
@@ -56,8 +61,7 @@ def grown_rho(rho: float, growth: float, rho_max: float) -> float:
 
 
 def project_tensor(constraint: SparsitySet | LevelSet, tensor: torch.Tensor) -> torch.Tensor:
-    projected = constraint.project(tensor.detach().cpu().numpy().astype(np.float64))
-    return torch.from_numpy(projected).to(dtype=tensor.dtype, device=tensor.device)
+    return torch.from_numpy(project_array(constraint, tensor.detach().cpu().numpy())).to(tensor.device)
 
 
 class ADMM:

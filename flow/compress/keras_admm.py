@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..keras_frontend import tf_keras
-from .admm import LevelSet, SparsitySet, dual_update, grown_rho
+from .admm import LevelSet, SparsitySet, dual_update, grown_rho, project_array
 
 
 def _kernel(model, name: str):
@@ -33,8 +33,8 @@ class KerasADMM(tf_keras().callbacks.Callback):
         self.update_every = update_every
         self.kernels = {name: _kernel(model, name) for name in constraints}
         self.rho = tf.Variable(rho, trainable=False, dtype=tf.float32)
-        self.Z = {name: tf.Variable(constraint.project(self.kernels[name].numpy().astype(np.float64)), trainable=False,
-                                    dtype=self.kernels[name].dtype) for name, constraint in constraints.items()}
+        self.Z = {name: tf.Variable(project_array(constraint, self.kernels[name].numpy()), trainable=False)
+                  for name, constraint in constraints.items()}
         self.U = {name: tf.Variable(tf.zeros_like(kernel), trainable=False) for name, kernel in self.kernels.items()}
         self.residuals: list[dict[str, float]] = []  # per update, ||W - Z|| / ||W|| per layer
         model.add_loss(self.penalty)
@@ -69,8 +69,8 @@ class KerasADMM(tf_keras().callbacks.Callback):
         """Put every constrained kernel on its set, stop the penalty, and return the 0/1 masks for retraining."""
         masks = {}
         for name, constraint in self.constraints.items():
-            projected = constraint.project(self.kernels[name].numpy().astype(np.float64))
-            self.kernels[name].assign(projected.astype(self.kernels[name].dtype.as_numpy_dtype))
+            projected = project_array(constraint, self.kernels[name].numpy())
+            self.kernels[name].assign(projected)
             masks[name] = (projected != 0).astype(np.float32)
         self.rho.assign(0.0)
         return masks
