@@ -4,6 +4,7 @@
     python bench/admm_lenet5.py full --data-dir ../shared/data/mnist          # the whole joint recipe, timed
     python bench/admm_lenet5.py quantstep --data-dir ../shared/data/mnist --seeds 0 --jobs 2
     python bench/admm_lenet5.py targets --data-dir ../shared/data/mnist --seeds 0 1 --jobs 2
+    python bench/admm_lenet5.py learnstep --data-dir ../shared/data/mnist --seeds 0 1 --jobs 2
 
 sweep: one pretrained model per seed, then from it ADMM pruning at 85x / 167x / 250x, the
 magnitude-pruning baseline at the same ratios and the same epoch budget, progressive ADMM
@@ -18,6 +19,9 @@ from scratch for --joint-seeds (default the first seed; the same run dir as `ful
 Writes bench/results/admm_lenet5_targets.json.
 quantstep: from one 167x-pruned model, ADMM quantization with the exact best step q and with the
 best power-of-two q. Writes bench/results/admm_lenet5_quantstep.json.
+learnstep: the joint recipe with fc1 keeping 4,100 weights at 1 bit (894 B), then its quantize-stage
+snapshot retrained 8 epochs with constant and with learned steps (lenet5-retrain-quantized.yaml).
+Writes bench/results/admm_lenet5_learnstep.json.
 Run dirs go under runs/bench/; a finished run (its model.pt exists) is reused, not retrained, and
 only if its stored recipe is the one asked for. With --jobs N on the CPU each run gets cores/N threads.
 """
@@ -45,6 +49,10 @@ KEEP = {
     250: {"conv1": 125, "conv2": 750, "fc1": 597, "fc2": 250},
 }
 QUANTSTEP_RATIO = 167  # quantstep quantizes a model pruned this far
+# learnstep's joint run (894 B of weight data): fc1 keeps 4,100 weights at 1 bit, conv2 at 2 bits, and a
+# longer ADMM quantization (16 epochs, rho up to 1.0) with 8 retrain epochs
+FC1_1BIT = ["stages.1.keep.fc1=4100", "stages.3.bits.conv2=2", "stages.3.bits.fc1=1", "stages.3.epochs=16",
+            "stages.3.rho_max=1.0", "stages.4.epochs=8"]
 
 
 def keep_override(stage: int, ratio: int) -> str:
@@ -53,9 +61,9 @@ def keep_override(stage: int, ratio: int) -> str:
 
 
 def comparable(recipe: Recipe) -> dict:
-    """The recipe as JSON with `init` as the file it names, so two spellings of one path compare equal."""
+    """The recipe as JSON with `init` and `teacher` as the files they name, so two spellings of one path compare equal."""
     tree = json.loads(json.dumps(recipe.to_json()))
-    return {**tree, "init": tree["init"] and str(Path(tree["init"]).resolve())}
+    return {**tree, **{key: tree[key] and str(Path(tree[key]).resolve()) for key in ("init", "teacher")}}
 
 
 def flow_train(run_dir: Path, recipe: str, overrides: list[str], args) -> dict:
@@ -258,9 +266,40 @@ def quant_step(args) -> tuple[dict, list[dict]]:
     return metrics, [{"key": "admm_quant_step_lenet5", "label": "exact vs power-of-two step", "value": value}]
 
 
+def learn_step(args) -> tuple[dict, list[dict]]:
+    """The joint run's quantize-stage snapshot retrained 8 epochs with constant and with learned steps, per seed."""
+    base = Path(args.runs)
+    with ThreadPoolExecutor(args.jobs) as pool:
+        joints = dict(zip(args.seeds, pool.map(lambda seed: flow_train(
+            base / f"joint-fc1b1k4100-s{seed}", "lenet5-admm-joint.yaml", [f"seed={seed}", *FC1_1BIT], args), args.seeds)))
+        cases = [(seed, rule) for seed in args.seeds for rule in ("constant", "learned")]
+        retrained = dict(zip(cases, pool.map(lambda case: flow_train(
+            base / f"retrain-{case[1]}-step-s{case[0]}", "lenet5-retrain-quantized.yaml",
+            [f"seed={case[0]}", f"stages.0.learn_step={case[1] == 'learned'}",
+             f"init={base / f'joint-fc1b1k4100-s{case[0]}' / 'stage3-admm_quantize.pt'}",
+             f"teacher={base / f'joint-fc1b1k4100-s{case[0]}' / 'stage0-pretrain.pt'}"], args), cases)))
+    rows = []
+    for seed in args.seeds:
+        joint = joints[seed]["metrics"]
+        dense, quantized = joint["reference_accuracy"], joint["stages"][3]["test_accuracy"]
+        accuracies = {rule: retrained[seed, rule]["metrics"]["test_accuracy"] for rule in ("constant", "learned")}
+        steps = ", ".join(f"{name} {s['from']:.3f}->{s['to']:.3f}" for name, s in
+                          retrained[seed, "learned"]["metrics"]["stages"][0]["learned_steps"].items())
+        rows.append({"key": f"admm_learn_step_lenet5_s{seed}", "label": f"learned vs constant step, seed {seed}",
+                     "value": f"894 B joint model (dense {dense:.4f}, quantized {quantized:.4f}), 8 retrain epochs: "
+                              f"constant q {accuracies['constant']:.4f} ({100 * (dense - accuracies['constant']):+.2f} pp), "
+                              f"learned q {accuracies['learned']:.4f} ({100 * (dense - accuracies['learned']):+.2f} pp); "
+                              f"steps {steps}"})
+    metrics = {"joint": {seed: joints[seed]["metrics"] for seed in args.seeds},
+               "retrained": {f"{rule}-s{seed}": {"metrics": retrained[seed, rule]["metrics"],
+                                                 "history": retrained[seed, rule]["history"]}
+                             for seed, rule in cases}}
+    return metrics, rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("plan", choices=["sweep", "full", "quantstep", "targets"])
+    parser.add_argument("plan", choices=["sweep", "full", "quantstep", "targets", "learnstep"])
     parser.add_argument("--data-dir", type=Path, required=True)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--jobs", type=int, default=1)
@@ -272,7 +311,8 @@ def main() -> None:
     args = parser.parse_args()
     commit = args.commit or git_commit()
     started = time.perf_counter()
-    metrics, rows = {"sweep": sweep, "full": full, "quantstep": quant_step, "targets": targets}[args.plan](args)
+    metrics, rows = {"sweep": sweep, "full": full, "quantstep": quant_step, "targets": targets,
+                      "learnstep": learn_step}[args.plan](args)
     metrics["device"] = args.device
     if args.machine:
         metrics["machine"] = args.machine

@@ -19,7 +19,8 @@ import torch.nn.functional as F
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from .compress.accounting import account
-from .compress.recipe import COMPRESS_KINDS, Recipe, Stage, check_layer_settings, load_recipe, recipe_from_tree
+from .compress.recipe import (COMPRESS_KINDS, Recipe, Stage, check_layer_settings, check_stages_against_init, load_recipe,
+                              recipe_from_tree)
 from .compress.stages import StageSession
 from .data import Split, load_digits_split, load_mnist_split
 from .errors import FlowError
@@ -52,7 +53,7 @@ class RunState:
     weight_levels: dict = field(default_factory=dict)
     history: list = field(default_factory=list)
     stage_results: list = field(default_factory=list)
-    reference_accuracy: float | None = None  # before the first pruning or quantization stage
+    reference_accuracy: float | None = None  # the teacher's, or the model's before its first compression stage
     teacher_logits: torch.Tensor | None = None  # that model's training-set logits, when a stage distills
     wall_s: float = 0.0  # accumulated over earlier sessions of this run
 
@@ -191,18 +192,20 @@ def _data_dir(config: TrainConfig, out: Path) -> Path | None:
 
 
 def _initial_state(recipe: Recipe, device) -> tuple[torch.nn.Module, RunState]:
-    """Random weights, or an `init` checkpoint whose zero weights count as pruned (masks kept)."""
+    """Random weights, or an `init` checkpoint whose zero weights count as pruned (masks kept) and whose
+    quantized layers stay on their levels (a quantize stage's snapshot can be retrained again)."""
     torch.manual_seed(recipe.seed)
     if recipe.init is None:
         return build_model(recipe.arch).to(device), RunState()
     model, blob = load_checkpoint(Path(recipe.init))
-    if blob["arch"] != recipe.arch or blob.get("weight_levels"):
-        raise FlowError(f"init checkpoint {recipe.init} is not an unquantized '{recipe.arch}' model; "
-                        "point init at a pretrained or pruned run's model.pt")
+    if blob["arch"] != recipe.arch:
+        raise FlowError(f"init checkpoint {recipe.init} is a '{blob['arch']}' model, this recipe trains "
+                        f"'{recipe.arch}'; point init at a checkpoint of the same architecture")
+    weight_levels = dict(blob.get("weight_levels") or {})
     model = model.to(device)
     masks = {name: (layer.weight != 0).float().detach() for name, layer in compressible_layers(model).items()
-             if bool((layer.weight == 0).any())}
-    return model, RunState(masks=masks)
+             if name in weight_levels or bool((layer.weight == 0).any())}
+    return model, RunState(masks=masks, weight_levels=weight_levels)
 
 
 def _teacher(recipe: Recipe, device) -> torch.nn.Module | None:
@@ -226,13 +229,15 @@ def train(config: TrainConfig = TrainConfig()) -> dict:
     prepare_output_dir(out)
     device = _device(config.device)
     recipe = _resolve_recipe(config, out)
-    data = load_data(recipe, _data_dir(config, out), device)
     if config.resume:
         model, state, session_state = _load(out, recipe.arch, device)
     else:
         (model, state), session_state = _initial_state(recipe, device), None
     check_layer_settings(recipe, layer_sizes(model))
+    if not config.resume:
+        check_stages_against_init(recipe, set(state.weight_levels))
     teacher = _teacher(recipe, device)
+    data = load_data(recipe, _data_dir(config, out), device)
     if not config.resume:  # written only once every input is known good, so a refused run leaves --out as it was
         atomic_write_json(out / RECIPE, recipe.to_json())
         if config.data_dir is not None:
@@ -250,12 +255,13 @@ def train(config: TrainConfig = TrainConfig()) -> dict:
         task = progress.add_task("", total=total_epochs, completed=done_epochs, status="")
         while state.stage_index < len(recipe.stages):
             stage = recipe.stages[state.stage_index]
-            if stage.kind in COMPRESS_KINDS and state.reference_accuracy is None:
+            if state.reference_accuracy is None and (teacher is not None or stage.kind in COMPRESS_KINDS):
                 reference = model if teacher is None else teacher
                 state.reference_accuracy = evaluate(reference)
                 if any(later.distill for later in recipe.stages[state.stage_index:]):
                     state.teacher_logits = training_logits(reference, data.train[0])
-            session = StageSession(stage, model, state.masks, state.weight_levels, evaluate)
+            session = StageSession(stage, recipe.arch, model, state.masks, state.weight_levels, evaluate)
+            model = session.model
             if session_state is not None:
                 session.load_state_dict(session_state)
                 session_state = None
@@ -269,10 +275,9 @@ def train(config: TrainConfig = TrainConfig()) -> dict:
                 state.history.append(record)
                 state.epochs_done = epoch + 1
                 if state.epochs_done == stage.epochs:
-                    model = session.finish(recipe.arch)
+                    model = session.finish()
                     state.stage_results.append({"stage": state.stage_index, "kind": stage.kind,
-                                                "test_accuracy": evaluate(model),
-                                                **({"step_choices": session.step_choices} if session.step_choices else {})})
+                                                "test_accuracy": evaluate(model), **session.results})
                     save_checkpoint(model, recipe.arch, state.stage_results[-1],
                                     out / f"stage{state.stage_index}-{stage.kind}.pt", state.weight_levels)
                     state.stage_index, state.epochs_done, session = state.stage_index + 1, 0, None

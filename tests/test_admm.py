@@ -235,6 +235,34 @@ def test_a_run_goes_on_from_a_stage_snapshot_against_the_same_teacher(joint_run,
     assert continued["compression"]["kept"] == sum(KEEP.values())
 
 
+def test_a_quantized_snapshot_retrains_with_learned_steps(joint_run, shared_dir, tmp_path):
+    """init at the quantize stage's snapshot keeps its masks and levels; learn_step trains each layer's step
+    (LSQ) and ends with every kept weight on a nonzero level of the learned step, as a constant-step model."""
+    run_dir, result = joint_run
+    recipe = tiny_recipe(tmp_path / "lsq.yaml", [{"kind": "retrain", "epochs": 2, "lr": 0.002, "learn_step": True, "step_lr": 1e-4,
+                                                  "distill": 0.5}],
+                         init=str(run_dir / "stage3-admm_quantize.pt"), teacher=str(run_dir / "stage0-pretrain.pt"))
+    continued = train(TrainConfig(recipe=recipe, out=tmp_path / "lsq", data_dir=shared_dir / "data" / "mnist",
+                                  show_progress=False))
+    assert continued["reference_accuracy"] == result["reference_accuracy"]
+    _, snapshot = load_checkpoint(run_dir / "stage3-admm_quantize.pt")
+    learned = continued["stages"][0]["learned_steps"]
+    assert {name: steps["from"] for name, steps in learned.items()} == {
+        name: level["step"] for name, level in snapshot["weight_levels"].items()}
+    assert all(abs(steps["to"] / steps["from"] - 1) > 1e-4 for steps in learned.values()), learned
+    model, blob = load_checkpoint(tmp_path / "lsq" / "model.pt")
+    assert blob["weight_levels"] == {name: {"bits": BITS[name], "step": steps["to"]} for name, steps in learned.items()}
+    for name, layer in compressible_layers(model).items():
+        weight = layer.weight.detach().numpy()
+        codes = weight[weight != 0] / learned[name]["to"]
+        assert int((weight != 0).sum()) == KEEP[name], name
+        assert np.allclose(codes, np.round(codes), atol=1e-4), name
+        assert set(np.abs(np.round(codes)).astype(int)) <= set(range(1, 2 ** (BITS[name] - 1) + 1)), name
+    # the constant-step model that is saved computes what the trainable-step one did in the last epoch
+    history = json.loads((tmp_path / "lsq" / "history.json").read_text())
+    assert continued["stages"][0]["test_accuracy"] == history[-1]["test_accuracy"] == continued["test_accuracy"]
+
+
 def test_progressive_quantization_keeps_the_first_layers_levels(shared_dir, tmp_path):
     """Conv layers quantized first stay on their levels while the fully connected ones are quantized later."""
     stages = [{"kind": "pretrain", "epochs": 1, "lr": 0.002},

@@ -260,6 +260,22 @@ CASES = {
     "teacher-of-another-architecture": (
         (), lambda t, out: ["train", "--recipe", digits_recipe(t / "r.yaml", teacher=str(REPO / "models" / "lenet5-admm-joint.pt")),
                             "--out", out], ["is a 'lenet5' model, this recipe trains 'lenet-digits'"]),
+    "learn-step-outside-a-retrain-stage": (
+        (), train_with_stage({"kind": "admm_quantize", "epochs": 1, "bits": 2, "learn_step": True}),
+        ["stages.1: learn_step trains quantization steps in a retrain stage"]),
+    "learn-step-without-quantized-layers": (
+        (), train_with_stage({"kind": "retrain", "epochs": 1, "learn_step": True}),
+        ["stages.1: learn_step needs quantized layers", "admm_quantize"]),
+    "pruning-a-quantized-init": (
+        (), lambda t, out: ["train", "--out", out, "--recipe", written(t / "r.yaml", json.dumps(
+            {"arch": "lenet5", "dataset": "mnist", "init": str(REPO / "models" / "lenet5-admm-joint.pt"),
+             "stages": [{"kind": "admm_prune", "epochs": 1, "keep": 0.5}]}))],
+        ["stages.0 prunes, but init", "is already quantized (conv1, conv2, fc1, fc2)", "before its admm_quantize stage"]),
+    "requantizing-a-quantized-init": (
+        (), lambda t, out: ["train", "--out", out, "--recipe", written(t / "r.yaml", json.dumps(
+            {"arch": "lenet5", "dataset": "mnist", "init": str(REPO / "models" / "lenet5-admm-joint.pt"),
+             "stages": [{"kind": "admm_quantize", "epochs": 1, "bits": {"fc1": 1}}]}))],
+        ["stages.0 quantizes fc1 again", "already has their levels"]),
     "resume-without-a-checkpoint": (
         (), lambda t, out: ["train", "--recipe", digits_recipe(t / "r.yaml"), "--resume", "--out", out],
         ["nothing to resume", "without --resume"]),

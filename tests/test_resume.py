@@ -48,7 +48,7 @@ def test_sigkill_in_every_training_phase_then_resume_equals_the_uninterrupted_ru
               {"kind": "admm_prune", "epochs": 3, "keep": KEEP, "rho": 0.1},
               {"kind": "retrain", "epochs": 2, "distill": 0.5},  # the resumed run must distill from the same teacher
               {"kind": "admm_quantize", "epochs": 2, "bits": BITS},
-              {"kind": "retrain", "epochs": 1}]
+              {"kind": "retrain", "epochs": 2, "learn_step": True}]  # the steps train: they must resume too
     recipe = tmp_path / "r.yaml"
     recipe.write_text(json.dumps({"arch": "lenet5", "dataset": "mnist", "seed": 3, "batch_size": 64,
                                   "train_subset": 1200, "test_subset": 300, "stages": stages}))
@@ -56,8 +56,8 @@ def test_sigkill_in_every_training_phase_then_resume_equals_the_uninterrupted_ru
     straight = _start(*common, "--out", str(tmp_path / "straight"))
     killed = tmp_path / "killed"
     history = killed / "history.json"
-    # epochs logged when the kill comes: inside pretrain, ADMM prune, retrain and ADMM quantize
-    for index, epochs_logged in enumerate((1, 3, 6, 8)):
+    # epochs logged when the kill comes: inside pretrain, ADMM prune, retrain, ADMM quantize and learn_step retrain
+    for index, epochs_logged in enumerate((1, 3, 6, 8, 10)):
         process = _start(*(common if index == 0 else ["train"]), "--out", str(killed), *(["--resume"] if index else []))
         _kill_when(process, lambda: len(_json(history, [])) >= epochs_logged, f"after {epochs_logged} epochs")
         assert not (killed / "model.pt").exists()

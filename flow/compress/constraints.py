@@ -30,10 +30,16 @@ class WeightConstraints:
             self.layers[name].weight.mul_(mask)
         for name, level in self.weight_levels.items():
             weight = self.layers[name].weight
-            step, top = level["step"], 2 ** (level["bits"] - 1)
+            step, top = self.step(name), 2 ** (level["bits"] - 1)
             magnitude = weight.abs().clamp(step / 2 * HALF_STEP_MARGIN, top * step)
             signs = torch.where(weight < 0, -1.0, 1.0)
             weight.copy_(signs * magnitude * self.masks[name])
+
+    def step(self, name: str) -> float:
+        """The layer's step as its quantizer has it now (a learned step moves with training)."""
+        if self.weight_levels[name].get("learned"):
+            return float(self.layers[name].quant_weight().scale)
+        return self.weight_levels[name]["step"]
 
     @torch.no_grad()
     def snap_to_levels(self) -> None:

@@ -14,10 +14,21 @@ class ConstStepNarrowIntWeightQuant(NarrowIntQuant, WeightQuantSolver):
     scaling_per_output_type = ScalingPerOutputType.TENSOR
 
 
-def nonzero_level_quant(bits: int, step: float):
+class LearnedStepNarrowIntWeightQuant(ConstStepNarrowIntWeightQuant):
+    """The same levels with a trainable step (LSQ, Esser et al. 2020): straight-through rounding passes the
+    task loss's gradient to q, so retraining can trade rounding error against clipping per layer."""
+
+    scaling_impl_type = ScalingImplType.PARAMETER
+    restrict_scaling_type = RestrictValueType.LOG_FP  # trains log2(q): q stays positive, updates are relative
+
+
+def nonzero_level_quant(bits: int, step: float, learned: bool = False):
     """Levels +-q .. +-(2**bits / 2) q need codes up to 2**(bits-1), so the narrow container has bits + 1 bits.
 
     Brevitas derives its scale as threshold / (2**bits - 1), the container's largest code; the
     retraining constraints keep the codes inside +-1 .. +-2**(bits-1).
     """
-    return ConstStepNarrowIntWeightQuant.let(bit_width=bits + 1, scaling_const=step * (2**bits - 1))
+    threshold = step * (2**bits - 1)
+    if learned:
+        return LearnedStepNarrowIntWeightQuant.let(bit_width=bits + 1, scaling_init=threshold)
+    return ConstStepNarrowIntWeightQuant.let(bit_width=bits + 1, scaling_const=threshold)

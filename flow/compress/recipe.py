@@ -36,6 +36,9 @@ class Stage:
     # quantization: n bits per layer (2**n nonzero levels), one number means every layer
     bits: dict | int | None = None
     power_of_two: bool = False
+    # retrain: the quantized layers' steps train too (LSQ); the levels stay equal-interval and nonzero
+    learn_step: bool = False
+    step_lr: float = 1e-5  # learn_step: Adam's lr for each log2(step)
     rho: float = 3e-3
     rho_growth: float = 1.0
     rho_max: float | None = None
@@ -104,20 +107,20 @@ def _positive_int(value, what: str) -> None:
         raise FlowError(f"{what} must be a whole number >= 1, got {value!r}")
 
 
-def _validate_stage(stage: Stage, where: str, quantized_before: bool, compressed_before: bool) -> None:
+def _validate_stage(stage: Stage, where: str, quantized_before: bool, teacher_known: bool) -> None:
     if stage.kind not in STAGE_KINDS:
         raise FlowError(f"{where}: unknown kind '{stage.kind}'; choose one of {', '.join(STAGE_KINDS)}")
     _positive_int(stage.epochs, f"{where}.epochs")
     _positive_int(stage.update_every, f"{where}.update_every")
     _positive_int(stage.iterations, f"{where}.iterations")
-    for name in ("lr", "rho", "rho_growth", "rho_max", "distill", "distill_temperature"):
+    for name in ("lr", "step_lr", "rho", "rho_growth", "rho_max", "distill", "distill_temperature"):
         value = getattr(stage, name)
         if name == "rho_max" and value is None:
             continue
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise FlowError(f"{where}.{name} must be a number, got {value!r} (YAML reads 1e-3 as text; write 1.0e-3)")
-    if not (stage.lr > 0 and stage.rho > 0 and stage.rho_growth >= 1):
-        raise FlowError(f"{where}: lr and rho must be > 0 and rho_growth >= 1")
+    if not (stage.lr > 0 and stage.step_lr > 0 and stage.rho > 0 and stage.rho_growth >= 1):
+        raise FlowError(f"{where}: lr, step_lr and rho must be > 0 and rho_growth >= 1")
     if not (0 <= stage.distill <= 1 and stage.distill_temperature > 0):
         raise FlowError(f"{where}: distill must be in [0, 1] and distill_temperature > 0")
     if stage.schedule not in SCHEDULES:
@@ -129,9 +132,9 @@ def _validate_stage(stage: Stage, where: str, quantized_before: bool, compressed
             raise FlowError(f"{where}: pruning after quantization is not supported; move it before admm_quantize")
         if stage.kind == "magnitude_prune" and stage.epochs % stage.iterations:
             raise FlowError(f"{where}: epochs ({stage.epochs}) must be a multiple of iterations ({stage.iterations})")
-    if stage.distill and not (compressed_before or stage.kind in COMPRESS_KINDS):
+    if stage.distill and not (teacher_known or stage.kind in COMPRESS_KINDS):
         raise FlowError(f"{where}: distill needs a teacher, the model before the first prune or quantize stage; "
-                        "use it on that stage or a later one")
+                        "use it on that stage or a later one, or name one with 'teacher'")
     if stage.kind == "admm_quantize" and stage.bits is None:
         raise FlowError(f"{where}: an admm_quantize stage needs 'bits' (per layer or one number)")
     for name, kinds in (("keep", PRUNE_KINDS), ("bits", ("admm_quantize",))):
@@ -144,8 +147,11 @@ def _validate_stage(stage: Stage, where: str, quantized_before: bool, compressed
         if isinstance(value, bool) or not isinstance(value, int) or not MIN_BITS <= value <= MAX_BITS:
             raise FlowError(f"{where}.bits{layer} must be a whole number of bits from {MIN_BITS} to {MAX_BITS}, "
                             f"got {value!r}")
-    if not isinstance(stage.power_of_two, bool):
-        raise FlowError(f"{where}.power_of_two must be true or false, got {stage.power_of_two!r}")
+    for name in ("power_of_two", "learn_step"):
+        if not isinstance(getattr(stage, name), bool):
+            raise FlowError(f"{where}.{name} must be true or false, got {getattr(stage, name)!r}")
+    if stage.learn_step and stage.kind != "retrain":
+        raise FlowError(f"{where}: learn_step trains quantization steps in a retrain stage; remove it from {stage.kind}")
 
 
 def _settings(setting) -> list[tuple[str, object]]:
@@ -189,9 +195,9 @@ def recipe_from_tree(tree, overrides: tuple[str, ...] = (), where: str = "recipe
     for subset in ("train_subset", "test_subset"):
         if getattr(recipe, subset) is not None:
             _positive_int(getattr(recipe, subset), subset)
-    quantized, compressed = set(), False
+    quantized, teacher_known = set(), recipe.teacher is not None
     for index, stage in enumerate(stages):
-        _validate_stage(stage, f"stages.{index}", bool(quantized), compressed)
+        _validate_stage(stage, f"stages.{index}", bool(quantized), teacher_known)
         if stage.kind == "admm_quantize":
             # progressive quantization may take layers in turns, each layer once
             layers = set(stage.bits) if isinstance(stage.bits, dict) else {ALL_LAYERS}
@@ -200,7 +206,7 @@ def recipe_from_tree(tree, overrides: tuple[str, ...] = (), where: str = "recipe
                 raise FlowError(f"stages.{index} quantizes {', '.join(again)} again; each layer is quantized in "
                                 "one admm_quantize stage (name the layers per stage to quantize them in turns)")
             quantized |= layers
-        compressed = compressed or stage.kind in COMPRESS_KINDS
+        teacher_known = teacher_known or stage.kind in COMPRESS_KINDS
     return recipe
 
 
@@ -236,3 +242,23 @@ def check_layer_settings(recipe: Recipe, layer_sizes: dict[str, int]) -> None:
                 per_layer(stage.bits, layer_sizes, "bits")
         except FlowError as exc:
             raise FlowError(f"stages.{index}: {exc}") from None
+
+
+def check_stages_against_init(recipe: Recipe, init_quantized: set[str]) -> None:
+    """What a run may do after its init's quantized layers: retrain them or quantize the others, nothing more;
+    and a learn_step stage needs quantized layers before it."""
+    quantized = set(init_quantized)
+    for index, stage in enumerate(recipe.stages):
+        if stage.kind in PRUNE_KINDS and init_quantized:
+            raise FlowError(f"stages.{index} prunes, but init {recipe.init} is already quantized "
+                            f"({', '.join(sorted(init_quantized))}); start from the snapshot before its admm_quantize stage")
+        if stage.kind == "admm_quantize":
+            layers = set(stage.bits) if isinstance(stage.bits, dict) else {ALL_LAYERS}
+            again = sorted(init_quantized if ALL_LAYERS in layers else init_quantized & layers)
+            if again:
+                raise FlowError(f"stages.{index} quantizes {', '.join(again)} again, but init {recipe.init} already has "
+                                "their levels; quantize only the other layers or start from an unquantized snapshot")
+            quantized |= layers
+        if stage.learn_step and not quantized:
+            raise FlowError(f"stages.{index}: learn_step needs quantized layers; put it after an admm_quantize stage "
+                            "or start from a quantized snapshot (init)")
