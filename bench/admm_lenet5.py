@@ -5,6 +5,7 @@
     python bench/admm_lenet5.py quantstep --data-dir ../shared/data/mnist --seeds 0 --jobs 2
     python bench/admm_lenet5.py targets --data-dir ../shared/data/mnist --seeds 0 1 --jobs 2
     python bench/admm_lenet5.py learnstep --data-dir ../shared/data/mnist --seeds 0 1 --jobs 2
+    python bench/admm_lenet5.py sensitivity --data-dir ../shared/data/mnist --seeds 0 1
 
 sweep: one pretrained model per seed, then from it ADMM pruning at 85x / 167x / 250x, the
 magnitude-pruning baseline at the same ratios and the same epoch budget, progressive ADMM
@@ -22,6 +23,8 @@ best power-of-two q. Writes bench/results/admm_lenet5_quantstep.json.
 learnstep: the joint recipe with fc1 keeping 4,100 weights at 1 bit (894 B), then its quantize-stage
 snapshot retrained 8 epochs with constant and with learned steps (lenet5-retrain-quantized.yaml).
 Writes bench/results/admm_lenet5_learnstep.json.
+sensitivity: from that joint run's pruned model (stage2-retrain.pt), each layer alone put on 1, 2 and
+3-bit levels at its best step, no retraining. Writes bench/results/admm_lenet5_sensitivity.json.
 Run dirs go under runs/bench/; a finished run (its model.pt exists) is reused, not retrained, and
 only if its stored recipe is the one asked for. With --jobs N on the CPU each run gets cores/N threads.
 """
@@ -36,10 +39,16 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import numpy as np
+import torch
 from common import git_commit, write_result
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from flow.compress.projections import optimal_step, quantize_nonzero  # noqa: E402
 from flow.compress.recipe import Recipe, load_recipe, recipe_from_tree  # noqa: E402
+from flow.data import load_mnist_split  # noqa: E402
+from flow.train import accuracy  # noqa: E402
+from flow.zoo import compressible_layers, load_checkpoint  # noqa: E402
 
 RECIPES = Path(__file__).resolve().parents[1] / "models" / "recipes"
 # per-layer keep counts (conv1, conv2, fc1, fc2) of 430,500 weights
@@ -297,9 +306,41 @@ def learn_step(args) -> tuple[dict, list[dict]]:
     return metrics, rows
 
 
+def sensitivity(args) -> tuple[dict, list[dict]]:
+    """Per layer, the accuracy the pruned model keeps when that layer alone is put on 1, 2 or 3-bit levels at its
+    best step, with no retraining: where quantization's cost comes from, before ADMM recovers part of it."""
+    base = Path(args.runs)
+    with ThreadPoolExecutor(args.jobs) as pool:
+        list(pool.map(lambda seed: flow_train(base / f"joint-fc1b1k4100-s{seed}", "lenet5-admm-joint.yaml",
+                                              [f"seed={seed}", *FC1_1BIT], args), args.seeds))
+    test = load_mnist_split("test", args.data_dir)
+    images, labels = torch.from_numpy(test.images), torch.from_numpy(test.labels)
+    metrics, rows = {}, []
+    for seed in args.seeds:
+        model, _ = load_checkpoint(base / f"joint-fc1b1k4100-s{seed}" / "stage2-retrain.pt")
+        result = {"float": accuracy(model, images, labels)}
+        for name, layer in compressible_layers(model).items():
+            pruned = layer.weight.detach().clone()
+            values = pruned.numpy().astype(np.float64)
+            for bits in (1, 2, 3):
+                levels = quantize_nonzero(values, optimal_step(values[values != 0], bits), bits)
+                with torch.no_grad():
+                    layer.weight.copy_(torch.from_numpy(levels))
+                result[f"{name}@{bits}"] = accuracy(model, images, labels)
+            with torch.no_grad():
+                layer.weight.copy_(pruned)
+        metrics[seed] = result
+        costs = "; ".join(f"{name} " + " / ".join(f"{100 * (result['float'] - result[f'{name}@{bits}']):+.2f}"
+                                                  for bits in (1, 2, 3))
+                          for name in compressible_layers(model))
+        rows.append({"key": f"admm_quant_sensitivity_lenet5_s{seed}", "label": f"one-layer quantization cost, seed {seed}",
+                     "value": f"from the pruned model of the 894 B joint run ({result['float']:.4f}): {costs} pp"})
+    return metrics, rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("plan", choices=["sweep", "full", "quantstep", "targets", "learnstep"])
+    parser.add_argument("plan", choices=["sweep", "full", "quantstep", "targets", "learnstep", "sensitivity"])
     parser.add_argument("--data-dir", type=Path, required=True)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--jobs", type=int, default=1)
@@ -312,7 +353,7 @@ def main() -> None:
     commit = args.commit or git_commit()
     started = time.perf_counter()
     metrics, rows = {"sweep": sweep, "full": full, "quantstep": quant_step, "targets": targets,
-                      "learnstep": learn_step}[args.plan](args)
+                      "learnstep": learn_step, "sensitivity": sensitivity}[args.plan](args)
     metrics["device"] = args.device
     if args.machine:
         metrics["machine"] = args.machine
