@@ -275,12 +275,18 @@ def quant_step(args) -> tuple[dict, list[dict]]:
     return metrics, [{"key": "admm_quant_step_lenet5", "label": "exact vs power-of-two step", "value": value}]
 
 
+def fc1_one_bit_joints(pool, args) -> dict:
+    """Per seed, the joint run with FC1_1BIT (reused when finished); its stage snapshots feed learnstep and sensitivity."""
+    return dict(zip(args.seeds, pool.map(lambda seed: flow_train(
+        Path(args.runs) / f"joint-fc1b1k4100-s{seed}", "lenet5-admm-joint.yaml", [f"seed={seed}", *FC1_1BIT], args),
+        args.seeds)))
+
+
 def learn_step(args) -> tuple[dict, list[dict]]:
     """The joint run's quantize-stage snapshot retrained 8 epochs with constant and with learned steps, per seed."""
     base = Path(args.runs)
     with ThreadPoolExecutor(args.jobs) as pool:
-        joints = dict(zip(args.seeds, pool.map(lambda seed: flow_train(
-            base / f"joint-fc1b1k4100-s{seed}", "lenet5-admm-joint.yaml", [f"seed={seed}", *FC1_1BIT], args), args.seeds)))
+        joints = fc1_one_bit_joints(pool, args)
         cases = [(seed, rule) for seed in args.seeds for rule in ("constant", "learned")]
         retrained = dict(zip(cases, pool.map(lambda case: flow_train(
             base / f"retrain-{case[1]}-step-s{case[0]}", "lenet5-retrain-quantized.yaml",
@@ -311,8 +317,7 @@ def sensitivity(args) -> tuple[dict, list[dict]]:
     best step, with no retraining: where quantization's cost comes from, before ADMM recovers part of it."""
     base = Path(args.runs)
     with ThreadPoolExecutor(args.jobs) as pool:
-        list(pool.map(lambda seed: flow_train(base / f"joint-fc1b1k4100-s{seed}", "lenet5-admm-joint.yaml",
-                                              [f"seed={seed}", *FC1_1BIT], args), args.seeds))
+        fc1_one_bit_joints(pool, args)
     test = load_mnist_split("test", args.data_dir)
     images, labels = torch.from_numpy(test.images), torch.from_numpy(test.labels)
     metrics, rows = {}, []
