@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import torch
 
+from .level_quant import learned_step
+
 # A kept weight at exactly half a step would round (half to even) to code 0, i.e. be pruned.
 HALF_STEP_MARGIN = 1 + 2**-10
 
@@ -37,9 +39,8 @@ class WeightConstraints:
 
     def step(self, name: str) -> float:
         """The layer's step as its quantizer has it now (a learned step moves with training)."""
-        if self.weight_levels[name].get("learned"):
-            return float(self.layers[name].quant_weight().scale)
-        return self.weight_levels[name]["step"]
+        level = self.weight_levels[name]
+        return learned_step(self.layers[name], level["bits"]) if level.get("learned") else level["step"]
 
     @torch.no_grad()
     def snap_to_levels(self) -> None:

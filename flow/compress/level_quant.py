@@ -32,3 +32,10 @@ def nonzero_level_quant(bits: int, step: float, learned: bool = False):
     if learned:
         return LearnedStepNarrowIntWeightQuant.let(bit_width=bits + 1, scaling_init=threshold)
     return ConstStepNarrowIntWeightQuant.let(bit_width=bits + 1, scaling_const=threshold)
+
+
+def learned_step(layer, bits: int) -> float:
+    """A LearnedStep layer's q now, as Brevitas derives it (threshold / (2**bits - 1), in float32), without
+    quantizing the whole weight tensor: enforce() asks for it after every optimizer step."""
+    threshold = layer.weight_quant.tensor_quant.scaling_impl(layer.weight)
+    return float(threshold.detach() / (2**bits - 1))

@@ -161,6 +161,11 @@ def _settings(setting) -> list[tuple[str, object]]:
     return [(f".{name}", value) for name, value in setting.items()] if isinstance(setting, dict) else [("", setting)]
 
 
+def _quantized_layers(stage: Stage) -> set[str]:
+    """The layers an admm_quantize stage names, or {ALL_LAYERS} for one bit width for every layer."""
+    return set(stage.bits) if isinstance(stage.bits, dict) else {ALL_LAYERS}
+
+
 def load_recipe(path: Path | None = None, overrides: tuple[str, ...] = ()) -> Recipe:
     path = Path(path) if path else DEFAULT_RECIPE
     if not path.is_file():
@@ -200,7 +205,7 @@ def recipe_from_tree(tree, overrides: tuple[str, ...] = (), where: str = "recipe
         _validate_stage(stage, f"stages.{index}", bool(quantized), teacher_known)
         if stage.kind == "admm_quantize":
             # progressive quantization may take layers in turns, each layer once
-            layers = set(stage.bits) if isinstance(stage.bits, dict) else {ALL_LAYERS}
+            layers = _quantized_layers(stage)
             if quantized and (ALL_LAYERS in quantized or ALL_LAYERS in layers or quantized & layers):
                 again = sorted(quantized & layers) or ["every layer"]
                 raise FlowError(f"stages.{index} quantizes {', '.join(again)} again; each layer is quantized in "
@@ -253,7 +258,7 @@ def check_stages_against_init(recipe: Recipe, init_quantized: set[str]) -> None:
             raise FlowError(f"stages.{index} prunes, but init {recipe.init} is already quantized "
                             f"({', '.join(sorted(init_quantized))}); start from the snapshot before its admm_quantize stage")
         if stage.kind == "admm_quantize":
-            layers = set(stage.bits) if isinstance(stage.bits, dict) else {ALL_LAYERS}
+            layers = _quantized_layers(stage)
             again = sorted(init_quantized if ALL_LAYERS in layers else init_quantized & layers)
             if again:
                 raise FlowError(f"stages.{index} quantizes {', '.join(again)} again, but init {recipe.init} already has "
