@@ -233,7 +233,7 @@ def train(config: TrainConfig = TrainConfig()) -> dict:
         model, state, session_state = _load(out, recipe.arch, device)
     else:
         (model, state), session_state = _initial_state(recipe, device), None
-    check_layer_settings(recipe, layer_sizes(model))
+    check_layer_settings(recipe, layer_sizes(model), bool(getattr(model, "channel_links", ())))
     if not config.resume:
         check_stages_against_init(recipe, set(state.weight_levels))
     teacher = _teacher(recipe, device)
@@ -260,7 +260,8 @@ def train(config: TrainConfig = TrainConfig()) -> dict:
                 state.reference_accuracy = evaluate(reference)
                 if any(later.distill for later in recipe.stages[state.stage_index:]):
                     state.teacher_logits = training_logits(reference, data.train[0])
-            session = StageSession(stage, recipe.arch, model, state.masks, state.weight_levels, evaluate)
+            session = StageSession(stage, recipe.arch, model, state.masks, state.weight_levels, evaluate,
+                                   starting=session_state is None)
             model = session.model
             if session_state is not None:
                 session.load_state_dict(session_state)

@@ -11,6 +11,7 @@ import torch.nn.functional as F
 import brevitas.nn as qnn
 from brevitas.quant import Int8ActPerTensorFixedPoint, Int8WeightPerTensorFixedPoint, Uint8ActPerTensorFixedPoint
 
+from .compress.channels import ChannelLink
 from .compress.level_quant import nonzero_level_quant
 from .errors import FlowError
 from .paths import MODELS_DIR, atomic_write_bytes
@@ -67,6 +68,8 @@ class LeNet5(nn.Module):
     input_shape = (1, 28, 28)
     n_classes = 10
     takes_weight_levels = True
+    # only max-pooling and ReLU sit between these layers; a flattened conv2 channel is 4x4 = 16 consecutive fc1 inputs
+    channel_links = (ChannelLink("conv1", "conv2", 25), ChannelLink("conv2", "fc1", 16), ChannelLink("fc1", "fc2", 1))
 
     def __init__(self, weight_levels: dict[str, dict] | None = None):
         super().__init__()

@@ -266,6 +266,12 @@ CASES = {
     "learn-step-without-quantized-layers": (
         (), train_with_stage({"kind": "retrain", "epochs": 1, "learn_step": True}),
         ["stages.1: learn_step needs quantized layers", "admm_quantize"]),
+    "equalize-outside-a-quantize-stage": (
+        (), train_with_stage({"kind": "retrain", "epochs": 1, "equalize": True}),
+        ["stages.1: equalize rescales channels before quantization", "remove it from retrain"]),
+    "reachable-on-an-architecture-without-channel-links": (
+        (), train_with_stage({"kind": "admm_prune", "epochs": 1, "keep": 0.5, "reachable": True}),
+        ["stages.1: architecture 'lenet-digits' declares no channel links", "'reachable' needs"]),
     "pruning-a-quantized-init": (
         (), lambda t, out: ["train", "--out", out, "--recipe", written(t / "r.yaml", json.dumps(
             {"arch": "lenet5", "dataset": "mnist", "init": str(REPO / "models" / "lenet5-admm-joint.pt"),

@@ -45,9 +45,9 @@ def _json(path: Path, default):
 
 def test_sigkill_in_every_training_phase_then_resume_equals_the_uninterrupted_run(shared_dir, tmp_path):
     stages = [{"kind": "pretrain", "epochs": 2, "lr": 0.002},
-              {"kind": "admm_prune", "epochs": 3, "keep": KEEP, "rho": 0.1},
+              {"kind": "admm_prune", "epochs": 3, "keep": KEEP, "rho": 0.1, "reachable": True},
               {"kind": "retrain", "epochs": 2, "distill": 0.5},  # the resumed run must distill from the same teacher
-              {"kind": "admm_quantize", "epochs": 2, "bits": BITS},
+              {"kind": "admm_quantize", "epochs": 2, "bits": BITS, "equalize": True},  # equalized once, not on resume
               {"kind": "retrain", "epochs": 2, "learn_step": True}]  # the steps train: they must resume too
     recipe = tmp_path / "r.yaml"
     recipe.write_text(json.dumps({"arch": "lenet5", "dataset": "mnist", "seed": 3, "batch_size": 64,

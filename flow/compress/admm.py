@@ -8,6 +8,7 @@ Z-step: Z_i = Pi_S(W_i + U_i).   Dual step: U_i += W_i - Z_i.   Both run in `upd
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 import torch
@@ -73,13 +74,20 @@ class ADMM:
     """
 
     def __init__(self, layers: dict[str, torch.nn.Module], constraints: dict[str, SparsitySet | LevelSet],
-                 rho: float, rho_growth: float = 1.0, rho_max: float | None = None):
-        self.layers, self.constraints = layers, constraints
+                 rho: float, rho_growth: float = 1.0, rho_max: float | None = None,
+                 narrow: Callable[[dict[str, np.ndarray]], dict] | None = None):
+        """`narrow(values)`, if given, returns the constraints to project these values with (sets that depend
+        on every layer's values, such as reachable pruning)."""
+        self.layers, self.constraints, self.narrow = layers, constraints, narrow
         self.rho, self.rho_growth = rho, rho_growth
         self.rho_max = rho if rho_max is None else rho_max
         with torch.no_grad():
-            self.Z = {name: project_tensor(constraints[name], layers[name].weight) for name in constraints}
+            current = self.constraints_for({name: layers[name].weight.detach().cpu().numpy() for name in constraints})
+            self.Z = {name: project_tensor(current[name], layers[name].weight) for name in constraints}
             self.U = {name: torch.zeros_like(layers[name].weight) for name in constraints}
+
+    def constraints_for(self, values: dict[str, np.ndarray]) -> dict[str, SparsitySet | LevelSet]:
+        return self.narrow(values) if self.narrow else self.constraints
 
     def penalty(self) -> torch.Tensor:
         return sum(
@@ -91,7 +99,9 @@ class ADMM:
     def update(self) -> dict[str, float]:
         """One Z-step and dual step; returns the primal residual ||W - Z|| / ||W|| per layer."""
         residuals = {}
-        for name, constraint in self.constraints.items():
+        current = self.constraints_for({name: (self.layers[name].weight + self.U[name]).detach().cpu().numpy()
+                                        for name in self.constraints})
+        for name, constraint in current.items():
             weight = self.layers[name].weight
             z, dual = dual_update(constraint, weight.detach().cpu().numpy(), self.U[name].cpu().numpy())
             self.Z[name], self.U[name] = torch.from_numpy(z).to(weight), torch.from_numpy(dual).to(weight)

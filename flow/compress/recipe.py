@@ -33,9 +33,13 @@ class Stage:
     schedule: str = "constant"
     # pruning: weights kept per layer, a count (>= 1) or a fraction (< 1); one number means every layer
     keep: dict | float | None = None
+    # ADMM pruning: spend the keep counts only on weights that can reach the output (see channels.reachable_sets)
+    reachable: bool = False
     # quantization: n bits per layer (2**n nonzero levels), one number means every layer
     bits: dict | int | None = None
     power_of_two: bool = False
+    # quantization: first rescale channels across layers (function-preserving) to fit each layer's levels
+    equalize: bool = False
     # retrain: the quantized layers' steps train too (LSQ); the levels stay equal-interval and nonzero
     learn_step: bool = False
     step_lr: float = 1e-5  # learn_step: Adam's lr for each log2(step)
@@ -147,11 +151,15 @@ def _validate_stage(stage: Stage, where: str, quantized_before: bool, teacher_kn
         if isinstance(value, bool) or not isinstance(value, int) or not MIN_BITS <= value <= MAX_BITS:
             raise FlowError(f"{where}.bits{layer} must be a whole number of bits from {MIN_BITS} to {MAX_BITS}, "
                             f"got {value!r}")
-    for name in ("power_of_two", "learn_step"):
+    for name in ("power_of_two", "learn_step", "equalize", "reachable"):
         if not isinstance(getattr(stage, name), bool):
             raise FlowError(f"{where}.{name} must be true or false, got {getattr(stage, name)!r}")
     if stage.learn_step and stage.kind != "retrain":
         raise FlowError(f"{where}: learn_step trains quantization steps in a retrain stage; remove it from {stage.kind}")
+    if stage.equalize and stage.kind != "admm_quantize":
+        raise FlowError(f"{where}: equalize rescales channels before quantization; remove it from {stage.kind}")
+    if stage.reachable and stage.kind != "admm_prune":
+        raise FlowError(f"{where}: reachable shapes ADMM pruning's projection; remove it from {stage.kind}")
 
 
 def _settings(setting) -> list[tuple[str, object]]:
@@ -237,9 +245,14 @@ def keep_counts(keep, layer_sizes: dict[str, int]) -> dict[str, int]:
     return counts
 
 
-def check_layer_settings(recipe: Recipe, layer_sizes: dict[str, int]) -> None:
-    """Every stage's per-layer keep and bits against the real layers, before any epoch is spent."""
+def check_layer_settings(recipe: Recipe, layer_sizes: dict[str, int], linked: bool) -> None:
+    """Every stage's per-layer keep and bits against the real layers, and the settings that follow channels from
+    layer to layer (equalize, reachable) against the architecture, before any epoch is spent."""
     for index, stage in enumerate(recipe.stages):
+        for setting in ("equalize", "reachable"):
+            if getattr(stage, setting) and not linked:
+                raise FlowError(f"stages.{index}: architecture '{recipe.arch}' declares no channel links between its "
+                                f"layers, which '{setting}' needs; remove it")
         try:
             if stage.keep is not None:
                 keep_counts(stage.keep, layer_sizes)

@@ -5,6 +5,7 @@ optimizer, scheduler and ADMM state from the checkpoint, so a resumed stage cont
 """
 from __future__ import annotations
 
+from functools import partial
 from typing import Callable
 
 import numpy as np
@@ -12,7 +13,9 @@ import torch
 
 from ..zoo import build_model, compressible_layers, layer_sizes
 from .admm import ADMM, LevelSet, SparsitySet, project_tensor
+from .channels import reachable_sets
 from .constraints import WeightConstraints
+from .equalize import apply_scales, equalization_scales
 from .projections import optimal_power_of_two_step, optimal_step, quantization_error
 from .recipe import Stage, keep_counts, per_layer
 
@@ -31,7 +34,7 @@ class StageSession:
     swaps the quantizers for trainable-step ones)."""
 
     def __init__(self, stage: Stage, arch: str, model: torch.nn.Module, masks: dict, weight_levels: dict,
-                 evaluate: Callable[[torch.nn.Module], float]):
+                 evaluate: Callable[[torch.nn.Module], float], starting: bool = True):
         self.stage, self.arch, self.masks, self.weight_levels = stage, arch, masks, weight_levels
         self.evaluate = evaluate
         self.model = self._with_learned_steps(model) if stage.learn_step else model
@@ -44,8 +47,12 @@ class StageSession:
         self.admm = None
         # for the run's record: both step rules and their errors (quantize), or the steps learned (retrain)
         self.results = {}
+        if stage.equalize and starting:  # a resumed stage's checkpoint already holds the rescaled weights
+            self.results["equalization"] = self._equalize()
         if stage.kind in ("admm_prune", "admm_quantize"):
-            self.admm = ADMM(self.layers, self.constraint_sets(), stage.rho, stage.rho_growth, stage.rho_max)
+            constraints = self.constraint_sets()
+            self.admm = ADMM(self.layers, constraints, stage.rho, stage.rho_growth, stage.rho_max,
+                             narrow=partial(self._reachable, constraints) if stage.reachable else None)
 
     def _parameter_groups(self) -> list[dict]:
         """Trainable steps (the weight quantizers' parameters) get their own, smaller learning rate: with the
@@ -67,6 +74,24 @@ class StageSession:
         for level in self.weight_levels.values():
             level["learned"] = True
         return self._rebuilt(model)
+
+    def _equalize(self) -> dict:
+        """Rescale channels so this stage's layers fit their levels better; layers already on levels keep theirs."""
+        links = self.model.channel_links
+        bits = per_layer(self.stage.bits, self.sizes, "bits")
+        weights = {name: layer.weight.detach().cpu().numpy() for name, layer in self.layers.items()}
+        scales, record = equalization_scales(weights, bits, links, frozen=set(self.weight_levels))
+        apply_scales(self.layers, links, scales)
+        return record
+
+    def _reachable(self, sets: dict, values: dict[str, np.ndarray]) -> dict:
+        others = {name: layer.weight.detach().cpu().numpy() != 0 for name, layer in self.layers.items() if name not in values}
+        return reachable_sets(sets, values, self.model.channel_links, others)
+
+    def _hard_constraints(self) -> dict:
+        """The ADMM constraints for the weights as they are now (reachable pruning depends on them)."""
+        return self.admm.constraints_for({name: self.layers[name].weight.detach().cpu().numpy()
+                                          for name in self.admm.constraints})
 
     def _allowed(self, name: str) -> np.ndarray:
         if name in self.masks:
@@ -112,7 +137,7 @@ class StageSession:
         """Accuracy if the constraints were imposed now (hard projection of W, not of W + U)."""
         saved = {name: self.layers[name].weight.detach().clone() for name in self.admm.constraints}
         with torch.no_grad():
-            for name, constraint in self.admm.constraints.items():
+            for name, constraint in self._hard_constraints().items():
                 self.layers[name].weight.copy_(project_tensor(constraint, saved[name]))
         try:
             return self.evaluate(self.model)
@@ -130,7 +155,7 @@ class StageSession:
         """Hard projection at the end of an ADMM stage; a quantize or learn_step stage returns the model rebuilt
         with constant steps, so every checkpoint between stages has the same form."""
         if self.stage.kind == "admm_prune":
-            for name, constraint in self.admm.constraints.items():
+            for name, constraint in self._hard_constraints().items():
                 self._set_mask(name, project_tensor(constraint, self.layers[name].weight))
         if self.stage.kind == "admm_quantize":
             for name, constraint in self.admm.constraints.items():
@@ -161,6 +186,7 @@ class StageSession:
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict() if self.scheduler else None,
             "admm": self.admm.state_dict() if self.admm else None,
+            "results": self.results,  # what happened as the stage started (equalization) is not redone on resume
         }
 
     def load_state_dict(self, state: dict) -> None:
@@ -169,3 +195,4 @@ class StageSession:
             self.scheduler.load_state_dict(state["scheduler"])
         if self.admm:
             self.admm.load_state_dict(state["admm"])
+        self.results = state["results"]
