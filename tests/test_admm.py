@@ -281,3 +281,17 @@ def test_progressive_quantization_keeps_the_first_layers_levels(shared_dir, tmp_
         assert int((weight != 0).sum()) == KEEP[name]
         assert np.allclose(codes, np.round(codes), atol=1e-4), name
         assert set(np.abs(np.round(codes)).astype(int)) <= set(range(1, 2 ** (BITS[name] - 1) + 1)), name
+
+
+def test_frozen_levels_keep_every_weight_while_biases_retrain(joint_run, shared_dir, tmp_path):
+    run_dir, result = joint_run
+    recipe = tiny_recipe(tmp_path / "frozen.yaml", [{"kind": "retrain", "epochs": 1, "lr": 0.01, "freeze_levels": True}],
+                         init=str(run_dir / "stage3-admm_quantize.pt"))
+    train(TrainConfig(recipe=recipe, out=tmp_path / "frozen", data_dir=shared_dir / "data" / "mnist", show_progress=False))
+    before, levels = load_checkpoint(run_dir / "stage3-admm_quantize.pt")
+    after, blob = load_checkpoint(tmp_path / "frozen" / "model.pt")
+    assert blob["weight_levels"] == levels["weight_levels"]
+    old, new = compressible_layers(before), compressible_layers(after)
+    for name in BITS:
+        assert torch.equal(old[name].weight, new[name].weight), name
+        assert not torch.equal(old[name].bias, new[name].bias), name

@@ -266,6 +266,12 @@ CASES = {
     "learn-step-without-quantized-layers": (
         (), train_with_stage({"kind": "retrain", "epochs": 1, "learn_step": True}),
         ["stages.1: learn_step needs quantized layers", "admm_quantize"]),
+    "freeze-levels-without-quantized-layers": (
+        (), train_with_stage({"kind": "retrain", "epochs": 1, "freeze_levels": True}),
+        ["stages.1: freeze_levels needs quantized layers", "admm_quantize"]),
+    "freeze-levels-with-learned-steps": (
+        (), train_with_stage({"kind": "retrain", "epochs": 1, "freeze_levels": True, "learn_step": True}),
+        ["stages.1: freeze_levels keeps a retrain stage's quantized weights", "without learn_step"]),
     "equalize-outside-a-quantize-stage": (
         (), train_with_stage({"kind": "retrain", "epochs": 1, "equalize": True}),
         ["stages.1: equalize rescales channels before quantization", "remove it from retrain"]),

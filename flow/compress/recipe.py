@@ -43,6 +43,8 @@ class Stage:
     # retrain: the quantized layers' steps train too (LSQ); the levels stay equal-interval and nonzero
     learn_step: bool = False
     step_lr: float = 1e-5  # learn_step: Adam's lr for each log2(step)
+    # retrain: the quantized layers' weights stay on the levels they have (biases and float layers train)
+    freeze_levels: bool = False
     rho: float = 3e-3
     rho_growth: float = 1.0
     rho_max: float | None = None
@@ -151,11 +153,14 @@ def _validate_stage(stage: Stage, where: str, quantized_before: bool, teacher_kn
         if isinstance(value, bool) or not isinstance(value, int) or not MIN_BITS <= value <= MAX_BITS:
             raise FlowError(f"{where}.bits{layer} must be a whole number of bits from {MIN_BITS} to {MAX_BITS}, "
                             f"got {value!r}")
-    for name in ("power_of_two", "learn_step", "equalize", "reachable"):
+    for name in ("power_of_two", "learn_step", "freeze_levels", "equalize", "reachable"):
         if not isinstance(getattr(stage, name), bool):
             raise FlowError(f"{where}.{name} must be true or false, got {getattr(stage, name)!r}")
     if stage.learn_step and stage.kind != "retrain":
         raise FlowError(f"{where}: learn_step trains quantization steps in a retrain stage; remove it from {stage.kind}")
+    if stage.freeze_levels and (stage.kind != "retrain" or stage.learn_step):
+        raise FlowError(f"{where}: freeze_levels keeps a retrain stage's quantized weights as they are; use it in a "
+                        "retrain stage without learn_step")
     if stage.equalize and stage.kind != "admm_quantize":
         raise FlowError(f"{where}: equalize rescales channels before quantization; remove it from {stage.kind}")
     if stage.reachable and stage.kind != "admm_prune":
@@ -264,7 +269,7 @@ def check_layer_settings(recipe: Recipe, layer_sizes: dict[str, int], linked: bo
 
 def check_stages_against_init(recipe: Recipe, init_quantized: set[str]) -> None:
     """What a run may do after its init's quantized layers: retrain them or quantize the others, nothing more;
-    and a learn_step stage needs quantized layers before it."""
+    and a learn_step or freeze_levels stage needs quantized layers before it."""
     quantized = set(init_quantized)
     for index, stage in enumerate(recipe.stages):
         if stage.kind in PRUNE_KINDS and init_quantized:
@@ -277,6 +282,7 @@ def check_stages_against_init(recipe: Recipe, init_quantized: set[str]) -> None:
                 raise FlowError(f"stages.{index} quantizes {', '.join(again)} again, but init {recipe.init} already has "
                                 "their levels; quantize only the other layers or start from an unquantized snapshot")
             quantized |= layers
-        if stage.learn_step and not quantized:
-            raise FlowError(f"stages.{index}: learn_step needs quantized layers; put it after an admm_quantize stage "
-                            "or start from a quantized snapshot (init)")
+        for setting in ("learn_step", "freeze_levels"):
+            if getattr(stage, setting) and not quantized:
+                raise FlowError(f"stages.{index}: {setting} needs quantized layers; put it after an admm_quantize "
+                                "stage or start from a quantized snapshot (init)")

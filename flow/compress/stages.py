@@ -56,10 +56,14 @@ class StageSession:
 
     def _parameter_groups(self) -> list[dict]:
         """Trainable steps (the weight quantizers' parameters) get their own, smaller learning rate: with the
-        stage's lr, Adam moved log2(q) so far per epoch that the 1-bit fc1 step fell 2.6x and accuracy to 0.98."""
+        stage's lr, Adam moved log2(q) so far per epoch that the 1-bit fc1 step fell 2.6x and accuracy to 0.98.
+        Frozen levels get no optimizer at all."""
         steps = [p for layer in self.layers.values() for p in layer.weight_quant.parameters()]
-        stepped = {id(p) for p in steps}
-        others = [p for p in self.model.parameters() if id(p) not in stepped]
+        # freeze_levels: after ADMM put the weights on their levels, retraining them through straight-through
+        # rounding raised the training loss epoch after epoch (codes flipping back and forth); biases still train
+        frozen = [self.layers[name].weight for name in self.weight_levels] if self.stage.freeze_levels else []
+        apart = {id(p) for p in steps + frozen}
+        others = [p for p in self.model.parameters() if id(p) not in apart]
         return [{"params": others}, *([{"params": steps, "lr": self.stage.step_lr}] if steps else [])]
 
     def _rebuilt(self, model: torch.nn.Module) -> torch.nn.Module:
