@@ -6,6 +6,7 @@
     python bench/admm_lenet5.py targets --data-dir ../shared/data/mnist --seeds 0 1 --jobs 2
     python bench/admm_lenet5.py learnstep --data-dir ../shared/data/mnist --seeds 0 1 --jobs 2
     python bench/admm_lenet5.py sensitivity --data-dir ../shared/data/mnist --seeds 0 1
+    python bench/admm_lenet5.py joint --data-dir ../shared/data/mnist --seeds 0 1 --jobs 2
 
 sweep: one pretrained model per seed, then from it ADMM pruning at 85x / 167x / 250x, the
 magnitude-pruning baseline at the same ratios and the same epoch budget, progressive ADMM
@@ -25,6 +26,10 @@ snapshot retrained 8 epochs with constant and with learned steps (lenet5-retrain
 Writes bench/results/admm_lenet5_learnstep.json.
 sensitivity: from that joint run's pruned model (stage2-retrain.pt), each layer alone put on 1, 2 and
 3-bit levels at its best step, no retraining. Writes bench/results/admm_lenet5_sensitivity.json.
+joint: the shipped joint recipe from scratch per seed (the issue's <= 0.9 KB at <= 0.2 pp target), then
+each of its session-9 changes undone alone, from the run's own stage snapshot so that only that change
+differs: reachable pruning, equalization, the 3/2/3/3-bit allocation (back to 3/3/2/2) and frozen levels in
+the last retrain. Writes bench/results/admm_lenet5_joint.json.
 Run dirs go under runs/bench/; a finished run (its model.pt exists) is reused, not retrained, and
 only if its stored recipe is the one asked for. With --jobs N on the CPU each run gets cores/N threads.
 """
@@ -41,6 +46,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import yaml
 from common import git_commit, write_result
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -343,9 +349,77 @@ def sensitivity(args) -> tuple[dict, list[dict]]:
     return metrics, rows
 
 
+# each ablation: (stage the run starts from, the setting it changes, with stage indices of the shipped joint recipe)
+JOINT_ABLATIONS = {
+    "plain-topk": (1, ["stages.1.reachable=false"]),
+    "no-equalize": (3, ["stages.3.equalize=false"]),
+    "bits-3322": (3, ["stages.3.bits={conv1: 3, conv2: 3, fc1: 2, fc2: 2}"]),
+    "weights-retrained": (4, ["stages.4.freeze_levels=false"]),
+}
+
+
+def stages_from(first: int, base: Path) -> Path:
+    """The shipped joint recipe from stage `first` on, as a recipe file a run can start at that stage's snapshot."""
+    tree = yaml.safe_load((RECIPES / "lenet5-admm-joint.yaml").read_text())
+    tree["stages"] = tree["stages"][first:]
+    path = base / "recipes" / f"lenet5-admm-joint-from-stage{first}.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(tree, sort_keys=False))
+    return path
+
+
+def shifted(assignment: str, first: int) -> str:
+    """`stages.3.x=v` of the whole recipe as the same stage of the recipe that starts at stage `first`."""
+    _, index, rest = assignment.split(".", 2)
+    return f"stages.{int(index) - first}.{rest}"
+
+
+def joint(args) -> tuple[dict, list[dict]]:
+    base = Path(args.runs)
+    with ThreadPoolExecutor(args.jobs) as pool:
+        joints = dict(zip(args.seeds, pool.map(
+            lambda seed: flow_train(joint_dir(args, seed), "lenet5-admm-joint.yaml", [f"seed={seed}"], args), args.seeds)))
+        cases = [(seed, name) for seed in args.seeds for name in JOINT_ABLATIONS]
+
+        def ablate(case):
+            seed, name = case
+            first, changes = JOINT_ABLATIONS[name]
+            snapshot = joint_dir(args, seed) / f"stage{first - 1}-{joints[seed]['metrics']['stages'][first - 1]['kind']}.pt"
+            overrides = [f"seed={seed}", f"init={snapshot}", f"teacher={joint_dir(args, seed) / 'stage0-pretrain.pt'}",
+                         *(shifted(change, first) for change in changes)]
+            return flow_train(base / f"joint-{name}-s{seed}", str(stages_from(first, base).resolve()), overrides, args)
+
+        ablations = dict(zip(cases, pool.map(ablate, cases)))
+
+    def brief(record: dict) -> dict:
+        return {"test_accuracy": record["metrics"]["test_accuracy"], "drop_pp": _drop(record),
+                "weight_data_bytes": record["total"]["weight_data_bytes"],
+                "with_index_bytes": record["total"]["size_with_index_bytes"], "wall_s": record["metrics"]["wall_s"]}
+
+    def joint_cell(seed: int) -> str:
+        record = joints[seed]
+        total = record["total"]
+        return (f"seed {seed}: {joint_setting(record)}; {total['weight_data_bytes']:.0f} B / {total['size_with_index_bytes']:.0f} B "
+                f"({total['weight_data_compression']:.0f}x / {total['compression_with_index']:.0f}x), "
+                f"{record['metrics']['test_accuracy']:.4f} vs dense {record['metrics']['reference_accuracy']:.4f} "
+                f"(drop {_drop(record):+.2f} pp)")
+
+    rows = [{"key": "admm_joint_recipe", "label": "joint recipe from scratch, per seed",
+             "value": "; ".join(joint_cell(seed) for seed in args.seeds) + " (target <= 0.9 KB at <= 0.2 pp)"}]
+    for seed in args.seeds:
+        cells = ", ".join(f"{name} {_drop(ablations[seed, name]):+.2f} pp" for name in JOINT_ABLATIONS)
+        rows.append({"key": f"admm_joint_ablation_s{seed}", "label": f"joint recipe with one change undone, seed {seed}",
+                     "value": f"drop with all changes {_drop(joints[seed]):+.2f} pp; undone: {cells}"})
+    metrics = {"joint": {seed: {**brief(record), "metrics": record["metrics"], "layers": record["layers"],
+                                "history": record["history"]} for seed, record in joints.items()},
+               "ablations": {f"{name}-s{seed}": {**brief(record), "overrides": record["overrides"], "history": record["history"]}
+                             for (seed, name), record in ablations.items()}}
+    return metrics, rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("plan", choices=["sweep", "full", "quantstep", "targets", "learnstep", "sensitivity"])
+    parser.add_argument("plan", choices=["sweep", "full", "quantstep", "targets", "learnstep", "sensitivity", "joint"])
     parser.add_argument("--data-dir", type=Path, required=True)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--jobs", type=int, default=1)
@@ -358,7 +432,7 @@ def main() -> None:
     commit = args.commit or git_commit()
     started = time.perf_counter()
     metrics, rows = {"sweep": sweep, "full": full, "quantstep": quant_step, "targets": targets,
-                      "learnstep": learn_step, "sensitivity": sensitivity}[args.plan](args)
+                      "learnstep": learn_step, "sensitivity": sensitivity, "joint": joint}[args.plan](args)
     metrics["device"] = args.device
     if args.machine:
         metrics["machine"] = args.machine

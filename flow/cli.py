@@ -80,6 +80,9 @@ def train_command(
     out.print(f"kept {total['kept']} of {total['params']} weights ({total['pruning_ratio']}x); weight data "
               f"{total['weight_data_bytes'] / 1024:.2f} KB, with indices {total['size_with_index_bytes'] / 1024:.2f} KB "
               f"(compression.json)")
+    if total["wasted"]:
+        out.print(f"{total['wasted']} kept weights change the output by at most a constant (no later layer reads them, "
+                  "or they read a channel with no weights); 'reachable: true' in the admm_prune stage spends them elsewhere")
 
 
 @app.command("plan")

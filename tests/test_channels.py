@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from flow.compress.admm import SparsitySet
-from flow.compress.channels import ChannelLink, reachable_sets
+from flow.compress.channels import ChannelLink, reachable_sets, wasted_weights
 from flow.compress.equalize import CANDIDATES, apply_scales, equalization_scales
 from flow.compress.projections import optimal_step, prune_top_k, quantize_nonzero
 from flow.train import TrainConfig, train
@@ -25,17 +25,6 @@ def _pruned_lenet5(seed: int) -> torch.nn.Module:
             layer.weight.copy_(torch.from_numpy(prune_top_k(layer.weight.numpy(), KEEP[name])))
             layer.bias.uniform_(-0.1, 0.1)
     return model.eval()
-
-
-def _dead_weights(patterns: dict[str, np.ndarray]) -> int:
-    """Kept weights of channels nothing reads, plus kept weights reading channels that have no weights."""
-    dead = 0
-    for link in LINKS:
-        with_weights = link.channels_with_weights(patterns[link.producer])
-        read = link.channels_read(patterns[link.consumer])
-        dead += int(patterns[link.producer].reshape(with_weights.size, -1)[with_weights & ~read].sum())
-        dead += int(link.column_blocks(patterns[link.consumer])[:, read & ~with_weights, :].sum())
-    return dead
 
 
 def test_equalization_divides_out_per_channel_factors_that_no_single_step_fits():
@@ -79,16 +68,24 @@ def test_equalization_keeps_lenet5s_function_and_masks_and_reports_the_error_it_
     assert record["relative_error_after"] < 0.7 * record["relative_error_before"]
 
 
+def test_wasted_weights_are_the_unread_rows_and_the_columns_reading_empty_channels():
+    fc1, fc2 = np.zeros((500, 800), bool), np.zeros((10, 500), bool)
+    fc1[0, [3, 9, 700]] = True  # neuron 0: inputs, but fc2 never reads it -> 3 wasted in fc1
+    fc2[[2, 7], 1] = True  # neuron 1: read by fc2, but has no inputs (a constant) -> 2 wasted in fc2
+    fc1[5, 11] = fc2[4, 5] = True  # neuron 5: both sides -> nothing wasted
+    assert wasted_weights({"fc1": fc1, "fc2": fc2}, LINKS[2:]) == {"fc1": 3, "fc2": 2}
+
+
 def test_reachable_pruning_refills_dead_weights_with_live_ones():
     model = _pruned_lenet5(seed=2)
     torch.manual_seed(2)
     dense = {name: layer.weight.detach().numpy() for name, layer in compressible_layers(build_model("lenet5")).items()}
     sets = {name: SparsitySet(KEEP[name] // 10, np.ones(weight.shape, bool)) for name, weight in dense.items()}
     plain = {name: s.project(dense[name]) != 0 for name, s in sets.items()}
-    assert _dead_weights(plain) > 0  # per-layer top-k on random weights leaves some
+    assert sum(wasted_weights(plain, LINKS).values()) > 0  # per-layer top-k on random weights leaves some
     narrowed = reachable_sets(sets, dense, LINKS, {})
     reachable = {name: s.project(dense[name]) != 0 for name, s in narrowed.items()}
-    assert _dead_weights(reachable) == 0
+    assert sum(wasted_weights(reachable, LINKS).values()) == 0
     assert {name: int(p.sum()) for name, p in reachable.items()} == {name: s.keep for name, s in sets.items()}
     # a layer outside the stage counts with its own pattern: with fc2 fixed, fc1 keeps only rows fc2 reads
     fc2 = compressible_layers(model)["fc2"].weight.detach().numpy() != 0
@@ -108,11 +105,12 @@ def test_a_run_with_reachable_pruning_and_equalized_quantization(shared_dir, tmp
                                show_progress=False))
     model, blob = load_checkpoint(tmp_path / "run" / "model.pt")
     patterns = {name: layer.weight.detach().numpy() != 0 for name, layer in compressible_layers(model).items()}
-    assert _dead_weights(patterns) == 0
+    compression = json.loads((tmp_path / "run" / "compression.json").read_text())
+    assert compression["total"]["wasted"] == 0 and all(layer["wasted"] == 0 for layer in compression["layers"])
     assert {name: int(p.sum()) for name, p in patterns.items()} == KEEP
     equalization = result["stages"][3]["equalization"]
     assert equalization["relative_error_after"] < equalization["relative_error_before"]
     for name, layer in compressible_layers(model).items():
         codes = layer.weight.detach().numpy()[patterns[name]] / blob["weight_levels"][name]["step"]
         assert np.allclose(codes, np.round(codes), atol=1e-4), name
-    assert json.loads((tmp_path / "run" / "compression.json").read_text())["metrics"]["stages"][3]["equalization"]
+    assert compression["metrics"]["stages"][3]["equalization"] == equalization

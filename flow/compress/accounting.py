@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from ..sparse.encoding import MAX_INDEX_BITS, relative_index_cost
+from .channels import wasted_weights
 
 FLOAT_BITS = 32
 
@@ -31,6 +32,7 @@ class LayerAccount:
     macs_dense: int
     macs: int  # multiply-accumulates that touch a kept weight
     mac_bits: int  # macs x bits, the paper's compute-cost proxy
+    wasted: int | None  # kept weights that change the output by at most a constant (None: no channel links known)
 
 
 def best_index_width(mask: np.ndarray, bits: int) -> tuple[int, int, int]:
@@ -75,6 +77,9 @@ def output_positions(model: torch.nn.Module, layers: dict[str, torch.nn.Module],
 def account(model: torch.nn.Module, layers: dict[str, torch.nn.Module], weight_levels: dict[str, dict],
             input_shape) -> dict:
     positions = output_positions(model, layers, input_shape)
+    links = getattr(model, "channel_links", None)
+    wasted = wasted_weights({name: layer.weight.detach().cpu().numpy() != 0 for name, layer in layers.items()},
+                            links) if links else {}
     rows = []
     for name, layer in layers.items():
         weight = layer.weight.detach().cpu().numpy()
@@ -87,6 +92,7 @@ def account(model: torch.nn.Module, layers: dict[str, torch.nn.Module], weight_l
             name=name, params=weight.size, kept=kept, pruning_ratio=round(weight.size / max(kept, 1), 3),
             bits=bits, weight_bits=kept * bits, index_width=width, index_entries=entries, index_bits=index_bits,
             macs_dense=macs_dense, macs=kept * positions[name], mac_bits=kept * positions[name] * bits,
+            wasted=wasted.get(name),
         ))
     params = sum(r.params for r in rows)
     kept = sum(r.kept for r in rows)
@@ -110,6 +116,7 @@ def account(model: torch.nn.Module, layers: dict[str, torch.nn.Module], weight_l
             "macs_dense": sum(r.macs_dense for r in rows),
             "macs": sum(r.macs for r in rows),
             "mac_bits": sum(r.mac_bits for r in rows),
+            "wasted": sum(wasted.values()) if links else None,
             "bias_params_float_not_counted": biases,
         },
     }

@@ -59,3 +59,15 @@ def reachable_sets(sets: dict, values: dict[str, np.ndarray], links: tuple[Chann
                 changed = True
         if not changed:
             return narrowed
+
+
+def wasted_weights(patterns: dict[str, np.ndarray], links: tuple[ChannelLink, ...]) -> dict[str, int]:
+    """Per layer, kept weights that change the output by at most a constant: in a channel no later weight reads,
+    or reading a channel that has no weights of its own (its output is a constant a bias could carry)."""
+    wasted = {name: 0 for name in patterns}
+    for link in links:
+        with_weights = link.channels_with_weights(patterns[link.producer])
+        read = link.channels_read(patterns[link.consumer])
+        wasted[link.producer] += int(patterns[link.producer].reshape(with_weights.size, -1)[with_weights & ~read].sum())
+        wasted[link.consumer] += int(link.column_blocks(patterns[link.consumer])[:, read & ~with_weights, :].sum())
+    return wasted
