@@ -199,4 +199,4 @@ class StageSession:
             self.scheduler.load_state_dict(state["scheduler"])
         if self.admm:
             self.admm.load_state_dict(state["admm"])
-        self.results = state["results"]
+        self.results = state.get("results", {})  # checkpoints written before results were kept have none
