@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import numpy as np
 import onnx
@@ -6,11 +7,12 @@ import pytest
 import torch
 from onnx import TensorProto, helper
 
+from flow.compress.recipe import check_layer_settings, load_recipe
 from flow.errors import FlowError
 from flow.train import TrainConfig, accuracy, train
 from flow.transforms import AddZeroBiasToGemm
 from flow.data import load_digits_split
-from flow.zoo import load_checkpoint
+from flow.zoo import build_model, layer_sizes, load_checkpoint
 
 
 def digits_run(out, epochs):
@@ -74,3 +76,14 @@ def test_zero_bias_gemm_then_matmul_keeps_outputs():
     rewritten = model.transform(AddZeroBiasToGemm()).transform(GemmToMatMul())
     assert "Gemm" not in [n.op_type for n in rewritten.graph.node]
     assert np.allclose(execute_onnx(rewritten, {"x": x})["y"], x @ weight.T, atol=1e-6)
+
+
+@pytest.mark.parametrize("path", sorted((Path(__file__).resolve().parents[1] / "models" / "recipes").glob("*.yaml")),
+                         ids=lambda path: path.stem)
+def test_every_shipped_recipe_passes_the_checks_flow_train_runs_before_its_first_epoch(path):
+    # the settings its header tells users to pass (a retrain-only recipe has no pretrained model of its own)
+    overrides = {"lenet5-retrain-quantized": ("teacher=models/lenet5-admm-joint.pt",)}.get(path.stem, ())
+    recipe = load_recipe(path, overrides)
+    model = build_model(recipe.arch)
+    check_layer_settings(recipe, layer_sizes(model), bool(getattr(model, "channel_links", ())))
+    assert recipe.stages and all(stage.epochs > 0 for stage in recipe.stages)
