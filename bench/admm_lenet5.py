@@ -82,6 +82,10 @@ def comparable(recipe: Recipe) -> dict:
     return {**tree, **{key: tree[key] and str(Path(tree[key]).resolve()) for key in ("init", "teacher")}}
 
 
+def threads_per_run(args) -> int:
+    return max(1, (os.cpu_count() or 1) // args.jobs)
+
+
 def flow_train(run_dir: Path, recipe: str, overrides: list[str], args) -> dict:
     """The run's compression.json and history; command_wall_s: the whole `flow train` command, if it ran
     here from start to end (None for a reused or resumed run)."""
@@ -100,7 +104,7 @@ def flow_train(run_dir: Path, recipe: str, overrides: list[str], args) -> dict:
         resume = ["--resume"] if (run_dir / "checkpoint.pt").is_file() else []
         env = dict(os.environ)
         if args.device == "cpu" and args.jobs > 1:  # one process per core, not every process on every core
-            env["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // args.jobs))
+            env["OMP_NUM_THREADS"] = str(threads_per_run(args))
         started = time.perf_counter()
         done = subprocess.run(command + resume, capture_output=True, text=True, env=env)
         if done.returncode:
@@ -411,7 +415,7 @@ def joint(args) -> tuple[dict, list[dict]]:
                 f"{record['metrics']['test_accuracy']:.4f} vs dense {record['metrics']['reference_accuracy']:.4f} "
                 f"(drop {_drop(record):+.2f} pp), {record['metrics']['wall_s'] / 60:.1f} min")
 
-    threads = f"{max(1, (os.cpu_count() or 1) // args.jobs)} thread(s) each, {args.jobs} run(s) at a time" \
+    threads = f"{threads_per_run(args)} thread(s) each, {args.jobs} run(s) at a time" \
         if args.device == "cpu" else args.device
     rows = [{"key": "admm_joint_recipe", "label": "progressive joint recipe from scratch, per seed",
              "value": "; ".join(joint_cell(seed) for seed in args.seeds)

@@ -191,6 +191,11 @@ def _data_dir(config: TrainConfig, out: Path) -> Path | None:
     return None
 
 
+def check_recipe_against_model(recipe: Recipe, model: torch.nn.Module) -> None:
+    """Every stage's per-layer settings against the model's layers and channel links, before any epoch is spent."""
+    check_layer_settings(recipe, layer_sizes(model), bool(getattr(model, "channel_links", ())))
+
+
 def _initial_state(recipe: Recipe, device) -> tuple[torch.nn.Module, RunState]:
     """Random weights, or an `init` checkpoint whose zero weights count as pruned (masks kept) and whose
     quantized layers stay on their levels (a quantize stage's snapshot can be retrained again)."""
@@ -233,7 +238,7 @@ def train(config: TrainConfig = TrainConfig()) -> dict:
         model, state, session_state = _load(out, recipe.arch, device)
     else:
         (model, state), session_state = _initial_state(recipe, device), None
-    check_layer_settings(recipe, layer_sizes(model), bool(getattr(model, "channel_links", ())))
+    check_recipe_against_model(recipe, model)
     if not config.resume:
         check_stages_against_init(recipe, set(state.weight_levels))
     teacher = _teacher(recipe, device)

@@ -7,12 +7,12 @@ import pytest
 import torch
 from onnx import TensorProto, helper
 
-from flow.compress.recipe import check_layer_settings, load_recipe
+from flow.compress.recipe import load_recipe
 from flow.errors import FlowError
-from flow.train import TrainConfig, accuracy, train
+from flow.train import TrainConfig, accuracy, check_recipe_against_model, train
 from flow.transforms import AddZeroBiasToGemm
 from flow.data import load_digits_split
-from flow.zoo import build_model, layer_sizes, load_checkpoint
+from flow.zoo import build_model, load_checkpoint
 
 
 def digits_run(out, epochs):
@@ -84,6 +84,5 @@ def test_every_shipped_recipe_passes_the_checks_flow_train_runs_before_its_first
     # the settings its header tells users to pass (a retrain-only recipe has no pretrained model of its own)
     overrides = {"lenet5-retrain-quantized": ("teacher=models/lenet5-admm-joint.pt",)}.get(path.stem, ())
     recipe = load_recipe(path, overrides)
-    model = build_model(recipe.arch)
-    check_layer_settings(recipe, layer_sizes(model), bool(getattr(model, "channel_links", ())))
+    check_recipe_against_model(recipe, build_model(recipe.arch))
     assert recipe.stages and all(stage.epochs > 0 for stage in recipe.stages)
