@@ -6,7 +6,7 @@
     python bench/admm_lenet5.py targets --data-dir ../shared/data/mnist --seeds 0 1 --jobs 2
     python bench/admm_lenet5.py learnstep --data-dir ../shared/data/mnist --seeds 0 1 --jobs 2
     python bench/admm_lenet5.py sensitivity --data-dir ../shared/data/mnist --seeds 0 1
-    python bench/admm_lenet5.py joint --data-dir ../shared/data/mnist --seeds 0 1 --jobs 2 --runs runs/bench-progressive
+    python bench/admm_lenet5.py joint --data-dir ../shared/data/mnist --seeds 0 1 2 3 --jobs 2 --runs runs/bench-long --ablation-seeds
 
 sweep: one pretrained model per seed, then from it ADMM pruning at 85x / 167x / 250x, the
 magnitude-pruning baseline at the same ratios and the same epoch budget, progressive ADMM
@@ -30,7 +30,7 @@ joint: the progressive joint recipe (lenet5-admm-joint-progressive.yaml) from sc
 <= 0.9 KB at <= 0.2 pp target), then each of its changes undone alone, from the run's own stage snapshot
 so that only that change differs: two pruning steps (back to one, lenet5-admm-joint.yaml), reachable
 pruning, equalization, the 3/2/3/3-bit allocation (back to 3/3/2/2) and frozen levels in the last retrain
-(for --ablation-seeds, default all). Writes bench/results/admm_lenet5_joint.json.
+(for --ablation-seeds: default all, none when the flag has no seeds). Writes bench/results/admm_lenet5_joint.json.
 Run dirs go under runs/bench/; a finished run (its model.pt exists) is reused, not retrained, and
 only if its stored recipe is the one asked for. With --jobs N on the CPU each run gets cores/N threads.
 """
@@ -384,7 +384,7 @@ def shifted(assignment: str, first: int) -> str:
 
 def joint(args) -> tuple[dict, list[dict]]:
     base = Path(args.runs)
-    ablation_seeds = args.ablation_seeds or args.seeds
+    ablation_seeds = args.seeds if args.ablation_seeds is None else args.ablation_seeds
     if not set(ablation_seeds) <= set(args.seeds):
         raise SystemExit(f"--ablation-seeds {ablation_seeds} must be among --seeds {args.seeds}")
     with ThreadPoolExecutor(args.jobs) as pool:
@@ -440,7 +440,8 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     parser.add_argument("--runs", default="runs/bench")
-    parser.add_argument("--ablation-seeds", type=int, nargs="+", help="joint: seeds of the ablation runs (default: --seeds)")
+    parser.add_argument("--ablation-seeds", type=int, nargs="*",
+                        help="joint: seeds of the ablation runs (default: --seeds; the flag alone: none)")
     parser.add_argument("--joint-seeds", type=int, nargs="+", help="targets: seeds of the joint recipe (default: the first seed)")
     parser.add_argument("--commit", help="record this commit (for copies without .git, e.g. a GPU machine)")
     parser.add_argument("--machine", help="describe the machine in the result, e.g. 'NVIDIA H100, 16 cores'")
