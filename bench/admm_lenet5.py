@@ -6,7 +6,7 @@
     python bench/admm_lenet5.py targets --data-dir ../shared/data/mnist --seeds 0 1 --jobs 2
     python bench/admm_lenet5.py learnstep --data-dir ../shared/data/mnist --seeds 0 1 --jobs 2
     python bench/admm_lenet5.py sensitivity --data-dir ../shared/data/mnist --seeds 0 1
-    python bench/admm_lenet5.py joint --data-dir ../shared/data/mnist --seeds 0 1 2 3 --jobs 2 --runs runs/bench-long --ablation-seeds
+    python bench/admm_lenet5.py joint --data-dir ../shared/data/mnist --seeds 0 1 2 3 4 5 --jobs 2 --runs runs/bench-long --ablation-seeds
 
 sweep: one pretrained model per seed, then from it ADMM pruning at 85x / 167x / 250x, the
 magnitude-pruning baseline at the same ratios and the same epoch budget, progressive ADMM
