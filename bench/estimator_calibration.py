@@ -21,8 +21,8 @@ from common import git_commit, write_result
 import sys
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from flow.calibration import QUANTITIES, errors, fit, leave_one_group_out, load_points, medians  # noqa: E402
-from flow.estimate import CALIBRATED  # noqa: E402
+from flow.cost.calibration import QUANTITIES, errors, fit, leave_one_group_out, load_points, medians  # noqa: E402
+from flow.cost.kernels import CALIBRATED  # noqa: E402
 
 TABLE = Path(__file__).resolve().parent / "calibration_layers.yaml"
 

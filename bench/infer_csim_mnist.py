@@ -38,7 +38,7 @@ def main() -> None:
                                           n_samples=args.n_samples, out=args.out))
     inputs, expected = test_vectors(build.build_dir)
     infer_started = time.perf_counter()
-    outputs = flow.infer(build.build_dir, inputs, "csim")
+    outputs = flow.infer(build.build_dir, inputs, "csim").outputs
     infer_s = time.perf_counter() - infer_started
     labels = np.load(build.build_dir / "verify_labels.npy")
     identical = bool(np.array_equal(outputs, expected.reshape(len(outputs), -1)))

@@ -2,10 +2,15 @@
 
     python bench/make_table.py          # rewrite README.md between the results markers
     python bench/make_table.py --check  # exit 1 if README.md is stale
+
+Each row is one short line (at most MAX_ROW characters); the full value, the exact command, its
+date and git commit stay in the result file the row names.
 """
 from __future__ import annotations
 
 import json
+import re
+import statistics
 import sys
 from pathlib import Path
 
@@ -13,52 +18,108 @@ from common import RESULTS_DIR
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 START, END = "<!-- results:start -->", "<!-- results:end -->"
+MAX_ROW = 200
 
-# Every row the project has promised; a row no result file fills says so.
-PLANNED_ROWS = [
-    ("compile_default_wall_s", "`flow compile --board pynq-z2` (default LeNet, csim-only) wall time"),
-    ("compile_default_csim", "default LeNet: csim vs QONNX vs Brevitas on 359 held-out digits"),
-    ("compile_tfc_csim", "FINN TFC_2W2A QONNX: csim vs QONNX on 1,000 MNIST test images"),
-    ("admm_prune_lenet5", "ADMM pruning, LeNet-5 / MNIST: accuracy drop at 85x / 167x / 250x (issue B)"),
-    ("admm_joint_recipe", "ADMM joint prune + quantize, lenet5-admm-joint-progressive recipe from scratch: size and drop per seed (issue B)"),
-    ("admm_joint_ablation_s0", "Progressive joint recipe with one of its changes undone, seed 0 (issue B)"),
-    ("admm_joint_ablation_s1", "Progressive joint recipe with one of its changes undone, seed 1 (issue B)"),
-    ("admm_joint_lenet5", "Earlier joint recipe (3/3/2/2 bits, no distillation) on the H100 sweep: weight data / with indices (issue B, C)"),
-    ("magnitude_baseline_lenet5", "Iterative magnitude pruning baseline at the same ratios (issue B)"),
-    ("admm_progressive_lenet5", "Progressive ADMM 85x -> 167x -> 250x: accuracy after each step (issue B)"),
-    ("admm_quant_step_lenet5", "ADMM quantization, exact step q vs power-of-two q (issue B)"),
-    ("admm_targets_85x", "85x ADMM pruning vs magnitude baseline, shipped recipes with distillation: drop per seed (issue B)"),
-    ("admm_targets_joint", "Joint recipe of 2026-11-23 (3/3/2/2 bits, 167x, distillation) from scratch: size and drop per seed (issue B)"),
-    ("admm_learn_step_lenet5_s0", "Quantized LeNet-5 (894 B) retrained with learned vs constant steps, seed 0 (issue B)"),
-    ("admm_learn_step_lenet5_s1", "Quantized LeNet-5 (894 B) retrained with learned vs constant steps, seed 1 (issue B)"),
-    ("admm_quant_sensitivity_lenet5_s0", "One layer on 1 / 2 / 3-bit levels, no retraining: accuracy cost, seed 0 (issue B)"),
-    ("admm_quant_sensitivity_lenet5_s1", "One layer on 1 / 2 / 3-bit levels, no retraining: accuracy cost, seed 1 (issue B)"),
-    ("admm_full_wall_lenet5", "Full joint compression from scratch (2026-11-22 recipe) on this 2-core CPU: wall time (issue B)"),
-    ("sparse_csim_equality", "Joint-compressed LeNet-5, all-sparse vs all-dense csim on 1,000 MNIST images (issue C)"),
-    ("sparse_memory", "Joint-compressed LeNet-5 weights with indices on PYNQ-Z2: size, BRAM18 sparse vs dense (issue C)"),
-    ("estimator_error", "Estimator error vs HLS C-synthesis reports: latency / DSP / BRAM18 (issue D)"),
-    ("plan_lenet5", "Hardware-aware compression (`flow plan`, Fig. 5) of LeNet-5 for PYNQ-Z2, compiled (issue D)"),
-    ("breakeven_lenet5", "Joint-compressed LeNet-5 on PYNQ-Z2: break-even ratio per layer, speedup at equal DSP (issue D)"),
-    ("driver_codec_rate", "Board driver fixed-point encode/decode rate (issue E)"),
-    ("infer_csim_mnist", "Joint-compressed LeNet-5: `flow infer --target csim` on the MNIST test set vs compile-time csim (issue E)"),
+
+def drops_per_ratio(value: str, metrics: dict) -> str:
+    return "; ".join(f"{ratio}: {drop} pp" for ratio, drop in re.findall(r"(\d+x): ([+-]\d+\.\d+) pp", value)) + \
+        " (mean of 2 seeds)"
+
+
+def joint_recipe(value: str, metrics: dict) -> str:
+    runs = list(metrics["joint"].values())
+    drops = [run["drop_pp"] for run in runs]
+    minutes = [run["wall_s"] / 60 for run in runs]
+    return (f"{runs[0]['weight_data_bytes']:.0f} B of weights; drop {statistics.mean(drops):+.2f} pp mean over "
+            f"{len(runs)} seeds ({min(drops):+.2f} to {max(drops):+.2f}); {min(minutes):.0f}-{max(minutes):.0f} min each")
+
+
+def quant_step(value: str, metrics: dict) -> str:
+    exact, po2 = re.search(r"exact q \S+ \(([+-][\d.]+) pp\), power-of-two q \S+ \(([+-][\d.]+) pp\)", value).groups()
+    return f"drop from dense: exact q {exact} pp, power-of-two q {po2} pp (from 167x pruned, seed 0)"
+
+
+def sparse_memory(value: str, metrics: dict) -> str:
+    size = value.split(" (")[0]
+    return f"{size}; {value.rsplit('; ', 1)[1]}"
+
+
+def break_even(value: str, metrics: dict) -> str:
+    ratios = re.findall(r"break-even ([\d.]+x)", value)
+    return f"break-even ratios {' / '.join(ratios)} (conv1 / conv2 / fc1 / fc2); all four sparse by auto (estimator)"
+
+
+def estimator_error(value: str, metrics: dict) -> str:
+    median, held_out, p90 = (re.search(rf"{label} (\d+% / \d+% / \d+%)", value).group(1)
+                             for label in ("median", "leave-one-set-out", "90th percentile"))
+    return f"median {median}; held-out set {held_out}; p90 {p90} ({metrics['points']} layers)"
+
+
+def infer_mnist(value: str, metrics: dict) -> str:
+    same = "identical to" if metrics["identical_to_compile_csim"] else "DIFFERENT from"
+    return (f"{metrics['n_samples']:,} images {same} compile-time csim; accuracy {metrics['accuracy']:.4f}; "
+            f"{metrics['infer_wall_s']:.0f} s")
+
+
+def driver_codec(value: str, metrics: dict) -> str:
+    rates = metrics["rates"].values()
+    return (f"encode >= {min(r['encode_values_per_s'] for r in rates) / 1e6:.0f}M values/s, decode >= "
+            f"{min(r['decode_values_per_s'] for r in rates) / 1e6:.0f}M/s (3 formats)")
+
+
+def plan_lenet5(value: str, metrics: dict) -> str:
+    plan = metrics["plan"]
+    chosen, build = plan["chosen"], plan["build"]
+    return (f"s={chosen['strength']}: {chosen['accuracy_drop_pp']:+.2f} pp, sparse {build['sparse']}, "
+            f"{build['weight_bram18']} of {plan['bram18_budget']} BRAM18, csim "
+            f"{'passed' if build['csim_passed'] else 'FAILED'}, LUT/FF/DSP "
+            f"{'fit' if build['estimated_resources_fit'] else 'do not fit'}")
+
+
+# (key, label, summary of the row's value and the result's metrics; None: the value as it is)
+ROWS = [
+    ("compile_default_wall_s", "`flow compile --board pynq-z2` wall time (csim-only)", None),
+    ("compile_default_csim", "Default model: csim vs QONNX / QONNX vs Brevitas, 359 digits", None),
+    ("compile_tfc_csim", "FINN TFC_2W2A: csim vs QONNX, 1,000 MNIST images", None),
+    ("same_outputs", "Same csim outputs and estimates as an earlier commit", None),
+    ("admm_targets_85x", "LeNet-5 85x: ADMM vs magnitude pruning, drop per seed", None),
+    ("admm_prune_lenet5", "LeNet-5 ADMM pruning: accuracy drop", drops_per_ratio),
+    ("magnitude_baseline_lenet5", "LeNet-5 magnitude pruning: accuracy drop", drops_per_ratio),
+    ("admm_joint_recipe", "LeNet-5 joint ADMM (progressive recipe), from scratch", joint_recipe),
+    ("admm_quant_step_lenet5", "ADMM quantization: exact vs power-of-two step", quant_step),
+    ("sparse_csim_equality", "Compressed LeNet-5: all-sparse vs all-dense csim", None),
+    ("sparse_memory", "Compressed LeNet-5 weights on PYNQ-Z2", sparse_memory),
+    ("breakeven_lenet5", "Compressed LeNet-5 on PYNQ-Z2", break_even),
+    ("estimator_error", "Estimator vs HLS reports: latency / DSP / BRAM18", estimator_error),
+    ("plan_lenet5", "`flow plan` LeNet-5 for PYNQ-Z2, 1 probe", plan_lenet5),
+    ("driver_codec_rate", "Board driver fixed-point codec", driver_codec),
+    ("infer_csim_mnist", "`flow infer --target csim`, MNIST test set", infer_mnist),
 ]
 
 
 def measured_rows() -> dict:
+    """key -> (value, metrics, bench script, result file) over every result file."""
     found = {}
     for path in sorted(RESULTS_DIR.glob("*.json")):
         record = json.loads(path.read_text())
+        script = record["command"].split()[1]
         for row in record["rows"]:
-            found[row["key"]] = (row["value"], f"`{record['command']}` ({record['date']}, {record['git_commit'][:10]})")
+            found[row["key"]] = (row["value"], record["metrics"], script, path.name)
     return found
 
 
 def table() -> str:
     found = measured_rows()
-    lines = ["| result | value | measured by |", "|---|---|---|"]
-    for key, label in PLANNED_ROWS:
-        value, source = found.get(key, ("not measured yet", ""))
-        lines.append(f"| {label} | {value} | {source} |")
+    lines = ["| result | value | bench |", "|---|---|---|"]
+    for key, label, summary in ROWS:
+        if key not in found:
+            lines.append(f"| {label} | not measured yet | |")
+            continue
+        value, metrics, script, result = found[key]
+        line = f"| {label} | {summary(value, metrics) if summary else value} | `{script}` |"
+        if len(line) > MAX_ROW:
+            raise SystemExit(f"row {key} is {len(line)} characters, more than {MAX_ROW}: shorten its summary")
+        lines.append(line)
     return "\n".join(lines)
 
 

@@ -1,19 +1,20 @@
 """flow: ADMM-NN compressed networks from Brevitas/QONNX to hls4ml, csim and PYNQ.
 
-The CLI is a thin layer over these functions:
-    flow.compile(flow.BuildConfig(board="pynq-z2"))
-    flow.train(flow.TrainConfig(recipe="models/recipes/lenet5-admm-joint.yaml", data_dir="../shared/data/mnist"))
-    flow.plan(flow.PlanConfig(init="runs/lenet5-pretrain/model.pt", board="pynq-z2", data_dir="../shared/data/mnist"))
-    flow.infer("build/lenet-digits-pynq-z2", inputs)
-    flow.write_report("build/lenet-digits-pynq-z2")
-"""
-from .build import BuildResult, compile
-from .config import BuildConfig
-from .errors import FlowError, VerificationError
-from .infer import infer
-from .plan import PlanConfig, plan
-from .report import write_report
-from .train import TrainConfig, train
+The CLI is a thin layer over these functions; each takes a config dataclass and returns a result one:
 
-__all__ = ["BuildConfig", "BuildResult", "FlowError", "PlanConfig", "TrainConfig", "VerificationError", "compile",
-           "infer", "plan", "train", "write_report"]
+    result = flow.compile(flow.BuildConfig(board="pynq-z2"))                   # -> BuildResult
+    run = flow.train(flow.TrainConfig(recipe=Path("models/recipes/lenet5-admm-joint-progressive.yaml"),
+                                      data_dir=Path("../shared/data/mnist")))   # -> TrainResult
+    found = flow.plan(flow.PlanConfig(init=run.out / "model.pt", data_dir=Path("../shared/data/mnist")))
+    outputs = flow.infer(result.build_dir, inputs).outputs                      # -> InferResult
+    flow.write_report(result.build_dir)                                         # -> report.md
+"""
+from .build import BuildConfig, BuildResult, compile
+from .errors import FlowError, VerificationError
+from .infer import InferResult, infer
+from .plan import PlanConfig, PlanResult, plan
+from .summary import write_report
+from .train import TrainConfig, TrainResult, train
+
+__all__ = ["BuildConfig", "BuildResult", "FlowError", "InferResult", "PlanConfig", "PlanResult", "TrainConfig",
+           "TrainResult", "VerificationError", "compile", "infer", "plan", "train", "write_report"]

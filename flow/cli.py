@@ -9,7 +9,7 @@ from typing import Optional
 import typer
 from rich.console import Console
 
-from .config import DEFAULT_BOARD
+from .build.config import DEFAULT_BOARD
 from .errors import FlowError, VerificationError
 
 app = typer.Typer(
@@ -42,9 +42,9 @@ def compile_command(
     Synthesis runs where Vitis HLS is on PATH, the bitstream with --bitstream where Vivado is; elsewhere the
     summary says 'skipped: <tool> not on PATH' and the csim-only build is a normal success.
     """
+    from .build import BuildConfig
     from .build import compile as run_compile
-    from .config import BuildConfig
-    from .report import summary_table, verification_lines
+    from .summary import summary_table, verification_lines
 
     result = run_compile(BuildConfig(model=model, board=board, out=out_dir, data_dir=data_dir, n_samples=n_samples,
                                      from_step=from_step, sparse=sparse, sparse_cycles=sparse_cycles,
@@ -73,10 +73,10 @@ def train_command(
 
     result = train(TrainConfig(recipe=recipe, overrides=tuple(overrides), out=out_dir, data_dir=data_dir,
                                resume=resume, device=device, show_progress=progress))
-    total = result["compression"]
-    drop = "" if result["accuracy_drop_pp"] is None else f", drop {result['accuracy_drop_pp']:.2f} pp"
-    out.print(f"wrote {result['out']}/model.pt: test accuracy {result['test_accuracy']:.4f} on "
-              f"{result['test_samples']} images{drop} ({result['wall_s']} s)")
+    total = result.compression
+    drop = "" if result.accuracy_drop_pp is None else f", drop {result.accuracy_drop_pp:.2f} pp"
+    out.print(f"wrote {result.out}/model.pt: test accuracy {result.test_accuracy:.4f} on "
+              f"{result.test_samples} images{drop} ({result.wall_s} s)")
     out.print(f"kept {total['kept']} of {total['params']} weights ({total['pruning_ratio']}x); weight data "
               f"{total['weight_data_bytes'] / 1024:.2f} KB, with indices {total['size_with_index_bytes'] / 1024:.2f} KB "
               f"(compression.json)")
@@ -106,20 +106,20 @@ def plan_command(
     record = plan(PlanConfig(init=init, board=board, budget_pp=budget_pp, out=out_dir, data_dir=data_dir,
                              recipe=recipe or PLAN_RECIPE, overrides=tuple(overrides), probes=probes,
                              compile=compile_model, compile_samples=n_samples, show_progress=progress))
-    for layer in record["layers"]:
+    for layer in record.layers:
         even = "none" if layer["break_even"] is None else f"{layer['break_even']:.3f}"
         out.print(f"{layer['name']}: {layer['kind']}, {layer['macs']:,} MACs, break-even portion {even}, "
                   f"pruned {100 * layer['pruned_portion']:.1f}% -> {layer['kernel']} (keep {layer['keep']:,})")
-    chosen = record["chosen"]
+    chosen = record.chosen
     if chosen is None:
         out.print(f"no probe stayed within {budget_pp} pp; allow a larger --budget-pp or more retraining epochs")
         return
     out.print(f"strength {chosen['strength']:.4f}: accuracy {chosen['test_accuracy']:.4f} "
               f"(drop {chosen['accuracy_drop_pp']:.2f} pp), model {chosen['run']}/model.pt; wrote {out_dir}/plan.json")
-    if "build" in record:
-        build = record["build"]
+    if record.build:
+        build = record.build
         out.print(f"build {build['dir']}: sparse {build['sparse']}, weights {build['weight_bram18']} BRAM18 of "
-                  f"{record['bram18_budget']}, estimated LUT/FF/DSP {'fit' if build['estimated_resources_fit'] else 'do NOT fit'} "
+                  f"{record.bram18_budget}, estimated LUT/FF/DSP {'fit' if build['estimated_resources_fit'] else 'do NOT fit'} "
                   f"(see estimates.json), csim verification {'passed' if build['csim_passed'] else 'FAILED'}")
 
 
@@ -143,7 +143,7 @@ def infer_command(
             inputs, expected = np.load(input_path, allow_pickle=False), None
         except (OSError, ValueError) as exc:
             raise FlowError(f"cannot read inputs {input_path} ({exc}); pass a numeric .npy file") from None
-    outputs = infer(bundle, inputs, target, timeout)
+    outputs = infer(bundle, inputs, target, timeout).outputs
     if output_path:
         np.save(output_path, outputs)
     out.print(f"{len(outputs)} inputs on {target} -> predicted classes {outputs.argmax(1)[:20].tolist()}"
@@ -178,7 +178,7 @@ def deploy_command(
 @app.command("report")
 def report_command(build_dir: Path = typer.Argument(..., help="A build dir made by 'flow compile'.")):
     """Print a build's summary and write report.md next to it."""
-    from .report import estimate_tables, load_estimates, load_summary, summary_table, verification_lines, write_report
+    from .summary import estimate_tables, load_estimates, load_summary, summary_table, verification_lines, write_report
 
     summary = load_summary(build_dir)
     out.print(summary_table(summary))

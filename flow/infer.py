@@ -2,22 +2,35 @@
 
 Both targets run the same driver class (flow/deploy/pynq_driver.py, shipped as bundle/driver.py):
 encode, DMA buffers, transfers, bounded waits, decode. On csim its overlay is the stand-in of
-flow/deploy/csim_overlay.py, whose DMA feeds the build's hls4ml C simulation.
+flow/csim_overlay.py, whose DMA feeds the build's hls4ml C simulation.
 """
 from __future__ import annotations
 
 import tempfile
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from .csim_overlay import csim_connection
 from .deploy.archive import unpack
-from .deploy.csim_overlay import csim_connection
-from .deploy.pynq_driver import METADATA, Accelerator, BundleError
+from .deploy.pynq_driver import METADATA, TEST_INPUTS, TEST_OUTPUTS, Accelerator, BundleError
 from .errors import FlowError
 
 TARGETS = ("csim", "pynq")
+
+
+@dataclass(frozen=True)
+class InferResult:
+    """The compiled model's outputs, one row per input, and where they were computed."""
+
+    outputs: np.ndarray  # (inputs, output values), decoded from the IP's fixed-point words
+    target: str  # csim or pynq
+
+    @property
+    def classes(self) -> np.ndarray:
+        return self.outputs.argmax(1)
 
 
 def bundle_folder(path: Path) -> Path:
@@ -55,14 +68,23 @@ def accelerator(path: Path, target: str = "csim", timeout_s: float = 5.0) -> Acc
 def test_vectors(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """The inputs the build verified on and the csim outputs compile recorded for them."""
     with opened_bundle(path) as bundle:
-        return np.load(bundle / "test_inputs.npy"), np.load(bundle / "test_outputs_csim.npy")
+        return np.load(bundle / TEST_INPUTS), np.load(bundle / TEST_OUTPUTS)
 
 
-def infer(path: Path, inputs: np.ndarray, target: str = "csim", timeout_s: float = 5.0) -> np.ndarray:
-    """Outputs of the compiled model for inputs shaped like the model input, with or without the batch axis."""
+def infer(path: Path, inputs: np.ndarray, target: str = "csim", timeout_s: float = 5.0) -> InferResult:
+    """The compiled model on inputs shaped like the model input (with or without the batch axis), through the
+    bundle's board driver: on the board (pynq), or on the build's C simulation (csim).
+
+    `path` is a bundle folder, the build dir holding one, or a `flow deploy` archive.
+
+    Example::
+
+        result = flow.infer(Path("build/lenet-digits-pynq-z2"), images)  # images: (N, 1, 8, 8) floats
+        result.classes                                                   # predicted class per image
+    """
     with opened_bundle(path) as bundle:
         device = accelerator(bundle, target, timeout_s)
         try:
-            return device.predict(inputs)
+            return InferResult(outputs=device.predict(inputs), target=target)
         except BundleError as exc:
             raise FlowError(str(exc)) from None

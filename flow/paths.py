@@ -11,6 +11,7 @@ from .errors import FlowError
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BOARDS_DIR = REPO_ROOT / "boards"
 MODELS_DIR = REPO_ROOT / "models"
+HLS_DIR = REPO_ROOT / "hls"
 
 
 def prepare_output_dir(path: Path) -> None:

@@ -30,14 +30,14 @@ from pathlib import Path
 import torch
 
 from .boards import load_board
-from .breakeven import best_index_bits, break_even_portion, expected_entries
+from .build import BuildConfig
 from .build import compile as compile_build
 from .compress.accounting import output_positions
 from .compress.recipe import PRUNE_KINDS, RECIPES_DIR, load_recipe, per_layer
-from .config import BuildConfig
+from .cost.breakeven import best_index_bits, break_even_portion, expected_entries
+from .cost.kernels import LayerShape
 from .deploy.pynq_driver import FixedPoint
 from .errors import FlowError
-from .estimate import LayerShape
 from .paths import atomic_write_json, prepare_output_dir
 from .sparse.memory import Footprint, dense_footprint, sparse_footprint
 from .train import COMPRESSION, FINAL, TrainConfig, train
@@ -50,20 +50,50 @@ BUILD_DIR = "build"
 
 @dataclass(frozen=True)
 class PlanConfig:
-    init: Path  # the pretrained model (a flow train model.pt)
+    """What `flow plan` searches: one field per CLI flag, plus the allocation's constants."""
+
+    #: the dense pretrained model (a flow train model.pt)
+    init: Path
+    #: board whose break-even and BRAM decide how hard to prune each layer
     board: str = "pynq-z2"
-    budget_pp: float = 0.2  # accuracy drop allowed, percentage points of test accuracy
+    #: accuracy drop allowed, percentage points of test accuracy
+    budget_pp: float = 0.2
+    #: plan dir: plan.json, one run dir per probe, build/
     out: Path = Path("runs/plan")
+    #: folder with the MNIST IDX files
     data_dir: Path | None = None
-    recipe: Path = PLAN_RECIPE  # its first stage must prune; keep counts are set per probe
+    #: the recipe each probe runs; its first stage must prune, keep counts are set per probe
+    recipe: Path = PLAN_RECIPE
+    #: recipe overrides key=value for every probe
     overrides: tuple[str, ...] = ()
-    max_portion: float = 0.98  # pruned portion of the most compute-heavy layer at s = 1
-    fc_portion: float = 0.95  # fully connected layers at s = 1
-    probes: int = 4  # binary-search steps
-    input_bits: int = 16  # for the break-even estimate
-    compile: bool = True  # compile the chosen model for the board
-    compile_samples: int = 500  # held-out samples the build's verify step compares csim on
+    #: pruned portion of the most compute-heavy layer at strength 1
+    max_portion: float = 0.98
+    #: pruned portion of fully connected layers at strength 1
+    fc_portion: float = 0.95
+    #: binary-search steps on the strength
+    probes: int = 4
+    #: input bits the break-even estimate assumes
+    input_bits: int = 16
+    #: compile the chosen model for the board
+    compile: bool = True
+    #: held-out samples the build's verify step compares csim on
+    compile_samples: int = 500
+    #: show rich progress bars
     show_progress: bool = True
+
+
+@dataclass(frozen=True)
+class PlanResult:
+    """plan.json as a dataclass: per layer the allocation, every probe, the chosen one and its build."""
+
+    path: Path  # plan.json
+    board: str
+    budget_pp: float
+    bram18_budget: int
+    layers: list  # per layer: name, kind, weights, macs, break_even, bits, pruned_portion, keep, kernel
+    probes: list  # per probe: strength, keep counts, estimated_bram18, trained, and accuracy when trained
+    chosen: dict | None  # the strongest probe within the budget; None if none was
+    build: dict | None  # the chosen model's `flow compile`, when compiled
 
 
 @dataclass(frozen=True)
@@ -154,7 +184,16 @@ def _probe(config: PlanConfig, strength: float, counts: dict[str, int]) -> dict:
             "accuracy_drop_pp": metrics["accuracy_drop_pp"]}
 
 
-def plan(config: PlanConfig) -> dict:
+def plan(config: PlanConfig) -> PlanResult:
+    """Binary-search the pruning strength under the accuracy budget, training one probe per step, and compile
+    the winner; writes plan.json into `config.out`, where an interrupted plan resumes.
+
+    Example::
+
+        result = flow.plan(flow.PlanConfig(init=Path("runs/lenet5-pretrain/model.pt"),
+                                           data_dir=Path("../shared/data/mnist"), budget_pp=0.5))
+        [(layer["name"], layer["kernel"], layer["keep"]) for layer in result.layers]
+    """
     board = load_board(config.board)
     if not 0 < config.max_portion < 1 or not 0 < config.fc_portion < 1:
         raise FlowError("--max-portion and --fc-portion must be pruned portions between 0 and 1, e.g. 0.98")
@@ -188,7 +227,9 @@ def plan(config: PlanConfig) -> dict:
     if best and config.compile:
         record["build"] = _compile(config, record)
     atomic_write_json(config.out / PLAN, record)
-    return record
+    return PlanResult(path=config.out / PLAN, board=record["board"], budget_pp=record["budget_pp"],
+                      bram18_budget=record["bram18_budget"], layers=record["layers"], probes=record["probes"],
+                      chosen=record["chosen"], build=record.get("build"))
 
 
 def _compile(config: PlanConfig, record: dict) -> dict:

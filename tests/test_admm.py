@@ -109,15 +109,15 @@ def test_joint_run_keeps_exact_counts_and_levels_through_retraining(joint_run):
     history = json.loads((run_dir / "history.json").read_text())
     admm_epochs = [h for h in history if h["kind"].startswith("admm")]
     assert all(set(h["residual"]) == set(KEEP) and 0 <= h["projected_accuracy"] <= 1 for h in admm_epochs)
-    choices = next(r for r in result["stages"] if r["kind"] == "admm_quantize")["step_choices"]
+    choices = next(r for r in result.stages if r["kind"] == "admm_quantize")["step_choices"]
     for name, choice in choices.items():  # both step rules are reported; the exact one is never worse
         assert choice["relative_error"] <= choice["power_of_two_relative_error"] + 1e-12
         assert np.log2(choice["power_of_two_step"]) == round(np.log2(choice["power_of_two_step"]))
         assert choice["step"] == pytest.approx(levels[name]["step"])
-    total = result["compression"]
+    total = result.compression
     assert total["kept"] == sum(KEEP.values()) and total["weight_data_bytes"] == sum(
         KEEP[n] * BITS[n] for n in KEEP) / 8
-    assert result["test_accuracy"] > 0.6  # 1,200 training images, 7 epochs: far above chance (0.1)
+    assert result.test_accuracy > 0.6  # 1,200 training images, 7 epochs: far above chance (0.1)
 
 
 def test_masks_and_levels_survive_qonnx_export(joint_run, shared_dir, tmp_path):
@@ -215,7 +215,7 @@ def test_a_pruned_init_checkpoint_keeps_its_zeros(joint_run, shared_dir, tmp_pat
         assert int((layer.weight != 0).sum()) == KEEP[name]
         step = blob["weight_levels"][name]["step"]
         assert step == 2.0 ** round(np.log2(step))  # power_of_two: true
-    assert result["compression"]["weight_data_bytes"] == sum(KEEP.values()) * 2 / 8
+    assert result.compression["weight_data_bytes"] == sum(KEEP.values()) * 2 / 8
 
 
 def test_a_run_goes_on_from_a_stage_snapshot_against_the_same_teacher(joint_run, shared_dir, tmp_path):
@@ -225,14 +225,14 @@ def test_a_run_goes_on_from_a_stage_snapshot_against_the_same_teacher(joint_run,
     kinds = [stage["kind"] for stage in JOINT_STAGES]
     assert sorted(p.name for p in run_dir.glob("stage*.pt")) == [f"stage{i}-{k}.pt" for i, k in enumerate(kinds)]
     pruned, blob = load_checkpoint(run_dir / "stage2-retrain.pt")
-    assert blob["metrics"]["test_accuracy"] == result["stages"][2]["test_accuracy"]
+    assert blob["metrics"]["test_accuracy"] == result.stages[2]["test_accuracy"]
     assert {name: int((layer.weight != 0).sum()) for name, layer in compressible_layers(pruned).items()} == KEEP
     later = tiny_recipe(tmp_path / "later.yaml", [{**JOINT_STAGES[3], "distill": 0.5}, JOINT_STAGES[4]],
                         init=str(run_dir / "stage2-retrain.pt"), teacher=str(run_dir / "stage0-pretrain.pt"))
     continued = train(TrainConfig(recipe=later, out=tmp_path / "later", data_dir=shared_dir / "data" / "mnist",
                                   show_progress=False))
-    assert continued["reference_accuracy"] == result["reference_accuracy"]
-    assert continued["compression"]["kept"] == sum(KEEP.values())
+    assert continued.reference_accuracy == result.reference_accuracy
+    assert continued.compression["kept"] == sum(KEEP.values())
 
 
 def test_a_quantized_snapshot_retrains_with_learned_steps(joint_run, shared_dir, tmp_path):
@@ -244,9 +244,9 @@ def test_a_quantized_snapshot_retrains_with_learned_steps(joint_run, shared_dir,
                          init=str(run_dir / "stage3-admm_quantize.pt"), teacher=str(run_dir / "stage0-pretrain.pt"))
     continued = train(TrainConfig(recipe=recipe, out=tmp_path / "lsq", data_dir=shared_dir / "data" / "mnist",
                                   show_progress=False))
-    assert continued["reference_accuracy"] == result["reference_accuracy"]
+    assert continued.reference_accuracy == result.reference_accuracy
     _, snapshot = load_checkpoint(run_dir / "stage3-admm_quantize.pt")
-    learned = continued["stages"][0]["learned_steps"]
+    learned = continued.stages[0]["learned_steps"]
     assert {name: steps["from"] for name, steps in learned.items()} == {
         name: level["step"] for name, level in snapshot["weight_levels"].items()}
     assert all(abs(steps["to"] / steps["from"] - 1) > 1e-4 for steps in learned.values()), learned
@@ -260,7 +260,7 @@ def test_a_quantized_snapshot_retrains_with_learned_steps(joint_run, shared_dir,
         assert set(np.abs(np.round(codes)).astype(int)) <= set(range(1, 2 ** (BITS[name] - 1) + 1)), name
     # the constant-step model that is saved computes what the trainable-step one did in the last epoch
     history = json.loads((tmp_path / "lsq" / "history.json").read_text())
-    assert continued["stages"][0]["test_accuracy"] == history[-1]["test_accuracy"] == continued["test_accuracy"]
+    assert continued.stages[0]["test_accuracy"] == history[-1]["test_accuracy"] == continued.test_accuracy
 
 
 def test_progressive_quantization_keeps_the_first_layers_levels(shared_dir, tmp_path):

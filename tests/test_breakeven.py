@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from flow.boards import load_board
-from flow.breakeven import PORTIONS, Comparison, break_even_curve, break_even_portion, expected_entries
-from flow.estimate import DenseKernel, LayerShape, estimate_dense
+from flow.cost.breakeven import PORTIONS, Comparison, break_even_curve, break_even_portion, expected_entries
+from flow.cost.kernels import DenseKernel, LayerShape, estimate_dense
 from flow.sparse.encoding import relative_index_cost
 
 CONV2 = LayerShape("conv2", n_in=500, n_out=50, positions=64, weight_bits=4, input_bits=16)
@@ -100,8 +100,8 @@ def test_estimator_error_against_real_hls_reports(shared_dir):
     """Median relative error at the HLS C-synthesis level (latency, DSP, BRAM18) over 60 real hls4ml layers,
     at the shipped constants and when each report set is held out of the fit; the shipped constants are the fit."""
     from conftest import REPO
-    from flow.calibration import errors, fit, leave_one_group_out, load_points, medians
-    from flow.estimate import CALIBRATED
+    from flow.cost.calibration import errors, fit, leave_one_group_out, load_points, medians
+    from flow.cost.kernels import CALIBRATED
 
     points = load_points(REPO / "bench" / "calibration_layers.yaml", shared_dir / "reference")
     assert len(points) >= 50 and len({p.group for p in points}) >= 10
@@ -113,9 +113,9 @@ def test_estimator_error_against_real_hls_reports(shared_dir):
 def test_synthesis_reports_correct_the_estimates_before_the_decision(shared_dir):
     """The real-report path: reported / estimated factors from real hls4ml Resource-strategy layers
     (Vivado HLS 2020.1, jet MLP on xc7z020) scale the dense estimates, and the break-even moves with them."""
-    from flow.breakeven import Corrections
+    from flow.cost.breakeven import Corrections
     from flow.reports.hls import read_hls_reports
-    from flow.steps.estimate import corrections_from, reported
+    from flow.cost.build_estimates import corrections_from, reported
 
     report = read_hls_reports(shared_dir / "reference" / "hls_reports" / "jet_mlp_16-64-32-32-5_keras_z7020_pynq_vhls2020_gabriele")
     layers = {2: (16, 64, 8), 5: (64, 32, 32), 8: (32, 32, 16), 11: (32, 5, 16)}  # config index: n_in, n_out, reuse

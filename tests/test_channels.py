@@ -108,7 +108,7 @@ def test_a_run_with_reachable_pruning_and_equalized_quantization(shared_dir, tmp
     compression = json.loads((tmp_path / "run" / "compression.json").read_text())
     assert compression["total"]["wasted"] == 0 and all(layer["wasted"] == 0 for layer in compression["layers"])
     assert {name: int(p.sum()) for name, p in patterns.items()} == KEEP
-    equalization = result["stages"][3]["equalization"]
+    equalization = result.stages[3]["equalization"]
     assert equalization["relative_error_after"] < equalization["relative_error_before"]
     for name, layer in compressible_layers(model).items():
         codes = layer.weight.detach().numpy()[patterns[name]] / blob["weight_levels"][name]["step"]

@@ -7,7 +7,8 @@ import numpy as np
 
 from conftest import run_flow
 
-STEPS = ["export", "qonnx", "hls4ml", "estimate", "csim", "verify", "synth", "bitstream", "bundle"]
+STEPS = ["export", "qonnx", "hls4ml", "estimate", "csim", "verify", "synth", "estimate_after_synth", "bitstream",
+         "bundle"]
 
 
 def test_summary_printed_and_written(default_build):

@@ -12,9 +12,10 @@ import pytest
 
 from conftest import REPO, run_flow, run_flow_in_process
 from flow.boards import load_board
-from flow.config import BuildConfig, StepContext
+from flow.build.config import BuildConfig
+from flow.build.step import StepContext
 from flow.errors import FlowError
-from flow.deploy.csim_overlay import csim_connection
+from flow.csim_overlay import csim_connection
 from flow.deploy.pynq_driver import Accelerator, DMATimeoutError, FixedPoint, read_bundle
 
 DRIVER = REPO / "flow" / "deploy" / "pynq_driver.py"
@@ -121,7 +122,7 @@ def test_block_design_tcl_under_stubbed_vivado(board_name, default_build, tmp_pa
     """boards/block_design.tcl run by tclsh against recording stubs: every cell and pin the driver relies on exists,
     the DMA's stream widths are the bundle's containers, and the .bit and .hwh land under one stem."""
     from flow.deploy import DMA_NAME
-    from flow.steps.bitstream import BLOCK_DESIGN, IP, block_design_params
+    from flow.build.steps.bitstream import BLOCK_DESIGN, IP, block_design_params
     from flow.tools import tcl_assignments
 
     tclsh = shutil.which("tclsh")
@@ -129,8 +130,7 @@ def test_block_design_tcl_under_stubbed_vivado(board_name, default_build, tmp_pa
         pytest.skip("tclsh not on PATH")
     board = load_board(board_name)
     metadata = json.loads((default_build[0] / "bundle" / "metadata.json").read_text())
-    ctx = StepContext(config=BuildConfig(board=board_name, out=tmp_path), board=board, build_dir=tmp_path)
-    params = block_design_params(ctx, metadata["input"]["precision"], metadata["output"]["precision"])
+    params = block_design_params(tmp_path, board, metadata["input"]["precision"], metadata["output"]["precision"])
     (tmp_path / "params.tcl").write_text(tcl_assignments(params))
     impl = tmp_path / "vivado" / "project" / "flow_bd.runs" / "impl_1"
     impl.mkdir(parents=True)
@@ -170,7 +170,7 @@ def test_block_design_tcl_under_stubbed_vivado(board_name, default_build, tmp_pa
 
 
 def test_bitstream_step_writes_the_block_design_params(default_build, tmp_path):
-    from flow.steps import bitstream as bitstream_step
+    from flow.build.steps import bitstream as bitstream_step
 
     build_dir = default_build[0]
     summary = json.loads((build_dir / "summary.json").read_text())
@@ -186,7 +186,7 @@ def test_bitstream_step_writes_the_block_design_params(default_build, tmp_path):
 def test_routed_utilization_and_timing_are_read_back_from_real_reports(shared_dir, tmp_path):
     """What the bitstream step reports after Vivado, from real reports: a placed PYNQ-Z2 hls4ml design's
     utilization and the timing summary FINN published for its LFC on PYNQ-Z2 (Vivado 2018.2)."""
-    from flow.steps.bitstream import TIMING_REPORT, UTILIZATION_REPORT, implementation_results
+    from flow.build.steps.bitstream import TIMING_REPORT, UTILIZATION_REPORT, implementation_results
 
     reference = shared_dir / "reference"
     shutil.copyfile(reference / "hls_reports" / "jet_mlp_16-64-32-32-5_z7020_pynq_ap_fixed_vhls2019" / "vivado" /
@@ -271,8 +271,8 @@ def test_the_ip_must_be_started_for_the_batch_it_is_sent(default_build):
 def test_a_built_bitstream_joins_the_bundle_under_one_stem(default_build, tmp_path):
     """Where Vivado left flow_nn.bit and .hwh, the bundle ships both, lists them in the manifest and names the .bit;
     the driver then checks them and goes for pynq, which this machine lacks: one error line."""
-    from flow.steps import bundle as bundle_step
-    from flow.steps.bitstream import BITSTREAM_OUTPUT
+    from flow.build.steps import bundle as bundle_step
+    from flow.build.artifacts import BITSTREAM_OUTPUT
 
     build = tmp_path / "build"
     shutil.copytree(default_build[0], build, ignore=shutil.ignore_patterns("hls4ml_prj", "layer_projects"))

@@ -11,8 +11,8 @@ import torch
 from conftest import run_flow, run_flow_in_process
 from flow.compress.admm import ADMM, LevelSet, SparsitySet
 from flow.errors import FlowError
-from flow.keras_frontend import tf_keras
-from flow.steps.qonnx_transform import KERAS_SKIP
+from flow.frontends.keras import tf_keras
+from flow.build.steps.qonnx import KERAS_SKIP
 
 try:
     keras2 = tf_keras()
@@ -55,7 +55,7 @@ def test_qkeras_jet_mlp_compiles_with_sparse_kernels_and_matches_keras(shared_di
 
 def test_qkeras_mnist_cnn_definitions_compile_and_match_keras_on_mnist(shared_dir, tmp_path):
     """The MNIST QKeras CNN from its JSON + weights definitions (QConv2D, QActivation, pooling, flatten, QDense)."""
-    from flow.keras_frontend import custom_objects
+    from flow.frontends.keras import custom_objects
 
     defs = shared_dir / MNIST_DEFS
     model = keras2.models.model_from_json((defs / "qkeras_mnist_cnn.json").read_text(), custom_objects=custom_objects())
@@ -74,7 +74,7 @@ def test_qkeras_mnist_cnn_definitions_compile_and_match_keras_on_mnist(shared_di
 
 def test_layer_names_that_are_not_cpp_identifiers_are_renamed(shared_dir, tmp_path):
     """PYNQ_IA's saved MNIST CNN has a layer '1_relu_1', which hls4ml would write into C++ as is (g++ then fails)."""
-    from flow.keras_frontend import copy_with_c_names, load_model
+    from flow.frontends.keras import copy_with_c_names, load_model
 
     source = shared_dir / MNIST_QKERAS_H5
     renamed = copy_with_c_names(source, tmp_path / "model.h5")
@@ -115,7 +115,7 @@ def test_keras_and_torch_adapters_share_the_projections():
 def test_admm_prunes_a_qkeras_model_which_then_compiles_sparse(shared_dir, tmp_path):
     """ADMM prune (callback), hard projection, masked retraining on the QKeras jet tagger, then flow compile."""
     from flow.compress.keras_admm import KeepMasked, KerasADMM
-    from flow.keras_frontend import load_model
+    from flow.frontends.keras import load_model
 
     model = load_model(shared_dir / JET_QKERAS)
     rng = np.random.default_rng(0)

@@ -1,4 +1,4 @@
-"""Per-layer projects (issue D item 7): each weight layer cut out of the build, dense and sparse, csim-checked,
+"""Per-layer projects: each weight layer cut out of the build, dense and sparse, csim-checked,
 and their synthesis reports feeding the break-even decision (driven with real reference reports)."""
 import json
 import shutil
@@ -6,22 +6,18 @@ import shutil
 import numpy as np
 
 from flow.boards import load_board
-from flow.config import BuildConfig, StepContext
-from flow.layer_projects import LAYER_PROJECTS_RECORD, convert_layer, subgraph, weight_layer_cuts
+from flow.build.artifacts import LAYER_PROJECTS, load_hls_model
+from flow.build.config import BuildConfig
+from flow.cost.build_estimates import write_estimates
+from flow.hls4ml.layer_projects import convert_layer, subgraph, weight_layer_cuts
 from flow.reports.hls import read_hls_reports
-from flow.steps import estimate
-from flow.steps.hls4ml_project import load_hls_model
-
-
-def context(build_dir):
-    return StepContext(config=BuildConfig(out=build_dir), board=load_board("pynq-z2"), build_dir=build_dir)
 
 
 def test_synth_step_writes_a_dense_and_a_sparse_project_per_layer(default_build):
     build_dir, _ = default_build
     summary = json.loads((build_dir / "summary.json").read_text())
     assert summary["steps"]["synth"]["status"] == "skipped: vitis-run not on PATH"
-    projects = json.loads((build_dir / LAYER_PROJECTS_RECORD).read_text())
+    projects = json.loads((build_dir / LAYER_PROJECTS).read_text())
     assert projects["synthesized"] is False
     layers = [layer["name"] for layer in json.loads((build_dir / "estimates.json").read_text())["layers"]]
     assert [(p["layer"], p["kernel"]) for p in projects["projects"]] == [
@@ -38,8 +34,7 @@ def test_a_cut_layer_computes_what_it_computes_in_the_whole_model(default_build)
     from qonnx.core.onnx_exec import execute_onnx
 
     build_dir, _ = default_build
-    ctx = context(build_dir)
-    node, first, last = weight_layer_cuts(ctx, load_hls_model(ctx))[-1]
+    node, first, last = weight_layer_cuts(build_dir, load_hls_model(build_dir))[-1]
     whole = ModelWrapper(str(build_dir / "model_clean.onnx"))
     images = np.load(build_dir / "verify_inputs.npy")[:16].astype(np.float32)
     context_of = [execute_onnx(whole, {whole.graph.input[0].name: image[None]}, return_full_exec_context=True)
@@ -48,7 +43,7 @@ def test_a_cut_layer_computes_what_it_computes_in_the_whole_model(default_build)
     expected = np.concatenate([execute_onnx(subgraph(whole, first, last), {first: c[first]})[last] for c in context_of])
     outputs = {}
     for kernel in ("dense", "sparse"):
-        project = convert_layer(ctx, node, first, last, kernel)
+        project = convert_layer(build_dir, node, first, last, kernel)
         assert not isinstance(project, str), project
         project.compile()
         outputs[kernel] = project.predict(np.ascontiguousarray(inputs)).reshape(len(images), -1)
@@ -66,7 +61,7 @@ def test_reports_of_per_layer_projects_drive_the_decision(default_build, shared_
     layer = json.loads((build_dir / "estimates.json").read_text())["layers"][-1]["name"]
     for kernel in ("dense", "sparse"):
         shutil.copytree(reports, build_dir / "layer_projects" / f"{layer}-{kernel}" / "myproject_prj" / "solution1" / "syn" / "report")
-    record = estimate.run(context(build_dir))
+    record = write_estimates(build_dir, load_hls_model(build_dir), load_board("pynq-z2"), BuildConfig(out=build_dir))
     assert record["basis"] == "reports"
     estimates = json.loads((build_dir / "estimates.json").read_text())
     assert estimates["basis"].startswith("Vivado HLS 2020.1 C-synthesis reports: 2 layer(s) and kernel(s)")

@@ -50,28 +50,31 @@ def test_plan_binary_searches_the_strength_with_real_training_and_compiles_the_w
     config = PlanConfig(init=tmp_path / "pre" / "model.pt", out=tmp_path / "plan", data_dir=mnist, recipe=compress,
                         budget_pp=budget, probes=2, compile_samples=50, show_progress=False)
     record = plan(config)
-    probes = record["probes"]
+    probes = record.probes
     assert [p["strength"] for p in probes][0] == 0.5 and len(probes) == 2
     assert all(p["trained"] and p["estimated_bram18"] <= 280 for p in probes)
     # the second probe went up after a pass and down after a failure
     assert probes[1]["strength"] == (0.75 if probes[0]["accuracy_drop_pp"] <= budget else 0.25)
-    chosen = record["chosen"]
+    chosen = record.chosen
     assert chosen is not None and chosen["accuracy_drop_pp"] <= budget
     model, _ = load_checkpoint(tmp_path / "plan" / f"probe-s{chosen['strength']:.4f}" / "model.pt")
     kept = {name: int((layer.weight != 0).sum()) for name, layer in compressible_layers(model).items()}
     assert kept == chosen["keep"]  # the probe trained exactly the planned keep counts
-    sparse = [layer["name"] for layer in record["layers"] if layer["kernel"] == "sparse"]
-    for layer in record["layers"]:
+    sparse = [layer["name"] for layer in record.layers if layer["kernel"] == "sparse"]
+    for layer in record.layers:
         assert (layer["kernel"] == "sparse") == (layer["keep"] < layer["weights"])
     # the build compiled exactly the plan's sparse layers, its weights fit the board's BRAM, csim matched
-    build = record["build"]
+    build = record.build
     assert sparse and build["sparse"] == ",".join(sparse) and len(build["sparse_hls4ml_layers"]) == len(sparse)
-    assert build["weight_bram18"] <= record["bram18_budget"] == 280 and build["csim_passed"]
+    assert build["weight_bram18"] <= record.bram18_budget == 280 and build["csim_passed"]
     assert isinstance(build["estimated_resources_fit"], bool)
-    assert json.loads((tmp_path / "plan" / "plan.json").read_text()) == json.loads(json.dumps(record))
+    stored = json.loads(record.path.read_text())
+    assert record.path == tmp_path / "plan" / "plan.json"
+    assert {key: stored[key] for key in ("layers", "probes", "chosen", "build")} == json.loads(json.dumps(
+        {"layers": record.layers, "probes": record.probes, "chosen": record.chosen, "build": record.build}))
     # a rerun reuses the finished probes instead of training again
     stamps = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "plan").glob("probe-*/model.pt")}
-    assert plan(replace(config, compile=False))["chosen"] == chosen
+    assert plan(replace(config, compile=False)).chosen == chosen
     assert {p.name: p.stat().st_mtime_ns for p in (tmp_path / "plan").glob("probe-*/model.pt")} == stamps
 
 

@@ -12,8 +12,8 @@ import torch
 
 from conftest import REPO, run_flow
 from flow.deploy import DRIVER_SOURCE
-from flow.fingerprint import build_fingerprint
-from flow.steps import STEP_NAMES
+from flow.build.fingerprint import build_fingerprint
+from flow.build.steps import STEP_NAMES
 
 KEEP = {"conv1": 150, "conv2": 3000, "fc1": 8000, "fc2": 500}
 BITS = {"conv1": 3, "conv2": 3, "fc1": 2, "fc2": 2}

@@ -1,1 +1,1 @@
-"""ADMM-NN compression (issue B): projections onto the pruning and quantization constraint sets."""
+"""ADMM-NN compression: projections onto the pruning and quantization constraint sets."""

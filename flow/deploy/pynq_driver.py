@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 METADATA, MANIFEST = "metadata.json", "manifest.json"
+TEST_INPUTS, TEST_OUTPUTS = "test_inputs.npy", "test_outputs_csim.npy"  # the build's verify inputs and csim outputs
 FIXED = re.compile(r"^(u?fixed)<(\d+),(-?\d+)(?:,([A-Z_]+))?(?:,([A-Z_]+))?(?:,\d+)?>$")
 CONTAINERS = {8: np.int8, 16: np.int16, 32: np.int32, 64: np.int64}
 
@@ -210,15 +211,15 @@ class Accelerator:
         return self.output_codec.decode(np.concatenate(outputs))
 
     def selftest(self) -> dict:
-        inputs = np.load(self.bundle / "test_inputs.npy")
-        expected = np.load(self.bundle / "test_outputs_csim.npy").reshape(len(inputs), -1)
+        inputs = np.load(self.bundle / TEST_INPUTS)
+        expected = np.load(self.bundle / TEST_OUTPUTS).reshape(len(inputs), -1)
         outputs = self.predict(inputs)
         mismatched = int(np.sum(np.any(outputs != expected, axis=1)))
         return {"samples": len(inputs), "mismatched": mismatched, "passed": mismatched == 0,
                 "argmax_agreement": float(np.mean(outputs.argmax(1) == expected.argmax(1)))}
 
     def benchmark(self, batch_size: int = 256, repeats: int = 5) -> dict:
-        inputs = np.load(self.bundle / "test_inputs.npy")
+        inputs = np.load(self.bundle / TEST_INPUTS)
         inputs = np.resize(inputs, (batch_size, *inputs.shape[1:]))
         times = []
         for _ in range(repeats):

@@ -1,0 +1,1 @@
+"""Parsers of vendor reports: Vivado/Vitis HLS C-synthesis and Vivado utilization and timing."""

@@ -1,0 +1,1 @@
+"""Sparse weight encoding (level codes plus relative indices) and its on-chip memory, in plain numpy."""

@@ -1,0 +1,50 @@
+"""What `flow compile` builds: one field per CLI flag."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+DEFAULT_BOARD = "pynq-z2"
+
+
+@dataclass(frozen=True)
+class BuildConfig:
+    """The settings of one build; `config.json` in the build dir is this, resolved.
+
+    Example::
+
+        BuildConfig(model=Path("models/lenet5-admm-joint.pt"), data_dir=Path("../shared/data/mnist"), sparse="all")
+    """
+
+    #: board name, one of the files in boards/
+    board: str = DEFAULT_BOARD
+    #: QONNX .onnx, flow .pt checkpoint or (Q)Keras .h5/.keras; None: the shipped models/lenet-digits.pt
+    model: Path | None = None
+    #: build dir; None: build/<model>-<board>/
+    out: Path | None = None
+    #: folder with the MNIST IDX files, for MNIST-sized models
+    data_dir: Path | None = None
+    #: held-out samples the verify step compares csim on
+    n_samples: int = 500
+    #: restart at this step, reusing the artifacts of the steps before it
+    from_step: str | None = None
+    #: hls4ml precision for tensors no Quant node pins down
+    default_precision: str = "fixed<32,16>"
+    #: hls4ml strategy of the dense layers
+    strategy: str = "Latency"
+    #: hls4ml reuse factor of the dense layers
+    reuse_factor: int = 1
+    #: layers on the sparse kernel: auto (pruned beyond break-even on the board), all, none, or comma-separated
+    #: layer names (hls4ml's, or a flow checkpoint's own)
+    sparse: str = "auto"
+    #: cycle target per sparse layer and input vector, which sets its PE count; None: one PE
+    sparse_cycles: int | None = None
+    #: seed of the random verify inputs of models no dataset fits
+    seed: int = 0
+    #: run Vivado (block design, implementation, bitstream) where it is installed
+    bitstream: bool = False
+    #: show rich progress bars on stderr
+    show_progress: bool = True
+
+    def to_json(self) -> dict:
+        return {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(self).items()}

@@ -1,0 +1,174 @@
+"""`flow compile`: run the steps in order, timing each, with their artifacts in the build dir.
+
+A step is reused when it finished under the same build fingerprint, every step before it was
+reused too, and its declared outputs still hash to what it wrote. `--from-step S` runs S and every
+later step again, and refuses a changed setting that a step before S reads.
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from ..boards import load_board
+from ..errors import FlowError
+from ..paths import atomic_write_json, prepare_output_dir
+from ..zoo import DEFAULT_CHECKPOINT, DEFAULT_MODEL
+from .artifacts import CONFIG, CSIM_REPORT, SUMMARY, TIME_PER_STEP
+from .config import BuildConfig
+from .fingerprint import build_fingerprint, outputs_digest
+from .step import Step, StepContext
+from .steps import STEP_NAMES, STEPS
+from .steps.export import check_source
+
+HOW_NOT_WHAT = ("out", "from_step", "show_progress")  # where and how a build runs, not what it builds: not fingerprinted
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    """What `compile` returns: the build dir and the summary.json written there."""
+
+    build_dir: Path
+    summary: dict
+
+    @property
+    def passed(self) -> bool:
+        """Whether the verify step ran and csim agreed with its reference."""
+        return bool(self.summary.get("verification") and self.summary["verification"]["passed"])
+
+
+def first_reader(field: str, steps: list[Step] = STEPS) -> str | None:
+    """The first step that reads a config field: --from-step past it cannot apply a change to that field."""
+    return next((step.name for step in steps if field in step.reads), None)
+
+
+def default_build_dir(config: BuildConfig) -> Path:
+    model_name = config.model.stem if config.model else DEFAULT_MODEL
+    return Path("build") / f"{model_name}-{config.board}"
+
+
+def _first_step(config: BuildConfig, build_dir: Path) -> int:
+    if config.from_step is None:
+        return 0
+    if config.from_step not in STEP_NAMES:
+        raise FlowError(f"unknown step '{config.from_step}'; steps are: {', '.join(STEP_NAMES)}")
+    first = STEP_NAMES.index(config.from_step)
+    for step in STEPS[:first]:
+        missing = [name for name in step.outputs_in(build_dir) if not (build_dir / name).exists()]
+        if missing:
+            raise FlowError(
+                f"cannot start at '{config.from_step}': step '{step.name}' has not produced {missing[0]} in {build_dir}; "
+                "start from an earlier step"
+            )
+    built_with = json.loads((build_dir / CONFIG).read_text()) if (build_dir / CONFIG).is_file() else {}
+    for name, value in config.to_json().items():
+        reader = first_reader(name)
+        if reader and STEP_NAMES.index(reader) < first and name in built_with and built_with[name] != value:
+            raise FlowError(f"--from-step {config.from_step} would keep what step '{reader}' built with {name}="
+                            f"{built_with[name]!r}, but this run asks for {value!r}; start at --from-step {reader} "
+                            "or earlier, or drop --from-step (unchanged steps are reused by content hash anyway)")
+    return first
+
+
+def _previous_steps(summary_path: Path) -> dict:
+    try:
+        return json.loads(summary_path.read_text()).get("steps", {})
+    except (OSError, ValueError, AttributeError):
+        return {}  # no summary, or one this build cannot read: nothing is reused
+
+
+def _reusable(record: dict | None, fingerprint: str, build_dir: Path, step: Step) -> bool:
+    return (record is not None and record.get("fingerprint") == fingerprint
+            and record.get("outputs_sha256") == outputs_digest(build_dir, step.outputs_in(build_dir)))
+
+
+def _check(config: BuildConfig) -> None:
+    if config.n_samples < 1:
+        raise FlowError("--n-samples must be at least 1")
+    if config.sparse_cycles is not None and config.sparse_cycles < 1:
+        raise FlowError("--sparse-cycles must be at least 1 (cycles per sparse layer and input vector)")
+    if config.sparse_cycles is not None and config.sparse == "none":
+        raise FlowError("--sparse-cycles sets the speed of sparse layers, but --sparse none chooses none; "
+                        "drop one of the two flags")
+
+
+def compile(config: BuildConfig = BuildConfig()) -> BuildResult:  # noqa: A001 - mirrors `flow compile`
+    """Build `config.model` for `config.board`: export, QONNX, hls4ml project, estimate, csim, verify, synth,
+    bitstream and bundle, into `config.out`.
+
+    Steps whose tool is missing say so in their record ("skipped: vitis-run not on PATH"); a csim-only
+    build is a normal success. Raises FlowError on bad input and VerificationError when csim disagrees
+    with its reference.
+
+    Example::
+
+        result = flow.compile(flow.BuildConfig(board="pynq-z2", out=Path("build/digits")))
+        result.passed                                      # csim matched QONNX and Brevitas
+        result.summary["steps"]["hls4ml"]["sparse_layers"]  # the layers built on the sparse kernel
+    """
+    board = load_board(config.board)
+    _check(config)
+    build_dir = Path(config.out) if config.out else default_build_dir(config)
+    config = replace(config, out=build_dir)
+    first = _first_step(config, build_dir)
+    check_source(config.model)  # bad input is refused before anything in the build dir changes
+    prepare_output_dir(build_dir)
+    summary_path = build_dir / SUMMARY
+    previous = _previous_steps(summary_path)
+    steps = {name: record for name, record in previous.items() if name in STEP_NAMES[:first]}
+    fingerprint = build_fingerprint({k: v for k, v in config.to_json().items() if k not in HOW_NOT_WHAT},
+                                    config.model or DEFAULT_CHECKPOINT, config.data_dir)
+    reuse = first == 0  # --from-step asks for that step and every later one to run again
+    atomic_write_json(build_dir / CONFIG, config.to_json())
+    console = Console(stderr=True)
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
+                  console=console, disable=not config.show_progress, transient=False) as progress:
+        context = StepContext(config=config, board=board, build_dir=build_dir, progress=progress)
+        overall = progress.add_task(f"[bold]compile {build_dir}", total=len(STEPS) - first)
+        for step in STEPS[first:]:
+            progress.update(overall, description=f"[bold]compile[/] step {step.name}")
+            started = time.perf_counter()
+            record = previous.get(step.name)
+            reuse = reuse and _reusable(record, fingerprint, build_dir, step)
+            if reuse:
+                steps[step.name] = {**record, "seconds": round(time.perf_counter() - started, 2), "reused": True,
+                                    "built_in_seconds": record.get("built_in_seconds", record["seconds"])}
+                _write_summary(build_dir, config, board, steps)
+                progress.advance(overall)
+                continue
+            # a kill inside the step leaves this mark, so its half-written files are never taken as finished
+            steps[step.name] = {"status": "running", "seconds": 0.0}
+            _write_summary(build_dir, config, board, steps)
+            try:
+                detail = step.run(context)
+            except FlowError as exc:
+                steps[step.name] = {"status": "failed", "seconds": round(time.perf_counter() - started, 2),
+                                    "error": str(exc)}
+                _write_summary(build_dir, config, board, steps)
+                raise
+            detail.setdefault("status", "done")
+            steps[step.name] = {"seconds": round(time.perf_counter() - started, 2), **detail,
+                                "fingerprint": fingerprint,
+                                "outputs_sha256": outputs_digest(build_dir, step.outputs_in(build_dir))}
+            _write_summary(build_dir, config, board, steps)
+            progress.advance(overall)
+    return BuildResult(build_dir=build_dir, summary=json.loads(summary_path.read_text()))
+
+
+def _write_summary(build_dir: Path, config: BuildConfig, board, steps: dict) -> None:
+    atomic_write_json(build_dir / TIME_PER_STEP, {name: record["seconds"] for name, record in steps.items()})
+    csim_path = build_dir / CSIM_REPORT
+    verification = json.loads(csim_path.read_text()) if "verify" in steps and csim_path.is_file() else None
+    atomic_write_json(build_dir / SUMMARY, {
+        "build_dir": str(build_dir),
+        "board": board.name,
+        "part": board.part,
+        "model": str(config.model) if config.model else f"{DEFAULT_MODEL} (models/lenet-digits.pt)",
+        "steps": steps,
+        "verification": verification,
+    })
+

@@ -1,0 +1,9 @@
+"""The build's steps, in order: one module per step, named as the step, each exposing `STEP` (flow.build.step).
+
+Only the runner imports these modules.
+"""
+from . import bitstream, bundle, csim, estimate, estimate_after_synth, export, hls4ml, qonnx, synth, verify
+
+STEPS = [step.STEP for step in (export, qonnx, hls4ml, estimate, csim, verify, synth, estimate_after_synth,
+                                bitstream, bundle)]
+STEP_NAMES = [step.name for step in STEPS]

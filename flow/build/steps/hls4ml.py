@@ -1,0 +1,130 @@
+"""Step `hls4ml`: the cleaned QONNX graph, or the Keras model, as an hls4ml project for the board's part.
+
+The model is converted with every layer dense first: that conversion fixes each layer's shape and
+precisions, from which `--sparse` is resolved to hls4ml layer names (break-even on the board for
+`auto`) and an output too wide for a stream word is narrowed. Kernels and types are set at
+conversion, so when either changes the config, the chosen config is converted once more; that
+model is the one written, and the later steps of this build use it.
+"""
+from __future__ import annotations
+
+import warnings
+
+from ...deploy.pynq_driver import CONTAINERS, BundleError
+from ...errors import FlowError
+from ...frontends import keras as keras_frontend
+from ...paths import atomic_write_json
+from ...quiet import stdout_to
+from .. import artifacts
+from ..artifacts import HLS4ML_LOG, HLS_CONFIG, MEMORY, MODEL_CLEAN, PROJECT_DIR, source_kind
+from ..step import Step, StepContext
+
+MAX_STREAM_BITS = max(CONTAINERS)
+
+
+def io_type(ops: list[str]) -> str:
+    # io_stream keeps CNN feature maps in FIFOs instead of fully partitioned arrays
+    streamed = {"Conv", "MaxPool", "AveragePool"} | keras_frontend.STREAMED_LAYERS
+    return "io_stream" if any(op in streamed for op in ops) else "io_parallel"
+
+
+def narrow_output(hls_model, hls_config: dict, onnx_path) -> str | None:
+    """Round an inferred model output wider than the widest stream word down to 64 bits, keeping its integer bits.
+
+    Float activations make hls4ml infer outputs of 70+ bits (LeNet-5: fixed<78,46>) that no DMA word
+    carries; dropping fraction bits below 2**-(64 - I) changes no argmax and lets the board stream
+    them. Sets the output layer's result precision in `hls_config`; returns what was done, or None
+    when the output already fits or cannot be narrowed.
+    """
+    precision = hls_model.get_output_variables()[0].type.precision
+    if precision.width <= MAX_STREAM_BITS or precision.integer >= MAX_STREAM_BITS:
+        return None
+    from qonnx.core.modelwrapper import ModelWrapper
+
+    onnx_model = ModelWrapper(str(onnx_path))
+    producer = onnx_model.find_producer(onnx_model.graph.output[0].name)
+    layer = hls_config.get("LayerName", {}).get(producer.name if producer else None)
+    if layer is None:
+        return None
+    kind = "fixed" if precision.signed else "ufixed"
+    layer.setdefault("Precision", {})["result"] = f"{kind}<{MAX_STREAM_BITS},{precision.integer},TRN,WRAP>"
+    return (f"{precision} -> {layer['Precision']['result']}: the stream word is at most {MAX_STREAM_BITS} bits, "
+            f"so {precision.width - MAX_STREAM_BITS} fraction bits are dropped")
+
+
+def base_hls_config(ctx: StepContext) -> dict:
+    """hls4ml's own per-layer config of the model, from its frontend, with the build's defaults."""
+    import hls4ml
+    from qonnx.core.modelwrapper import ModelWrapper
+
+    with warnings.catch_warnings(), stdout_to(ctx.path(HLS4ML_LOG)):
+        warnings.simplefilter("ignore")
+        if source_kind(ctx.build_dir) == "keras":
+            return keras_frontend.hls4ml_config(artifacts.keras_model_path(ctx.build_dir), ctx.board.hls4ml_backend,
+                                                ctx.config.default_precision, ctx.config.reuse_factor)
+        return hls4ml.utils.config.config_from_onnx_model(
+            ModelWrapper(str(ctx.path(MODEL_CLEAN))),
+            granularity="name",
+            backend=ctx.board.hls4ml_backend,
+            default_precision=ctx.config.default_precision,
+            default_reuse_factor=ctx.config.reuse_factor,
+        )
+
+
+def run(ctx: StepContext) -> dict:
+    from ...hls4ml.kernel_selection import sparse_layers
+    from ...hls4ml.sparse_layers import SPARSE_KEY
+    from ...hls4ml.stream_top import write_axis_top
+    from ...hls4ml.weight_memory import check_fits, memory_report, model_memory
+
+    graph = artifacts.read_json(ctx.build_dir, artifacts.GRAPH)
+    hls_config = base_hls_config(ctx)
+    hls_config["Model"]["Strategy"] = ctx.config.strategy
+    hls_config["Model"][SPARSE_KEY] = {"select": [], "max_cycles": ctx.config.sparse_cycles}
+    settings = {
+        "backend": ctx.board.hls4ml_backend,
+        "part": ctx.board.part,
+        "clock_period": ctx.board.clock_period_ns,
+        "io_type": io_type(graph["ops"]),
+        "hls_config": hls_config,
+    }
+    try:
+        all_dense = artifacts.convert(ctx.build_dir, settings)
+        source_layers = artifacts.read_json(ctx.build_dir, artifacts.SOURCE).get("weight_layers", [])
+        selected = sparse_layers(ctx.config.sparse, all_dense, ctx.board, source_layers)
+        hls_config["Model"][SPARSE_KEY]["select"] = selected
+        # a Keras model's output type comes from its own quantizers, or the default precision
+        narrowed = (None if source_kind(ctx.build_dir) == "keras"
+                    else narrow_output(all_dense, hls_config, ctx.path(MODEL_CLEAN)))
+        atomic_write_json(ctx.path(HLS_CONFIG), settings)
+        if selected or narrowed:
+            hls_model = ctx.hls_model()  # sparse kernels or the narrowed output type: the chosen config converted
+        else:
+            ctx.keep_hls_model(all_dense)
+            hls_model = all_dense
+        layers = model_memory(hls_model)
+        atomic_write_json(ctx.path(MEMORY), memory_report(layers, ctx.board))
+        check_fits(layers, ctx.board)
+        with stdout_to(ctx.path(HLS4ML_LOG)):
+            hls_model.write()
+        try:
+            stream_top = f"firmware/{write_axis_top(hls_model, settings['io_type']).name}"
+        except BundleError as exc:  # csim still runs; only the board's stream format is impossible
+            stream_top = f"not written: {exc}"
+    except FlowError:
+        raise
+    except Exception as exc:
+        raise FlowError(
+            f"hls4ml cannot convert this model ({type(exc).__name__}: {str(exc).splitlines()[0][:160] if str(exc) else ''}); "
+            f"see {ctx.path(HLS4ML_LOG)}"
+        ) from None
+    return {"backend": settings["backend"], "part": settings["part"], "io_type": settings["io_type"],
+            **({"output_narrowed": narrowed} if narrowed else {}),
+            "layers": len(hls_model.get_layers()),
+            "sparse_layers": [layer.name for layer in layers if layer.kernel == "sparse"], "stream_top": stream_top,
+            "weight_bram18": sum(layer.chosen.bram18 for layer in layers)}
+
+
+STEP = Step(name="hls4ml", run=run,
+            reads=("board", "default_precision", "strategy", "reuse_factor", "sparse", "sparse_cycles"),
+            outputs=(HLS_CONFIG, MEMORY, f"{PROJECT_DIR}/firmware/myproject.cpp"))

@@ -1,0 +1,114 @@
+"""Step `qonnx`: cleanup, channels-last, Gemm->MatMul; then check hls4ml can take every node.
+
+Keras models skip it: hls4ml's Keras frontend reads them directly.
+"""
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+from ...errors import FlowError
+from ...frontends.qonnx_transforms import AddZeroBiasToGemm
+from ...paths import atomic_write_json
+from ..artifacts import GRAPH, MODEL_CLEAN, MODEL_ONNX, source_kind
+from ..step import Step, StepContext
+
+KERAS_SKIP = "skipped: a Keras model goes to hls4ml's Keras frontend, not through QONNX"
+
+
+def outputs(build_dir: Path) -> list[str]:
+    return [] if source_kind(build_dir) == "keras" else [MODEL_CLEAN, GRAPH]
+
+
+def _check_single_input(model) -> None:
+    initializers = {t.name for t in model.graph.initializer}
+    inputs = [t.name for t in model.graph.input if t.name not in initializers]
+    if len(inputs) != 1:
+        raise FlowError(f"the model has inputs {inputs}; flow compiles models with exactly one input")
+
+
+def _static_input_shape(model) -> list[int]:
+    tensor = model.graph.input[0]
+    dims = tensor.type.tensor_type.shape.dim
+    shape = [d.dim_value for d in dims]
+    if not shape or any(d <= 0 for d in shape):
+        symbolic = [d.dim_param or d.dim_value for d in dims]
+        raise FlowError(
+            f"model input '{tensor.name}' has no static shape {symbolic}; export it with a fixed shape such as [1, C, H, W]"
+        )
+    if shape[0] != 1:
+        raise FlowError(f"model input '{tensor.name}' has batch size {shape[0]}; export it with batch size 1")
+    return shape
+
+
+# ops this step rewrites into ones hls4ml takes
+REWRITTEN_OPS = {"Gemm"}
+
+
+def _check_supported(model, original, also_accepted: set[str] = frozenset()) -> None:
+    from hls4ml.converters.onnx_to_hls import get_supported_onnx_layers
+
+    supported = set(get_supported_onnx_layers()) | also_accepted
+    for node in model.graph.node:
+        if node.op_type not in supported:
+            # cleanup renames nodes; name the user's own node of that op where there is one
+            named = next((n.name for n in original.graph.node if n.op_type == node.op_type and n.name), node.name)
+            raise FlowError(
+                f"unsupported layer: node '{named}' has op '{node.op_type}', which hls4ml cannot map; "
+                "replace it with a supported op (see hls4ml's ONNX layer list) before export"
+            )
+
+
+def run(ctx: StepContext) -> dict:
+    if not outputs(ctx.build_dir):
+        return {"status": KERAS_SKIP}
+    from qonnx.core.modelwrapper import ModelWrapper
+    from qonnx.transformation.channels_last import ConvertToChannelsLastAndClean
+    from qonnx.transformation.gemm_to_matmul import GemmToMatMul
+    from qonnx.util.cleanup import cleanup_model
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        original = ModelWrapper(str(ctx.path(MODEL_ONNX)))
+        try:
+            # transforms deep-copy by default, so `original` keeps the user's node names
+            model = cleanup_model(original)
+        except Exception as exc:
+            raise FlowError(f"qonnx cannot clean up the model ({str(exc).splitlines()[0][:160]}); "
+                            "check that it is plain QONNX (Quant/BipolarQuant nodes), not a FINN-internal graph") from None
+        _check_single_input(model)
+        input_shape = _static_input_shape(model)
+        _check_supported(model, original, also_accepted=REWRITTEN_OPS)
+        model = model.transform(ConvertToChannelsLastAndClean())
+        model = model.transform(AddZeroBiasToGemm())
+        model = model.transform(GemmToMatMul())
+        model = cleanup_model(model)
+    _check_supported(model, original)
+    tmp = ctx.path("model_clean.tmp.onnx")
+    model.save(str(tmp))
+    tmp.replace(ctx.path(MODEL_CLEAN))
+    ops = [n.op_type for n in model.graph.node]
+    output_producer = model.find_producer(model.graph.output[0].name)
+    graph = {
+        "input_name": model.graph.input[0].name,
+        "input_shape": input_shape,
+        "input_perm": _input_permutation(model),
+        "output_name": model.graph.output[0].name,
+        "output_shape": model.get_tensor_shape(model.graph.output[0].name),
+        "output_quantized": output_producer is not None and output_producer.op_type in {"Quant", "BipolarQuant"},
+        "ops": ops,
+    }
+    atomic_write_json(ctx.path(GRAPH), graph)
+    return {"nodes": len(ops), "input_shape": input_shape}
+
+
+def _input_permutation(model) -> list[int] | None:
+    """The Transpose channels-last conversion put on the input: hls4ml drops it and expects data in that order."""
+    consumers = model.find_consumers(model.graph.input[0].name)
+    if len(consumers) == 1 and consumers[0].op_type == "Transpose":
+        perm = next(a for a in consumers[0].attribute if a.name == "perm")
+        return list(perm.ints)
+    return None
+
+
+STEP = Step(name="qonnx", run=run, outputs=outputs)

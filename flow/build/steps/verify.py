@@ -1,0 +1,116 @@
+"""Step `verify`: csim against QONNX execution and QONNX against the Brevitas model, or csim against Keras,
+in output LSBs and argmax agreement."""
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from ...errors import VerificationError
+from ...frontends import keras as keras_frontend
+from ...paths import atomic_save_npy, atomic_write_json
+from ...zoo import DEFAULT_CHECKPOINT, load_checkpoint
+from .. import artifacts
+from ..artifacts import CSIM_META, CSIM_OUTPUTS, CSIM_REPORT, MEMORY, MODEL_CLEAN, VERIFY_INPUTS, VERIFY_LABELS
+from ..step import Step, StepContext
+
+REQUIRED_ARGMAX_AGREEMENT = 1.0
+MAX_LSB_DIFFERENCE = 1.0
+
+
+def reference_kind(build_dir: Path) -> str:
+    """What csim is checked against: Keras for a Keras source, QONNX execution otherwise."""
+    return "keras" if artifacts.source_kind(build_dir) == "keras" else "qonnx"
+
+
+def outputs(build_dir: Path) -> list[str]:
+    return [CSIM_REPORT, f"{reference_kind(build_dir)}_outputs.npy"]
+
+
+def qonnx_outputs(ctx: StepContext, inputs: np.ndarray, graph: dict) -> np.ndarray:
+    from qonnx.core.modelwrapper import ModelWrapper
+    from qonnx.core.onnx_exec import execute_onnx
+
+    model = ModelWrapper(str(ctx.path(MODEL_CLEAN)))
+    task = ctx.progress.add_task("  qonnx reference", total=len(inputs)) if ctx.progress else None
+    rows = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for sample in inputs:
+            result = execute_onnx(model, {graph["input_name"]: sample[None].astype(np.float32)})
+            rows.append(np.asarray(result[graph["output_name"]], dtype=np.float64).reshape(-1))
+            if task is not None:
+                ctx.progress.advance(task)
+    if task is not None:
+        ctx.progress.remove_task(task)
+    return np.stack(rows)
+
+
+def brevitas_outputs(ctx: StepContext, inputs: np.ndarray) -> np.ndarray:
+    import torch
+
+    model, _ = load_checkpoint(ctx.config.model or DEFAULT_CHECKPOINT)
+    with torch.no_grad():
+        return model(torch.from_numpy(inputs)).numpy().astype(np.float64).reshape(len(inputs), -1)
+
+
+def compare(candidate: np.ndarray, reference: np.ndarray, lsb: float) -> dict:
+    return {
+        "argmax_agreement": float((candidate.argmax(1) == reference.argmax(1)).mean()),
+        "max_abs_diff": float(np.abs(candidate - reference).max()),
+        "max_diff_lsb": float(np.abs(candidate - reference).max() / lsb),
+    }
+
+
+def run(ctx: StepContext) -> dict:
+    graph = artifacts.read_json(ctx.build_dir, artifacts.GRAPH)
+    meta = artifacts.read_json(ctx.build_dir, CSIM_META)
+    source = artifacts.read_json(ctx.build_dir, artifacts.SOURCE)
+    inputs = np.load(ctx.path(VERIFY_INPUTS))
+    csim = np.load(ctx.path(CSIM_OUTPUTS))
+    reference_name = reference_kind(ctx.build_dir)
+    reference = (keras_frontend.reference_outputs(artifacts.keras_model_path(ctx.build_dir), inputs)
+                 if reference_name == "keras"
+                 else qonnx_outputs(ctx, inputs, graph))
+    atomic_save_npy(ctx.path(f"{reference_name}_outputs.npy"), reference)
+    lsb = meta["output_lsb"]
+    report = {
+        "n_samples": len(inputs),
+        "dataset": meta["dataset"],
+        "output_precision": meta["output_precision"],
+        "output_lsb": lsb,
+        # an LSB bound only means something when the model itself ends on a quantization grid
+        "lsb_bound_enforced": graph["output_quantized"],
+        # which kernel each weight layer ran in this csim: flow's sparse one or hls4ml's dense one
+        "kernels": {layer["name"]: layer["kernel"]
+                    for layer in artifacts.read_json(ctx.build_dir, MEMORY)["layers"]},
+        f"csim_vs_{reference_name}": compare(csim, reference, lsb),
+    }
+    if graph.get("softmax_skipped"):
+        report["softmax_skipped"] = (f"{graph['softmax_skipped']} runs on the host, not the FPGA: csim and "
+                                     "the reference are compared before it")
+    if source["kind"] == "brevitas":
+        report["qonnx_vs_brevitas"] = compare(reference, brevitas_outputs(ctx, inputs), lsb)
+    labels_path = ctx.path(VERIFY_LABELS)
+    if labels_path.is_file():
+        labels = np.load(labels_path)
+        report["accuracy"] = {"csim": float((csim.argmax(1) == labels).mean()),
+                              reference_name: float((reference.argmax(1) == labels).mean())}
+    failures = [
+        f"{pair}: argmax agreement {result['argmax_agreement']:.4f}, max |diff| {result['max_diff_lsb']:.2f} LSB"
+        for pair, result in report.items()
+        if pair in {"csim_vs_qonnx", "qonnx_vs_brevitas", "csim_vs_keras"}
+        and (result["argmax_agreement"] < REQUIRED_ARGMAX_AGREEMENT
+             or (report["lsb_bound_enforced"] and result["max_diff_lsb"] > MAX_LSB_DIFFERENCE))
+    ]
+    report["passed"] = not failures
+    atomic_write_json(ctx.path(CSIM_REPORT), report)
+    if failures:
+        raise VerificationError(f"verification failed ({'; '.join(failures)}); see {ctx.path(CSIM_REPORT)}")
+    return {"reference": reference_name,
+            "argmax_agreement": report[f"csim_vs_{reference_name}"]["argmax_agreement"],
+            "max_diff_lsb": report[f"csim_vs_{reference_name}"]["max_diff_lsb"]}
+
+
+STEP = Step(name="verify", run=run, reads=("model",), outputs=outputs)

@@ -1,0 +1,164 @@
+"""A build's estimates.json: per-layer latency and resources, dense vs sparse, and each layer's break-even pruning.
+
+Without synthesis reports every figure is the pre-synthesis estimator's (flow/cost/kernels.py) and
+estimates.json says so. With C-synthesis reports in the project (the synth step, or a rerun of this
+step after one), each synthesized layer gets its reported numbers, and reported / estimated
+factors per kernel correct the estimates before the break-even comparison: the decision is re-run
+on the reports' proportions, and layers whose kernel it would change are listed.
+Writes estimates.json and breakeven.png (speedup against pruned portion per layer, paper Fig. 4).
+"""
+from __future__ import annotations
+
+import json
+import math
+import statistics
+from dataclasses import asdict
+from pathlib import Path
+
+from ..boards import Board
+from ..build.artifacts import BREAKEVEN_PLOT, ESTIMATES, HLS_CONFIG, LAYER_PROJECTS, MEMORY, PROJECT_DIR, read_json
+from ..build.config import BuildConfig
+from ..hls4ml.nodes import is_sparse, layer_shape, weight_layers
+from ..paths import atomic_write_json
+from ..reports.hls import ModuleEstimate, SynthesisReport, read_hls_reports
+from .breakeven import SCALED, Corrections, break_even_curve, plot_curves, utilization
+from .kernels import DenseKernel, Estimate, SparseKernel, dsp_per_product, estimate_dense, estimate_sparse
+
+BASIS = "estimator (flow/cost/kernels.py): pre-synthesis, no HLS reports"
+
+
+def reported(module: ModuleEstimate | SynthesisReport) -> dict:
+    figures = {"latency": module.latency[1], "interval": module.interval[1]}
+    if module.resources:
+        figures.update(asdict(module.resources))
+    return {name: value for name, value in figures.items() if name in SCALED and value is not None}
+
+
+def corrections_from(synthesized: list[tuple[str, Estimate, dict]]) -> Corrections:
+    """Per kernel, the median reported / estimated ratio of each figure over the synthesized layers."""
+    factors = {}
+    for kernel in ("dense", "sparse"):
+        pairs = [(estimate, figures) for kind, estimate, figures in synthesized if kind == kernel]
+        ratios = {name: [figures[name] / getattr(estimate, name) for estimate, figures in pairs
+                         if figures.get(name) and getattr(estimate, name)] for name in SCALED}
+        factors[kernel] = {name: round(statistics.median(values), 4) for name, values in ratios.items() if values}
+    return Corrections({kernel: values for kernel, values in factors.items() if values})
+
+
+def has_synthesis_reports(build_dir: Path) -> bool:
+    """Whether the project or a per-layer project holds a C-synthesis report."""
+    return any(Path(build_dir).rglob("*_csynth.rpt"))
+
+
+def synthesized_modules(build_dir: Path, hls_model) -> tuple[str | None, dict[int, ModuleEstimate]]:
+    """The project's C-synthesis report, if any: its tool and its modules by hls4ml layer index."""
+    project = Path(build_dir) / PROJECT_DIR
+    if not any(project.rglob("*_csynth.rpt")):
+        return None, {}
+    report = read_hls_reports(project, top=hls_model.config.get_project_name())
+    return f"{report.tool} {report.version}", report.layers()
+
+
+def layer_project_figures(build_dir: Path) -> tuple[str | None, dict[tuple[str, str], dict]]:
+    """Reported figures of the synthesized per-layer projects (flow/hls4ml/layer_projects.py), by (layer, kernel)."""
+    path = Path(build_dir) / LAYER_PROJECTS
+    if not path.is_file():
+        return None, {}
+    tool, figures = None, {}
+    for record in json.loads(path.read_text())["projects"]:
+        project = Path(build_dir) / record["project"]
+        if record["status"] == "written" and any(project.rglob("*_csynth.rpt")):
+            report = read_hls_reports(project)
+            tool, figures[(record["layer"], record["kernel"])] = f"{report.tool} {report.version}", reported(report)
+    return tool, figures
+
+
+def _sum(estimates: list[Estimate]) -> dict:
+    return {"latency_sum": sum(e.latency for e in estimates), "interval_max": max((e.interval for e in estimates), default=0),
+            "dsp": sum(e.dsp for e in estimates), "bram18": sum(e.bram18 for e in estimates),
+            "lut": sum(e.lut for e in estimates), "ff": sum(e.ff for e in estimates)}
+
+
+def equal_dsp_comparison(shape, sparse_kernel: SparseKernel, sparse: Estimate) -> dict:
+    """hls4ml's Resource-strategy dense layer given the sparse layer's multipliers: the paper's Table 9 comparison."""
+    multipliers = max(1, sparse_kernel.pes)
+    dense_kernel = DenseKernel(reuse_factor=math.ceil(shape.weights / multipliers), strategy="resource")
+    dense = estimate_dense(shape, dense_kernel)
+    return {"multipliers": multipliers, "dsp_per_product": dsp_per_product(shape.weight_bits, shape.input_bits),
+            "dense_reuse_factor": dense_kernel.reuse_factor, "dense_latency": dense.latency,
+            "sparse_latency": sparse.latency, "speedup": round(dense.latency / sparse.latency, 3)}
+
+
+def write_estimates(build_dir: Path, hls_model, board: Board, config: BuildConfig) -> dict:
+    """estimates.json (and breakeven.png) of the build; returns the summary's record of it."""
+    build_dir = Path(build_dir)
+    settings = read_json(build_dir, HLS_CONFIG)
+    memory = {layer["name"]: layer for layer in read_json(build_dir, MEMORY)["layers"]}
+    dense_kernel = DenseKernel(reuse_factor=config.reuse_factor, strategy=config.strategy.lower(),
+                               io_type=settings["io_type"])
+    tool, modules = synthesized_modules(build_dir, hls_model)
+    layer_tool, per_layer = layer_project_figures(build_dir)
+    tool = tool or layer_tool
+    layers, synthesized = [], []
+    for node in weight_layers(hls_model):
+        shape = layer_shape(node)
+        plan = memory[node.name]
+        sparse_kernel = SparseKernel(pes=plan["pes"], entries=plan["cycles"], index_bits=plan["index_bits"],
+                                     code_bits=plan["code_bits"], io_type=settings["io_type"])
+        dense, sparse = estimate_dense(shape, dense_kernel), estimate_sparse(shape, sparse_kernel)
+        kernel = "sparse" if is_sparse(node) else "dense"
+        layer = {
+            "name": node.name, "kernel": kernel, "shape": asdict(shape),
+            "pruned_portion": round(1 - shape.kept / shape.weights, 5),
+            "macs": shape.kept * shape.positions, "mac_bits": shape.kept * shape.positions * shape.weight_bits,
+            "dense": {"kernel": asdict(dense_kernel), "estimate": dense.to_json()},
+            "sparse": {"kernel": asdict(sparse_kernel), "estimate": sparse.to_json()},
+            "equal_dsp": equal_dsp_comparison(shape, sparse_kernel, sparse),
+        }
+        if node.index in modules:
+            layer["reported"] = reported(modules[node.index])
+            synthesized.append((kernel, sparse if kernel == "sparse" else dense, layer["reported"]))
+        for project_kernel, estimate in (("dense", dense), ("sparse", sparse)):
+            if (node.name, project_kernel) in per_layer:  # its own project: both kernels can have real figures
+                figures = per_layer[(node.name, project_kernel)]
+                layer.setdefault("reported_own_project", {})[project_kernel] = figures
+                synthesized.append((project_kernel, estimate, figures))
+        layers.append((layer, shape))
+    corrections = corrections_from(synthesized)
+    curves, chosen, switch = [], [], []
+    for layer, shape in layers:
+        curve = break_even_curve(shape, board, code_bits=layer["sparse"]["kernel"]["code_bits"],
+                                 corrections=corrections)
+        curves.append(curve)
+        layer["break_even"] = curve.to_json()
+        layer["beyond_break_even"] = curve.break_even_portion is not None and layer["pruned_portion"] >= curve.break_even_portion
+        if layer["beyond_break_even"] != (layer["kernel"] == "sparse"):
+            switch.append(layer["name"])
+        kernel_estimate = Estimate(**layer[layer["kernel"]]["estimate"])
+        chosen.append(corrections.apply(layer["kernel"], kernel_estimate))
+    layers = [layer for layer, _ in layers]
+    total = _sum(chosen)
+    resources = board.resources
+    report = {
+        "basis": BASIS if not synthesized else (
+            f"{tool} C-synthesis reports: {len(synthesized)} layer(s) and kernel(s) ('reported' from the whole "
+            "project, 'reported_own_project' from per-layer projects); estimator scaled by reported / estimated "
+            "per kernel elsewhere ('corrections')"),
+        "corrections": corrections.factors, "layers_to_switch": switch,
+        # the --sparse selection that applies this decision, for a rebuild from the hls4ml step
+        "rebuild_sparse": ",".join(layer["name"] for layer in layers
+                                   if (layer["kernel"] == "sparse") != (layer["name"] in switch)) or "none",
+        "board": board.name, "budget": resources,
+        "layers": layers, "total": total,
+        "fits": all(total[key] <= resources[key] for key in ("dsp", "bram18", "lut", "ff")),
+        "utilization": round(utilization(Estimate(0, 0, total["dsp"], total["bram18"], total["lut"], total["ff"]),
+                                         board), 4),
+    }
+    if curves:
+        plot_curves(curves, build_dir / BREAKEVEN_PLOT)
+        report["plot"] = BREAKEVEN_PLOT
+    atomic_write_json(build_dir / ESTIMATES, report)
+    return {"basis": "reports" if synthesized else "estimator", "fits": report["fits"],
+            "utilization": report["utilization"], "layers_to_switch": switch,
+            "break_even_ratios": {c.layer: None if c.break_even_ratio is None else round(c.break_even_ratio, 2)
+                                  for c in curves}}

@@ -1,0 +1,166 @@
+"""Pre-synthesis estimates per layer: hls4ml's dense kernels (Latency, Resource) and flow's sparse kernel.
+
+Every figure is derived from the kernel's loop structure (see hls4ml's nnet_dense_latency.h,
+nnet_dense_resource.h, nnet_conv_stream.h and hls/nnet_sparse.h), with a few constants fitted to
+real HLS reports by `bench/estimator_calibration.py` (`CALIBRATED` below). They estimate C
+synthesis (HLS-level), not placed designs: Vivado usually maps fewer LUTs than HLS estimates.
+
+A layer is a matrix product of n_in x n_out per output position: 1 position for a dense layer,
+one per output pixel for a convolution (n_in = kernel area x input channels).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+from ..sparse.memory import array_footprint
+
+# Fitted by `python bench/estimator_calibration.py` (bench/results/estimator_calibration.json);
+# refit after changing the model, and keep this table and that result in step.
+CALIBRATED = {
+    # fraction of a Latency-strategy layer's constant products that HLS maps to DSPs rather than
+    # LUT shift-adds, for weights wider than CONSTANT_LUT_BITS
+    "constant_product_dsp_fraction": 0.9,
+    # cycles a fully unrolled product + adder tree takes beyond the reuse factor, per log2(n_in)
+    "adder_tree_cycles_per_level": 0.0,
+    "pipeline_fill_cycles": 0,
+    # io_stream wrappers read the input vector and write the result once per call
+    "stream_overhead_cycles": 2,
+}
+CONSTANT_LUT_BITS = 8  # constant products with weights this narrow become LUT logic
+DSP_MIN_PRODUCT_BITS = 20  # a variable product narrower than this (w + a bits) stays in LUTs
+DSP_A_BITS, DSP_B_BITS = 25, 18  # DSP48E1 multiplier; DSP48E2 is 27 x 18, within a DSP of this here
+SPARSE_PIPELINE_DEPTH = 6  # entry read, decode, position divide, input mux, multiply, accumulate
+
+
+@dataclass(frozen=True)
+class LayerShape:
+    name: str
+    n_in: int
+    n_out: int
+    positions: int = 1  # output positions per inference (pixels of a convolution)
+    input_positions: int | None = None  # pixels an io_stream convolution reads (its line buffer's loop); None: positions
+    nonzeros: int | None = None  # None: unknown, taken as dense
+    weight_bits: int = 16
+    input_bits: int = 16
+
+    @property
+    def weights(self) -> int:
+        return self.n_in * self.n_out
+
+    @property
+    def kept(self) -> int:
+        return self.weights if self.nonzeros is None else self.nonzeros
+
+
+@dataclass(frozen=True)
+class DenseKernel:
+    """hls4ml's dense product: `strategy` latency or resource, at `reuse_factor`."""
+
+    reuse_factor: int = 1
+    strategy: str = "latency"
+    io_type: str = "io_parallel"
+
+
+@dataclass(frozen=True)
+class SparseKernel:
+    """flow's sparse product: `pes` PEs, each walking `entries` words (the slowest PE's count, fillers included)."""
+
+    pes: int
+    entries: int
+    index_bits: int
+    code_bits: int
+    io_type: str = "io_parallel"
+
+
+@dataclass(frozen=True)
+class Estimate:
+    latency: int  # cycles, one inference through the layer
+    interval: int  # cycles between inferences
+    dsp: int
+    bram18: int
+    lut: int
+    ff: int
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def dsp_per_product(weight_bits: int, input_bits: int) -> int:
+    """DSP slices one variable product needs: none when narrow, several when wider than the multiplier."""
+    if weight_bits + input_bits < DSP_MIN_PRODUCT_BITS:
+        return 0
+    wide, narrow = max(weight_bits, input_bits), min(weight_bits, input_bits)
+    return math.ceil(wide / DSP_A_BITS) * math.ceil(narrow / DSP_B_BITS)
+
+
+def lut_product_cost(weight_bits: int, input_bits: int) -> int:
+    """LUT6s of a product built in fabric: about one per partial-product bit pair, halved by LUT packing."""
+    return max(1, weight_bits * input_bits // 2)
+
+
+def input_mux_luts(choices: int, input_bits: int) -> int:
+    """A multiplexer picking one of `choices` inputs of input_bits: a LUT6 muxes 4 (F7/F8 muxes join them)."""
+    return 0 if choices <= 1 else input_bits * math.ceil(choices / 4)
+
+
+def adder_tree_cycles(n_in: int, constants: dict = CALIBRATED) -> int:
+    return int(math.ceil(constants["adder_tree_cycles_per_level"] * math.ceil(math.log2(max(n_in, 2)))))
+
+
+def accumulator_bits(shape: LayerShape) -> int:
+    return shape.weight_bits + shape.input_bits + int(math.ceil(math.log2(max(shape.n_in, 2))))
+
+
+def estimate_dense(shape: LayerShape, kernel: DenseKernel, constants: dict = CALIBRATED) -> Estimate:
+    reuse = max(1, kernel.reuse_factor)
+    acc_bits = accumulator_bits(shape)
+    if kernel.strategy == "latency":
+        # weights are constants: zero products vanish when fully unrolled (hls4ml: n_zeros at RF 1)
+        products = shape.kept if reuse == 1 else shape.weights
+        multipliers = math.ceil(products / reuse)
+        constant_dsp = constants["constant_product_dsp_fraction"] if shape.weight_bits > CONSTANT_LUT_BITS else 0.0
+        dsp_products = int(round(multipliers * constant_dsp)) if dsp_per_product(shape.weight_bits, shape.input_bits) else 0
+        dsp = dsp_products * max(1, dsp_per_product(shape.weight_bits, shape.input_bits))
+        lut_products = multipliers - dsp_products
+        bram18 = 0
+    else:
+        # weights in a ROM reshaped into block_factor words of depth reuse_factor
+        multipliers = math.ceil(shape.weights / reuse)
+        dsp = multipliers * dsp_per_product(shape.weight_bits, shape.input_bits)
+        lut_products = multipliers if dsp == 0 else 0
+        rom = array_footprint(reuse, multipliers * shape.weight_bits) if reuse > 1 else None
+        bram18 = rom.bram18 if rom else 0
+    fill = constants["pipeline_fill_cycles"] + adder_tree_cycles(math.ceil(shape.n_in / reuse), constants)
+    if kernel.io_type == "io_stream":
+        fill += constants["stream_overhead_cycles"]
+    # a multiplier shared over reuse_factor products reads up to that many different inputs
+    mux = input_mux_luts(min(shape.n_in, reuse), shape.input_bits)
+    lut = (lut_products * lut_product_cost(shape.weight_bits, shape.input_bits)
+           + multipliers * (acc_bits // 2 + mux))
+    ff = multipliers * acc_bits
+    # a convolution's line buffer takes one input pixel per reuse_factor cycles (hls4ml nnet_conv_stream.h)
+    steps = shape.input_positions or shape.positions
+    return Estimate(latency=int(steps * reuse + fill), interval=int(steps * reuse), dsp=int(dsp), bram18=int(bram18),
+                    lut=int(lut), ff=int(ff))
+
+
+def estimate_sparse(shape: LayerShape, kernel: SparseKernel, weight_bits: int | None = None) -> Estimate:
+    """flow's sparse kernel: per PE one entry per cycle; the level table makes each product a variable one."""
+    bits = weight_bits or shape.weight_bits
+    acc_bits = accumulator_bits(shape)
+    per_vector = kernel.entries + SPARSE_PIPELINE_DEPTH
+    if kernel.io_type == "io_stream":
+        per_vector += CALIBRATED["stream_overhead_cycles"]
+    # the line buffer reads every input pixel; the product runs at each output pixel
+    cycles = shape.positions * per_vector + max(0, (shape.input_positions or shape.positions) - shape.positions)
+    product_dsp = dsp_per_product(bits, shape.input_bits)
+    input_mux = input_mux_luts(shape.n_in, shape.input_bits)  # every PE may read any input
+    position_logic = 3 * int(math.ceil(math.log2(max(shape.weights, 2))))  # cursor, divide by n_in, compare
+    levels = (2 ** kernel.code_bits) * bits // 6 + 1
+    pe_lut = input_mux + position_logic + levels + acc_bits + (0 if product_dsp else lut_product_cost(bits, shape.input_bits))
+    memory = array_footprint(kernel.entries, kernel.index_bits + kernel.code_bits, copies=kernel.pes)
+    return Estimate(latency=int(cycles), interval=int(cycles),
+                    dsp=int(kernel.pes * product_dsp), bram18=int(memory.bram18),
+                    lut=int(kernel.pes * pe_lut + memory.lutram_luts),
+                    ff=int(kernel.pes * (acc_bits + 2 * int(math.ceil(math.log2(max(shape.weights, 2)))))))

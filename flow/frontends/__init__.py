@@ -1,0 +1,1 @@
+"""Model frontends: QONNX graph rewrites the build needs, and (Q)Keras models through hls4ml's Keras frontend."""

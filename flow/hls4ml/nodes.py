@@ -1,0 +1,48 @@
+"""The cost model's view of hls4ml Dense / Conv2D nodes (and their sparse twins)."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..cost.kernels import LayerShape
+from ..sparse.encoding import code_bits_for, level_table
+
+DENSE_WEIGHT_LAYERS = ("Dense", "Conv2D")
+WEIGHT_LAYERS = (*DENSE_WEIGHT_LAYERS, "SparseDense", "SparseConv2D")
+
+
+def is_sparse(node) -> bool:
+    return node.class_name.startswith("Sparse")
+
+
+def weight_layers(hls_model) -> list:
+    return [node for node in hls_model.get_layers() if node.class_name in WEIGHT_LAYERS]
+
+
+def weight_matrix_shape(node) -> tuple[int, int]:
+    """(n_in, n_out) of a Dense or Conv2D node's weights as the dense kernel sees them (conv: im2col)."""
+    if "Dense" in node.class_name:
+        return node.get_attr("n_in"), node.get_attr("n_out")
+    return node.get_attr("filt_height") * node.get_attr("filt_width") * node.get_attr("n_chan"), node.get_attr("n_filt")
+
+
+def layer_shape(node) -> LayerShape:
+    n_in, n_out = weight_matrix_shape(node)
+    if is_sparse(node):
+        nonzeros, weight_bits = node.get_attr("sparse_nonzeros"), node.get_attr("sparse_dense_weight_bits")
+    else:
+        weights = node.get_weights("weight")
+        nonzeros, weight_bits = int(np.count_nonzero(weights.data)), weights.type.precision.width
+    dense = "Dense" in node.class_name
+    positions = 1 if dense else node.get_attr("out_height") * node.get_attr("out_width")
+    input_positions = None if dense else node.get_attr("in_height") * node.get_attr("in_width")
+    return LayerShape(name=node.name, n_in=int(n_in), n_out=int(n_out), positions=int(positions),
+                      input_positions=input_positions,
+                      nonzeros=int(nonzeros), weight_bits=int(weight_bits),
+                      input_bits=int(node.get_input_variable().type.precision.width))
+
+
+def code_bits_of(node) -> int:
+    """Bits of the level code the sparse kernel would store for this node's weights."""
+    if is_sparse(node):
+        return int(node.get_attr("sparse_code_bits"))
+    return code_bits_for(level_table(node.get_weights("weight").data))

@@ -1,0 +1,131 @@
+"""A build's summary.json and estimates.json as terminal tables and report.md (`flow report`)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from rich.table import Table
+
+from .errors import FlowError
+from .paths import atomic_write_text
+
+
+def load_summary(build_dir: Path) -> dict:
+    path = Path(build_dir) / "summary.json"
+    if not path.is_file():
+        raise FlowError(f"no summary.json in {build_dir}; run 'flow compile --out {build_dir}' first")
+    return json.loads(path.read_text())
+
+
+def _step_note(record: dict) -> str:
+    skip = {"status", "seconds", "error", "fingerprint", "outputs_sha256", "reused", "built_in_seconds"}
+    note = record.get("error") or ", ".join(f"{k}={v}" for k, v in record.items() if k not in skip and not isinstance(v, dict))
+    return f"reused (inputs unchanged; built in {record['built_in_seconds']:.1f} s), {note}" if record.get("reused") else note
+
+
+def summary_table(summary: dict) -> Table:
+    table = Table(title=f"flow compile: {summary['model']} on {summary['board']} ({summary['part']})")
+    for column in ("step", "status", "seconds", "details"):
+        table.add_column(column)
+    for name, record in summary["steps"].items():
+        table.add_row(name, record["status"], f"{record['seconds']:.1f}", _step_note(record))
+    return table
+
+
+def verification_lines(summary: dict) -> list[str]:
+    verification = summary.get("verification")
+    if not verification:
+        return ["verification: not run"]
+    lines = [f"verification on {verification['n_samples']} {verification['dataset']} samples "
+             f"(output {verification['output_precision']}, 1 LSB = {verification['output_lsb']:g}): "
+             f"{'passed' if verification['passed'] else 'FAILED'}"]
+    for pair in ("csim_vs_qonnx", "qonnx_vs_brevitas", "csim_vs_keras"):
+        if pair in verification:
+            result = verification[pair]
+            lines.append(f"  {pair}: argmax agreement {result['argmax_agreement']:.4f}, "
+                         f"max |diff| {result['max_diff_lsb']:.3g} LSB")
+    if "accuracy" in verification:
+        lines.append("  accuracy vs labels: " + ", ".join(f"{name} {value:.4f}"
+                                                          for name, value in verification["accuracy"].items()))
+    return lines
+
+
+def load_estimates(build_dir: Path) -> dict | None:
+    path = Path(build_dir) / "estimates.json"
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+LAYER_COLUMNS = ("layer", "kernel", "kept / weights", "pruned", "weight bits", "MACs", "MAC x bits",
+                 "latency dense", "latency sparse", "break-even ratio", "speedup, equal DSP")
+
+
+def layer_rows(estimates: dict) -> list[tuple[str, ...]]:
+    """Per layer, paper Table 8 style: sparsity, bits, MACs, and the estimated dense/sparse latency (cycles)."""
+    rows = []
+    for layer in estimates["layers"]:
+        shape, ratio = layer["shape"], layer["break_even"]["break_even_ratio"]
+        rows.append((layer["name"], layer["kernel"], f"{shape['nonzeros']:,} / {shape['n_in'] * shape['n_out']:,}",
+                     f"{100 * layer['pruned_portion']:.2f}%", str(shape["weight_bits"]), f"{layer['macs']:,}",
+                     f"{layer['mac_bits']:,}", f"{layer['dense']['estimate']['latency']:,}",
+                     f"{layer['sparse']['estimate']['latency']:,}",
+                     "none below 99.9%" if ratio is None else f"{ratio:.2f}x", f"{layer['equal_dsp']['speedup']:.1f}x"))
+    return rows
+
+
+def resource_rows(estimates: dict) -> list[tuple[str, ...]]:
+    total, budget = estimates["total"], estimates["budget"]
+    return [(name, f"{total[name]:,}", f"{budget[name]:,}", f"{100 * total[name] / budget[name]:.1f}%")
+            for name in ("dsp", "bram18", "lut", "ff")]
+
+
+def estimate_tables(estimates: dict) -> list[Table]:
+    layers = Table(title=f"layers ({estimates['basis']})")
+    for column in LAYER_COLUMNS:
+        layers.add_column(column)
+    for row in layer_rows(estimates):
+        layers.add_row(*row)
+    resources = Table(title=f"resources of the chosen kernels vs {estimates['board']}")
+    for column in ("resource", "estimated", "board", "share"):
+        resources.add_column(column)
+    for row in resource_rows(estimates):
+        resources.add_row(*row)
+    return [layers, resources]
+
+
+def _markdown(columns, rows) -> list[str]:
+    return ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns), *("| " + " | ".join(r) + " |" for r in rows)]
+
+
+def estimate_section(estimates: dict) -> list[str]:
+    total = estimates["total"]
+    lines = ["## Layers", "", f"Figures: {estimates['basis']}. Latency in cycles per inference; the dense column is "
+             "hls4ml's kernel at the build's strategy and reuse factor, the sparse column flow's kernel with the "
+             "build's PE count. Break-even ratio: the pruning ratio above which the sparse kernel is faster under "
+             "the same share of the board (paper Fig. 4); speedup at equal DSP: hls4ml's Resource strategy given "
+             "the sparse kernel's multipliers.", "", *_markdown(LAYER_COLUMNS, layer_rows(estimates)), "",
+             "## Resources", "",
+             *_markdown(("resource", "estimated", "board", "share"), resource_rows(estimates)), "",
+             f"Sum of layer latencies {total['latency_sum']:,} cycles; slowest layer interval {total['interval_max']:,} "
+             f"cycles. {'Fits' if estimates['fits'] else 'Does NOT fit'} {estimates['board']}.", ""]
+    if estimates.get("corrections"):
+        lines += [f"Reported / estimated factors applied before the break-even comparison: {estimates['corrections']}.", ""]
+    if estimates.get("layers_to_switch"):
+        lines += [f"On these figures the break-even rule would build {', '.join(estimates['layers_to_switch'])} "
+                  f"with the other kernel; rebuild with `flow compile ... --from-step hls4ml --sparse "
+                  f"{estimates['rebuild_sparse']}`.", ""]
+    if estimates.get("plot"):
+        lines += ["## Break-even curves", "", f"![speedup of sparse over dense per layer]({estimates['plot']})", ""]
+    return lines
+
+
+def write_report(build_dir: Path) -> Path:
+    summary = load_summary(build_dir)
+    rows = ["| step | status | seconds | details |", "|---|---|---|---|"]
+    rows += [f"| {name} | {r['status']} | {r['seconds']:.1f} | {_step_note(r)} |" for name, r in summary["steps"].items()]
+    estimates = load_estimates(build_dir)
+    text = "\n".join([f"# flow build report: {summary['model']} on {summary['board']} ({summary['part']})", "",
+                      *rows, "", *verification_lines(summary), "",
+                      *(estimate_section(estimates) if estimates else [])])
+    path = Path(build_dir) / "report.md"
+    atomic_write_text(path, text)
+    return path

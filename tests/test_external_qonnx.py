@@ -1,0 +1,34 @@
+"""External QONNX (FINN's TFC_2W2A) on MNIST through every step."""
+import json
+
+import numpy as np
+
+from conftest import run_flow
+
+TFC = "reference/onnx/qonnx_model_zoo/MNIST__Brevitas_FINN_TFC__TFC__TFC_2W2A.onnx"
+
+
+def test_tfc_2w2a_compiles_and_matches_qonnx(shared_dir, tmp_path):
+    build_dir = tmp_path / "tfc"
+    result = run_flow("compile", "--model", str(shared_dir / TFC), "--board", "pynq-z2",
+                      "--data-dir", str(shared_dir / "data" / "mnist"), "--n-samples", "200",
+                      "--out", str(build_dir), "--no-progress")
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads((build_dir / "csim.json").read_text())
+    assert report["n_samples"] == 200 and report["dataset"] == "mnist-test"
+    assert report["csim_vs_qonnx"]["argmax_agreement"] == 1.0
+    assert report["accuracy"]["qonnx"] > 0.9  # the published model: 96.6% on MNIST
+    # its inferred 66-bit output is rounded to the widest stream word, integer bits kept, and streams to the board
+    steps = json.loads((build_dir / "summary.json").read_text())["steps"]
+    assert steps["hls4ml"]["output_narrowed"].startswith("fixed<66,34,TRN,WRAP,0> -> fixed<64,34,TRN,WRAP>")
+    assert steps["hls4ml"]["stream_top"] == "firmware/flow_axis_top.cpp"
+    # the board driver's whole path on the csim target, over the 200 MNIST test images compile verified on
+    infer = run_flow("infer", "--bundle", str(build_dir), "--target", "csim")
+    assert infer.returncode == 0, infer.stderr[-2000:]
+    assert "200 inputs on csim" in infer.stdout and "bit for bit: True" in infer.stdout
+    # the same third-party MLP on flow's sparse kernel (io_parallel path): csim identical bit for bit
+    sparse = run_flow("compile", "--model", str(shared_dir / TFC), "--data-dir", str(shared_dir / "data" / "mnist"),
+                      "--n-samples", "200", "--sparse", "all", "--out", str(tmp_path / "sparse"), "--no-progress")
+    assert sparse.returncode == 0, sparse.stderr[-3000:]
+    assert set(json.loads((tmp_path / "sparse" / "csim.json").read_text())["kernels"].values()) == {"sparse"}
+    assert np.array_equal(np.load(tmp_path / "sparse" / "csim_outputs.npy"), np.load(build_dir / "csim_outputs.npy"))
