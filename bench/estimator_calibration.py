@@ -4,8 +4,8 @@
 
 Points: bench/calibration_layers.yaml (one hls4ml Dense/Conv layer each, with its configuration and
 the report or notebook output that holds its numbers; sources inside). Compares worst-case latency,
-DSP and BRAM18 (HLS-level estimates, not placed designs) with flow/estimate.py at its shipped
-constants, refits the constants on all points (what CALIBRATED in flow/estimate.py should hold),
+DSP and BRAM18 (HLS-level estimates, not placed designs) with flow/cost/kernels.py at its shipped
+constants, refits the constants on all points (what CALIBRATED in flow/cost/kernels.py should hold),
 and scores a leave-one-report-set-out refit, the error to expect on a design the fit never saw.
 Writes bench/results/estimator_calibration.json.
 """

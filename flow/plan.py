@@ -1,7 +1,7 @@
 """`flow plan`: hardware-aware compression (ADMM-NN section 5, Fig. 5): how hard to prune each layer for a board.
 
 1. Every layer's compute C_i (dense MACs per image) and its break-even pruned portion b_i on the
-   board (flow/breakeven.py).
+   board (flow/cost/breakeven.py).
 2. One pruning strength s in [0, 1]: a conv layer is pruned by p_i = s * max_portion * C_i / max_j C_j,
    so the layers doing most of the work lose most weights; fully connected layers get the
    moderate p = s * fc_portion.
@@ -143,7 +143,7 @@ def layer_inputs(model: torch.nn.Module, board, bits: dict[str, int], input_bits
 
 
 def weight_memory(layer: LayerPlanInput, keep: int) -> Footprint:
-    """Estimated on-chip weight memory: the dense array, or one sparse PE's expected entries (flow/breakeven.py)."""
+    """Estimated on-chip weight memory: the dense array, or one sparse PE's expected entries (flow/cost/breakeven.py)."""
     if keep >= layer.weights or not layer.bits:
         return dense_footprint(layer.n_in, layer.n_out, dense_weight_bits(layer.bits))
     pruned = 1 - keep / layer.weights

@@ -6,14 +6,15 @@ from pathlib import Path
 
 from rich.table import Table
 
+from .build.artifacts import ESTIMATES, REPORT, SUMMARY
 from .errors import FlowError
 from .paths import atomic_write_text
 
 
 def load_summary(build_dir: Path) -> dict:
-    path = Path(build_dir) / "summary.json"
+    path = Path(build_dir) / SUMMARY
     if not path.is_file():
-        raise FlowError(f"no summary.json in {build_dir}; run 'flow compile --out {build_dir}' first")
+        raise FlowError(f"no {SUMMARY} in {build_dir}; run 'flow compile --out {build_dir}' first")
     return json.loads(path.read_text())
 
 
@@ -51,7 +52,7 @@ def verification_lines(summary: dict) -> list[str]:
 
 
 def load_estimates(build_dir: Path) -> dict | None:
-    path = Path(build_dir) / "estimates.json"
+    path = Path(build_dir) / ESTIMATES
     return json.loads(path.read_text()) if path.is_file() else None
 
 
@@ -126,6 +127,6 @@ def write_report(build_dir: Path) -> Path:
     text = "\n".join([f"# flow build report: {summary['model']} on {summary['board']} ({summary['part']})", "",
                       *rows, "", *verification_lines(summary), "",
                       *(estimate_section(estimates) if estimates else [])])
-    path = Path(build_dir) / "report.md"
+    path = Path(build_dir) / REPORT
     atomic_write_text(path, text)
     return path

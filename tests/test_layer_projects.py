@@ -4,13 +4,20 @@ import json
 import shutil
 
 import numpy as np
+import pytest
 
 from flow.boards import load_board
 from flow.build.artifacts import LAYER_PROJECTS, load_hls_model
 from flow.build.config import BuildConfig
-from flow.cost.build_estimates import write_estimates
+from flow.build.step import StepContext
+from flow.build.steps import estimate_after_synth
+from flow.errors import FlowError
 from flow.hls4ml.layer_projects import convert_layer, subgraph, weight_layer_cuts
 from flow.reports.hls import read_hls_reports
+
+
+def context(build_dir):
+    return StepContext(config=BuildConfig(out=build_dir), board=load_board("pynq-z2"), build_dir=build_dir)
 
 
 def test_synth_step_writes_a_dense_and_a_sparse_project_per_layer(default_build):
@@ -53,15 +60,19 @@ def test_a_cut_layer_computes_what_it_computes_in_the_whole_model(default_build)
 
 
 def test_reports_of_per_layer_projects_drive_the_decision(default_build, shared_dir, tmp_path):
-    """Real Vivado HLS 2020.1 reports placed where a layer's dense and sparse projects keep theirs: the estimate step
-    takes them as that layer's figures for both kernels and corrects the estimator with them."""
+    """Real Vivado HLS 2020.1 reports placed where a layer's dense and sparse projects keep theirs: the step after
+    synthesis takes them as that layer's figures for both kernels and corrects the estimator with them."""
     build_dir = tmp_path / "build"
     shutil.copytree(default_build[0], build_dir)
+    summary = json.loads((build_dir / "summary.json").read_text())
+    assert summary["steps"]["estimate_after_synth"]["status"].startswith("skipped: no C-synthesis reports")
+    assert estimate_after_synth.STEP.outputs_in(build_dir) == []
     reports = shared_dir / "reference" / "hls_reports" / "jet_mlp_16-64-32-32-5_keras_z7020_pynq_vhls2020_gabriele" / "syn_report"
     layer = json.loads((build_dir / "estimates.json").read_text())["layers"][-1]["name"]
     for kernel in ("dense", "sparse"):
         shutil.copytree(reports, build_dir / "layer_projects" / f"{layer}-{kernel}" / "myproject_prj" / "solution1" / "syn" / "report")
-    record = write_estimates(build_dir, load_hls_model(build_dir), load_board("pynq-z2"), BuildConfig(out=build_dir))
+    assert estimate_after_synth.STEP.outputs_in(build_dir) == ["estimates.json"]
+    record = estimate_after_synth.STEP.run(context(build_dir))
     assert record["basis"] == "reports"
     estimates = json.loads((build_dir / "estimates.json").read_text())
     assert estimates["basis"].startswith("Vivado HLS 2020.1 C-synthesis reports: 2 layer(s) and kernel(s)")
@@ -72,3 +83,14 @@ def test_reports_of_per_layer_projects_drive_the_decision(default_build, shared_
         assert figures["latency"] == top.latency[1] and figures["dsp"] == top.resources.dsp
         assert estimates["corrections"][kernel]["latency"] == round(
             top.latency[1] / by_name[layer][kernel]["estimate"]["latency"], 4)
+
+
+def test_a_build_dir_from_an_older_flow_is_refused_not_read_as_all_dense(default_build, tmp_path):
+    build_dir = tmp_path / "build"
+    shutil.copytree(default_build[0], build_dir, ignore=shutil.ignore_patterns("hls4ml_prj", "layer_projects"))
+    settings = json.loads((build_dir / "hls_config.json").read_text())
+    assert settings["hls_config"]["Model"]["SparseKernels"]["select"] == []
+    settings["hls_config"]["Model"]["SparseKernels"]["select"] = "auto"
+    (build_dir / "hls_config.json").write_text(json.dumps(settings))
+    with pytest.raises(FlowError, match="older form.*--from-step hls4ml"):
+        load_hls_model(build_dir)

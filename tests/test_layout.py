@@ -94,3 +94,15 @@ def test_first_readers_come_from_the_declarations():
         "model": "export", "board": "hls4ml", "sparse": "hls4ml", "n_samples": "csim", "bitstream": "bitstream",
         "out": None}
     assert len({step.name for step in STEPS}) == len(STEPS)
+
+
+def test_every_module_imports():
+    import importlib
+    import pkgutil
+
+    import flow
+
+    names = [m.name for m in pkgutil.walk_packages(flow.__path__, "flow.") if m.name != "flow.__main__"]
+    for name in names:
+        importlib.import_module(name)
+    assert "flow.build.steps.estimate_after_synth" in names and "flow.hls4ml.sparse_templates" in names

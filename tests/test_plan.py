@@ -68,10 +68,11 @@ def test_plan_binary_searches_the_strength_with_real_training_and_compiles_the_w
     assert sparse and build["sparse"] == ",".join(sparse) and len(build["sparse_hls4ml_layers"]) == len(sparse)
     assert build["weight_bram18"] <= record.bram18_budget == 280 and build["csim_passed"]
     assert isinstance(build["estimated_resources_fit"], bool)
-    stored = json.loads(record.path.read_text())
     assert record.path == tmp_path / "plan" / "plan.json"
-    assert {key: stored[key] for key in ("layers", "probes", "chosen", "build")} == json.loads(json.dumps(
-        {"layers": record.layers, "probes": record.probes, "chosen": record.chosen, "build": record.build}))
+    assert json.loads(record.path.read_text()) == json.loads(json.dumps({
+        "board": record.board, "budget_pp": record.budget_pp, "init": str(config.init), "recipe": str(config.recipe),
+        "bram18_budget": record.bram18_budget, "layers": record.layers, "probes": record.probes,
+        "chosen": record.chosen, "build": record.build}))
     # a rerun reuses the finished probes instead of training again
     stamps = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "plan").glob("probe-*/model.pt")}
     assert plan(replace(config, compile=False)).chosen == chosen

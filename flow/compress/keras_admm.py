@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..keras_frontend import tf_keras
+from ..frontends.keras import tf_keras
 from .admm import LevelSet, SparsitySet, dual_update, grown_rho, project_array
 
 

@@ -16,7 +16,8 @@ from dataclasses import asdict
 from pathlib import Path
 
 from ..boards import Board
-from ..build.artifacts import BREAKEVEN_PLOT, ESTIMATES, HLS_CONFIG, LAYER_PROJECTS, MEMORY, PROJECT_DIR, read_json
+from ..build.artifacts import (BREAKEVEN_PLOT, ESTIMATES, HLS_CONFIG, LAYER_PROJECTS, LAYER_PROJECTS_DIR, MEMORY,
+                               PROJECT_DIR, read_json)
 from ..build.config import BuildConfig
 from ..hls4ml.nodes import is_sparse, layer_shape, weight_layers
 from ..paths import atomic_write_json
@@ -47,7 +48,7 @@ def corrections_from(synthesized: list[tuple[str, Estimate, dict]]) -> Correctio
 
 def has_synthesis_reports(build_dir: Path) -> bool:
     """Whether the project or a per-layer project holds a C-synthesis report."""
-    return any(Path(build_dir).rglob("*_csynth.rpt"))
+    return any(any((Path(build_dir) / folder).rglob("*_csynth.rpt")) for folder in (PROJECT_DIR, LAYER_PROJECTS_DIR))
 
 
 def synthesized_modules(build_dir: Path, hls_model) -> tuple[str | None, dict[int, ModuleEstimate]]:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from onnx import helper
 
-from ..build.artifacts import HLS4ML_LOG, HLS_CONFIG, LAYER_PROJECTS, MODEL_CLEAN, read_json
+from ..build.artifacts import HLS4ML_LOG, HLS_CONFIG, LAYER_PROJECTS, LAYER_PROJECTS_DIR, MODEL_CLEAN, read_json
 from ..errors import FlowError
 from ..paths import atomic_write_json
 from ..quiet import stdout_to
@@ -25,7 +25,6 @@ from . import register
 from .nodes import weight_layers
 from .sparse_layers import SPARSE_KEY
 
-PROJECTS_DIR = "layer_projects"
 WEIGHT_OPS = ("Conv", "MatMul", "Gemm")
 KERNELS = ("dense", "sparse")
 MAX_INPUT_BITS = 100  # hls4ml's FixInputPrecision rewrites wider model inputs
@@ -112,7 +111,7 @@ def convert_layer(build_dir: Path, node, first: str, last: str, kernel: str):
         with warnings.catch_warnings(), stdout_to(build_dir / HLS4ML_LOG):
             warnings.simplefilter("ignore")
             return hls4ml.converters.convert_from_onnx_model(
-                cut, output_dir=str(build_dir / PROJECTS_DIR / f"{node.name}-{kernel}"), backend=settings["backend"],
+                cut, output_dir=str(build_dir / LAYER_PROJECTS_DIR / f"{node.name}-{kernel}"), backend=settings["backend"],
                 part=settings["part"], clock_period=settings["clock_period"], io_type=settings["io_type"],
                 hls_config=config)
     except FlowError as exc:  # e.g. a float layer has too many distinct values for level codes
@@ -125,7 +124,7 @@ def write_layer_projects(build_dir: Path, hls_model, synthesize: bool) -> list[d
     build_dir = Path(build_dir)
     for node, first, last in weight_layer_cuts(build_dir, hls_model):
         for kernel in KERNELS:
-            record = {"layer": node.name, "kernel": kernel, "project": f"{PROJECTS_DIR}/{node.name}-{kernel}",
+            record = {"layer": node.name, "kernel": kernel, "project": f"{LAYER_PROJECTS_DIR}/{node.name}-{kernel}",
                       "input": first, "output": last}  # relative to the build dir, which may move
             project = convert_layer(build_dir, node, first, last, kernel)
             if isinstance(project, str):

@@ -78,6 +78,7 @@ def run(ctx: StepContext) -> dict:
     from ...hls4ml.weight_memory import check_fits, memory_report, model_memory
 
     graph = artifacts.read_json(ctx.build_dir, artifacts.GRAPH)
+    ctx.path(HLS_CONFIG).unlink(missing_ok=True)  # written once the kernels are chosen; none is left from before
     hls_config = base_hls_config(ctx)
     hls_config["Model"]["Strategy"] = ctx.config.strategy
     hls_config["Model"][SPARSE_KEY] = {"select": [], "max_cycles": ctx.config.sparse_cycles}
