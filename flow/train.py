@@ -63,7 +63,8 @@ class TrainResult:
     accuracy_drop_pp: float | None
     stages: list  # per stage: kind, test accuracy and what the stage measured
     compression: dict  # totals: params, kept, pruning_ratio, weight_data_bytes, size_with_index_bytes, wasted
-    wall_s: float
+    epochs: int  # over all stages
+    wall_s: float  # training time, summed over the sessions of a resumed run
 
 
 @dataclass
@@ -348,4 +349,5 @@ def _finish(out: Path, recipe: Recipe, model, state: RunState, evaluate, test_sa
     (out / CHECKPOINT).unlink(missing_ok=True)
     return TrainResult(out=out, test_accuracy=final_accuracy, test_samples=test_samples,
                        reference_accuracy=state.reference_accuracy, accuracy_drop_pp=metrics["accuracy_drop_pp"],
-                       stages=state.stage_results, compression=compression["total"], wall_s=metrics["wall_s"])
+                       stages=state.stage_results, compression=compression["total"], epochs=metrics["epochs"],
+                       wall_s=metrics["wall_s"])

@@ -17,12 +17,12 @@ def digits_run(out, epochs):
 
 
 def test_train_writes_a_checkpoint_that_reloads_to_the_same_accuracy(tmp_path):
-    metrics = digits_run(tmp_path / "ld", 2)
+    result = digits_run(tmp_path / "ld", 2)
     model, blob = load_checkpoint(tmp_path / "ld" / "model.pt")
     test = load_digits_split("test")
-    assert blob["arch"] == "lenet-digits" and metrics["epochs"] == 2
-    assert accuracy(model, test.images, test.labels) == pytest.approx(metrics["test_accuracy"])
-    assert metrics["test_accuracy"] > 0.5  # two epochs already learn digits far above chance (0.1)
+    assert blob["arch"] == "lenet-digits" and result.epochs == 2 and result.out == tmp_path / "ld"
+    assert accuracy(model, test.images, test.labels) == pytest.approx(result.test_accuracy)
+    assert result.test_accuracy > 0.5  # two epochs already learn digits far above chance (0.1)
     # the fixed 4-bit Brevitas quantizers are what the size accounting counts
     layers = json.loads((tmp_path / "ld" / "compression.json").read_text())["layers"]
     assert {layer["bits"] for layer in layers} == {4}
