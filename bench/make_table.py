@@ -76,12 +76,21 @@ def plan_lenet5(value: str, metrics: dict) -> str:
             f"{'fit' if build['estimated_resources_fit'] else 'do not fit'}")
 
 
+def same_outputs(value: str, metrics: dict) -> str:
+    models = metrics["models"].values()
+    same = all(m["csim_outputs_identical"] and not m["estimates.json"]["differing"] and not m["memory.json"]["differing"]
+               for m in models)
+    numbers = sum(m["estimates.json"]["numbers"] + m["memory.json"]["numbers"] for m in models)
+    return (f"{'identical' if same else 'DIFFERENT'} vs {metrics['baseline'][:10]}: csim outputs of "
+            f"{len(metrics['models'])} models, {numbers:,} estimate/memory numbers")
+
+
 # (key, label, summary of the row's value and the result's metrics; None: the value as it is)
 ROWS = [
     ("compile_default_wall_s", "`flow compile --board pynq-z2` wall time (csim-only)", None),
     ("compile_default_csim", "Default model: csim vs QONNX / QONNX vs Brevitas, 359 digits", None),
     ("compile_tfc_csim", "FINN TFC_2W2A: csim vs QONNX, 1,000 MNIST images", None),
-    ("same_outputs", "Same csim outputs and estimates as an earlier commit", None),
+    ("same_outputs", "Same csim outputs and estimates as an earlier commit", same_outputs),
     ("admm_targets_85x", "LeNet-5 85x: ADMM vs magnitude pruning, drop per seed", None),
     ("admm_prune_lenet5", "LeNet-5 ADMM pruning: accuracy drop", drops_per_ratio),
     ("magnitude_baseline_lenet5", "LeNet-5 magnitude pruning: accuracy drop", drops_per_ratio),
