@@ -5,7 +5,7 @@
 # params.tcl (written by the bitstream step from boards/<board>.yaml and bundle/metadata.json) sets
 # the flow_* variables below. Per-family differences live in the table, not in branches: the PS
 # IP, its automation rule, the slave port the DMA writes DDR through, the master port that
-# reaches the DMA's registers, and the PL clock pin and its frequency setting.
+# reaches the DMA's and the IP's registers, and the PL clock pin and its frequency setting.
 # The driver finds the DMA by its cell name (flow_dma_name) and PYNQ needs the .bit and .hwh
 # under one stem, so both are copied to flow_output_dir/flow_output_stem.{bit,hwh}.
 
@@ -67,6 +67,12 @@ apply_bd_automation -rule xilinx.com:bd_rule:axi4 \
     -config [list Clk_master {Auto} Clk_slave {Auto} Clk_xbar {Auto} Master "/$ps_cell/[family master]" \
                  Slave "/$flow_dma_name/S_AXI_LITE" intc_ip {New AXI Interconnect}] \
     [get_bd_intf_pins $flow_dma_name/S_AXI_LITE]
+# the driver starts the IP and writes n_samples through its AXI-Lite port: the PS master reaches it on the
+# DMA's interconnect, and the automation assigns it an address PYNQ reads back from the .hwh
+apply_bd_automation -rule xilinx.com:bd_rule:axi4 \
+    -config [list Clk_master {Auto} Clk_slave {Auto} Clk_xbar {Auto} Master "/$ps_cell/[family master]" \
+                 Slave "/$flow_ip_cell/$flow_ip_control" intc_ip {Auto}] \
+    [get_bd_intf_pins $flow_ip_cell/$flow_ip_control]
 foreach channel {M_AXI_MM2S M_AXI_S2MM} {
     apply_bd_automation -rule xilinx.com:bd_rule:axi4 \
         -config [list Clk_master $clock Clk_slave $clock Clk_xbar $clock Master "/$flow_dma_name/$channel" \

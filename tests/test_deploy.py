@@ -158,6 +158,10 @@ def test_block_design_tcl_under_stubbed_vivado(board_name, default_build, tmp_pa
     axi = {(c[2], c[3]) for c in calls if c[0] == "axi"}
     masters = {master for master, slave in axi if slave == f"{dma}/S_AXI_LITE"}
     assert len(masters) == 1 and masters.pop().startswith(f"/{ps_cell}/M_AXI")  # the PS reaches the DMA's registers
+    # ... and the IP's: the driver writes n_samples and ap_start there (metadata.json "ip")
+    control = {master for master, slave in axi if slave == f"/{IP['cell']}/{IP['control']}"}
+    assert len(control) == 1 and control.pop().startswith(f"/{ps_cell}/M_AXI")
+    assert metadata["ip"]["cell"] == IP["cell"]
     assert {master for master, _ in axi if master.startswith(dma)} == {f"{dma}/M_AXI_MM2S", f"{dma}/M_AXI_S2MM"}
     assert all(slave.startswith(f"/{ps_cell}/S_AXI_HP") for master, slave in axi if master.startswith(dma))
     assert any(c[0] == "automation" and c[2] == f"/{IP['cell']}/ap_clk" for c in calls)
