@@ -147,7 +147,7 @@ def weight_memory(layer: LayerPlanInput, keep: int) -> Footprint:
     if keep >= layer.weights or not layer.bits:
         return dense_footprint(layer.n_in, layer.n_out, dense_weight_bits(layer.bits))
     pruned = 1 - keep / layer.weights
-    index_bits = best_index_bits(keep, pruned, layer.bits)
+    index_bits = best_index_bits(keep, pruned, layer.bits, layer.n_in)
     entries = math.ceil(expected_entries(keep, pruned, index_bits))
     return sparse_footprint(1, entries, index_bits + layer.bits, layer.n_out, 1)
 

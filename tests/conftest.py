@@ -55,3 +55,14 @@ def default_build(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
     result = run_flow("compile", "--board", "pynq-z2", "--out", str(build_dir), "--no-progress")
     assert result.returncode == 0, result.stderr[-3000:]
     return build_dir, result
+
+
+@pytest.fixture(scope="session")
+def digits_sparse_build(tmp_path_factory) -> Path:
+    """The default digits model with every layer sparse, and a cycle target that gives three of its
+    four layers several PEs (conv: 1 and 16, fully connected: 16 and 5)."""
+    build_dir = tmp_path_factory.mktemp("digits-sparse") / "build"
+    result = run_flow("compile", "--out", str(build_dir), "--sparse", "all", "--sparse-cycles", "100",
+                      "--no-progress")
+    assert result.returncode == 0, result.stderr[-3000:]
+    return build_dir

@@ -4,7 +4,7 @@ import itertools
 import numpy as np
 import pytest
 
-from flow.sparse.encoding import choose, decode, encode, filler_gap, relative_index_cost
+from flow.sparse.encoding import choose, decode, encode, filler_gap, max_index_bits, relative_index_cost
 from flow.sparse.memory import bram18_blocks, dense_footprint, sparse_footprint
 
 
@@ -17,7 +17,7 @@ def levelled_matrix(rng, shape, sparsity, bits=3):
 
 
 @pytest.mark.parametrize("sparsity", [0.0, 0.5, 0.9, 0.99, 0.999])
-@pytest.mark.parametrize("pes,index_bits", [(1, 1), (1, 4), (3, 2), (7, 5), (13, 16)])
+@pytest.mark.parametrize("pes,index_bits", [(1, 1), (1, 4), (3, 2), (7, 5), (13, 5)])
 def test_round_trip_across_sparsity_pes_and_widths(sparsity, pes, index_bits):
     matrix = levelled_matrix(np.random.default_rng(int(sparsity * 1000) + pes), (60, 40), sparsity)
     encoding = encode(matrix, pes, index_bits)
@@ -41,7 +41,7 @@ def test_all_zero_rows_columns_and_whole_matrix():
 def test_single_nonzero_far_away_needs_exactly_the_counted_fillers():
     matrix = np.zeros((100, 30))
     matrix[77, 29] = -0.5  # position 29 * 100 + 77 = 2977 with one PE
-    for index_bits in (1, 2, 3, 8, 12):
+    for index_bits in (1, 2, 3, 5, 6):
         encoding = encode(matrix, 1, index_bits)
         expected_fillers = 2977 // filler_gap(index_bits)
         assert encoding.fillers == expected_fillers
@@ -65,8 +65,8 @@ def test_pes_get_balanced_nonzeros():
     rng = np.random.default_rng(3)
     matrix = levelled_matrix(rng, (64, 50), 0.0)
     matrix[:, :25][rng.random((64, 25)) < 0.9] = 0  # half the rows much sparser than the rest
-    encoding = encode(matrix, 5, 16)  # 16-bit gaps: no fillers, entries are nonzeros
-    counts = (encoding.entries != filler_gap(16)).sum(axis=1)
+    encoding = encode(matrix, 5, 6)
+    counts = ((encoding.entries & filler_gap(6)) != filler_gap(6)).sum(axis=1)  # kept weights per PE
     assert counts.max() - counts.min() <= np.abs(matrix).astype(bool).sum(axis=0).max()
     assert counts.max() <= 1.1 * np.count_nonzero(matrix) / 5 + 64
 
@@ -76,7 +76,7 @@ def test_choose_minimises_bits_under_the_cycle_target_like_brute_force():
     for target in (None, 200, 60, 25):
         choice = choose(matrix, target, max_pes=16)
         candidates = []
-        for pes, index_bits in itertools.product(range(1, 17) if target else [1], range(1, 17)):
+        for pes, index_bits in itertools.product(range(1, 17) if target else [1], range(1, max_index_bits(30) + 1)):
             encoding = encode(matrix, pes, index_bits)
             if target is None or encoding.cycles <= target:
                 rows = encoding.rows.shape[1] * encoding.row_bits * pes if pes > 1 else 0
@@ -108,3 +108,22 @@ def test_bram18_geometry():
     assert small.bram18 == 0 and small.lutram_luts == 8  # 80 bits: LUTRAM, 64 deep x 1 per LUT
     four = sparse_footprint(4, 1000, 13, 100, 9)  # row tables of 900 bits each: LUTRAM
     assert four.bram18 == 4 * bram18_blocks(1000, 13) and four.lutram_luts == 4 * 2 * 9
+
+
+@pytest.mark.parametrize("n_in", [1, 2, 7, 8, 25, 500])
+def test_no_entry_advances_more_than_one_row(n_in):
+    """The kernel steps (row, column) with one compare and subtract: every advance must be at most n_in."""
+    k = max_index_bits(n_in)
+    assert filler_gap(k) <= n_in < filler_gap(k + 1)
+    with pytest.raises(ValueError, match="past a whole row"):
+        encode(np.ones((n_in, 3)), 1, k + 1)
+    matrix = levelled_matrix(np.random.default_rng(n_in), (n_in, 12), 0.97)
+    matrix[:, 4:9] = 0  # whole empty rows: fillers must cross them one row at a time
+    choice = choose(matrix, max_cycles=None)
+    assert choice.index_bits <= k
+    for pes in (1, 3):
+        encoding = encode(matrix, pes, k)
+        gaps = encoding.entries & filler_gap(k)
+        advances = np.where(gaps == filler_gap(k), filler_gap(k), gaps + 1)
+        assert advances.max() <= n_in
+        assert np.array_equal(decode(encoding), matrix)

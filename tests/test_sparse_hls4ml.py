@@ -73,10 +73,10 @@ def test_compressed_lenet5_fits_pynq_z2_and_memory_matches_the_encoder(lenet5_sp
         assert layers[name]["nonzeros"] == np.count_nonzero(matrix)
 
 
-def test_digits_model_all_sparse_equals_its_dense_build(default_build, tmp_path):
+def test_digits_model_all_sparse_on_several_pes_equals_its_dense_build(default_build, digits_sparse_build):
     dense_dir, _ = default_build
-    result = run_flow("compile", "--out", str(tmp_path / "sparse"), "--sparse", "all", "--no-progress")
-    assert result.returncode == 0, result.stderr[-3000:]
-    report = json.loads((tmp_path / "sparse" / "csim.json").read_text())
+    report = json.loads((digits_sparse_build / "csim.json").read_text())
     assert set(report["kernels"].values()) == {"sparse"} and report["passed"]
-    assert np.array_equal(np.load(tmp_path / "sparse" / "csim_outputs.npy"), np.load(dense_dir / "csim_outputs.npy"))
+    pes = [layer["pes"] for layer in json.loads((digits_sparse_build / "memory.json").read_text())["layers"]]
+    assert pes == [1, 16, 16, 5]
+    assert np.array_equal(np.load(digits_sparse_build / "csim_outputs.npy"), np.load(dense_dir / "csim_outputs.npy"))

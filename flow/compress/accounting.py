@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
-from ..sparse.encoding import MAX_INDEX_BITS, relative_index_cost
+from ..sparse.encoding import max_index_bits, relative_index_cost
 from .channels import wasted_weights
 
 FLOAT_BITS = 32
@@ -36,10 +36,13 @@ class LayerAccount:
 
 
 def best_index_width(mask: np.ndarray, bits: int) -> tuple[int, int, int]:
-    """(width, entries, total index bits) for the width that minimises weight plus index bits."""
+    """(width, entries, total index bits) for the width that minimises weight plus index bits.
+
+    `mask` is [out, in, ...] (PyTorch's order); widths stop where the kernel's would, one row of inputs.
+    """
     positions = np.flatnonzero(mask.reshape(-1))
     best = None
-    for width in range(1, MAX_INDEX_BITS + 1):
+    for width in range(1, max_index_bits(int(np.prod(mask.shape[1:]))) + 1):
         entries, escapes = relative_index_cost(positions, width)
         total = entries * width + (entries - escapes) * bits
         if best is None or total < best[0]:

@@ -21,11 +21,11 @@ from pathlib import Path
 import numpy as np
 
 from ..boards import Board
+from ..sparse.encoding import max_index_bits
 from .kernels import (DenseKernel, Estimate, LayerShape, SparseKernel, dsp_per_product, estimate_dense,
                        estimate_sparse)
 
 PORTIONS = tuple(float(p) for p in np.round(np.concatenate([np.arange(0.10, 0.95, 0.05), [0.96, 0.97, 0.98, 0.99]]), 2))
-MAX_INDEX_BITS = 16
 DSP_SHARE = 0.25  # the dense reference layer gets a quarter of the board's DSPs
 SCALED = ("latency", "interval", "dsp", "bram18", "lut", "ff")
 
@@ -55,8 +55,8 @@ def expected_entries(nonzeros: int, pruned: float, index_bits: int) -> float:
     return nonzeros / (1 - pruned**span) if pruned < 1 else float("inf")
 
 
-def best_index_bits(nonzeros: int, pruned: float, code_bits: int) -> int:
-    return min(range(1, MAX_INDEX_BITS + 1),
+def best_index_bits(nonzeros: int, pruned: float, code_bits: int, n_in: int) -> int:
+    return min(range(1, max_index_bits(n_in) + 1),
                key=lambda k: expected_entries(nonzeros, pruned, k) * (k + code_bits))
 
 
@@ -91,13 +91,13 @@ class Comparison:
     def sparse_at_budget(self, pruned: float) -> tuple[SparseKernel, Estimate] | None:
         """The most PEs (one output row at least each) whose estimate fits the budget; None if not even one does."""
         nonzeros = max(1, int(round((1 - pruned) * self.shape.weights)))
-        index_bits = best_index_bits(nonzeros, pruned, self.code_bits)
+        index_bits = best_index_bits(nonzeros, pruned, self.code_bits, self.shape.n_in)
         entries = expected_entries(nonzeros, pruned, index_bits)
         pruned_shape = replace(self.shape, nonzeros=nonzeros)
 
         def build(pes: int):
-            kernel = SparseKernel(pes=pes, entries=math.ceil(entries / pes), index_bits=index_bits,
-                                  code_bits=self.code_bits)
+            kernel = SparseKernel(pes=pes, entries=math.ceil(entries / pes), rows=math.ceil(self.shape.n_out / pes),
+                                  index_bits=index_bits, code_bits=self.code_bits)
             return kernel, self.corrections.apply("sparse", estimate_sparse(pruned_shape, kernel, self.level_bits))
 
         best = None

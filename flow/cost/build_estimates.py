@@ -104,8 +104,8 @@ def write_estimates(build_dir: Path, hls_model, board: Board, config: BuildConfi
     for node in weight_layers(hls_model):
         shape = layer_shape(node)
         plan = memory[node.name]
-        sparse_kernel = SparseKernel(pes=plan["pes"], entries=plan["cycles"], index_bits=plan["index_bits"],
-                                     code_bits=plan["code_bits"], io_type=settings["io_type"])
+        sparse_kernel = SparseKernel(pes=plan["pes"], entries=plan["cycles"], rows=plan["rows_per_pe"],
+                                     index_bits=plan["index_bits"], code_bits=plan["code_bits"])
         dense, sparse = estimate_dense(shape, dense_kernel), estimate_sparse(shape, sparse_kernel)
         kernel = "sparse" if is_sparse(node) else "dense"
         layer = {

@@ -30,7 +30,10 @@ CALIBRATED = {
 CONSTANT_LUT_BITS = 8  # constant products with weights this narrow become LUT logic
 DSP_MIN_PRODUCT_BITS = 20  # a variable product narrower than this (w + a bits) stays in LUTs
 DSP_A_BITS, DSP_B_BITS = 25, 18  # DSP48E1 multiplier; DSP48E2 is 27 x 18, within a DSP of this here
-SPARSE_PIPELINE_DEPTH = 6  # entry read, decode, position divide, input mux, multiply, accumulate
+# hls/nnet_sparse.h per call: the Entries pipeline (entry read, column step, input mux, level
+# lookup, multiply, accumulate) and the Rows pipeline (acc read, bias add, cast) fill once each
+SPARSE_ENTRIES_DEPTH, SPARSE_ROWS_DEPTH = 6, 3
+SPARSE_CALL_OVERHEAD = SPARSE_ENTRIES_DEPTH + SPARSE_ROWS_DEPTH
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,7 @@ class LayerShape:
     positions: int = 1  # output positions per inference (pixels of a convolution)
     input_positions: int | None = None  # pixels an io_stream convolution reads (its line buffer's loop); None: positions
     nonzeros: int | None = None  # None: unknown, taken as dense
+    stream_packets: int = 0  # packets an io_stream fully connected layer reads plus writes per call
     weight_bits: int = 16
     input_bits: int = 16
 
@@ -64,13 +68,14 @@ class DenseKernel:
 
 @dataclass(frozen=True)
 class SparseKernel:
-    """flow's sparse product: `pes` PEs, each walking `entries` words (the slowest PE's count, fillers included)."""
+    """flow's sparse product: `pes` PEs, each walking `entries` words (the slowest PE's count, fillers
+    included) and then writing out its `rows` output rows."""
 
     pes: int
     entries: int
+    rows: int
     index_bits: int
     code_bits: int
-    io_type: str = "io_parallel"
 
 
 @dataclass(frozen=True)
@@ -145,22 +150,31 @@ def estimate_dense(shape: LayerShape, kernel: DenseKernel, constants: dict = CAL
                     lut=int(lut), ff=int(ff))
 
 
+def sparse_call_cycles(kernel: SparseKernel) -> int:
+    """Cycles of one nnet::SparseDense::dense call: both loops at II=1, PEs in parallel inside them."""
+    return kernel.entries + kernel.rows + SPARSE_CALL_OVERHEAD
+
+
 def estimate_sparse(shape: LayerShape, kernel: SparseKernel, weight_bits: int | None = None) -> Estimate:
     """flow's sparse kernel: per PE one entry per cycle; the level table makes each product a variable one."""
     bits = weight_bits or shape.weight_bits
     acc_bits = accumulator_bits(shape)
-    per_vector = kernel.entries + SPARSE_PIPELINE_DEPTH
-    if kernel.io_type == "io_stream":
-        per_vector += CALIBRATED["stream_overhead_cycles"]
-    # the line buffer reads every input pixel; the product runs at each output pixel
+    per_vector = sparse_call_cycles(kernel)
+    if shape.positions == 1:
+        per_vector += shape.stream_packets  # nnet::sparse_dense's stream loops, one packet per cycle
+    # the line buffer reads every input pixel (not pipelined around the call: one pixel step each);
+    # the product runs at each output pixel
     cycles = shape.positions * per_vector + max(0, (shape.input_positions or shape.positions) - shape.positions)
     product_dsp = dsp_per_product(bits, shape.input_bits)
     input_mux = input_mux_luts(shape.n_in, shape.input_bits)  # every PE may read any input
-    position_logic = 3 * int(math.ceil(math.log2(max(shape.weights, 2))))  # cursor, divide by n_in, compare
+    column_bits = int(math.ceil(math.log2(max(2 * shape.n_in, 2)))) + 1
+    row_bits = int(math.ceil(math.log2(max(kernel.rows + 1, 2))))
+    position_logic = 3 * column_bits + row_bits  # column add, compare, subtract; row counter
     levels = (2 ** kernel.code_bits) * bits // 6 + 1
     pe_lut = input_mux + position_logic + levels + acc_bits + (0 if product_dsp else lut_product_cost(bits, shape.input_bits))
     memory = array_footprint(kernel.entries, kernel.index_bits + kernel.code_bits, copies=kernel.pes)
+    finished_rows = array_footprint(kernel.rows, acc_bits, copies=kernel.pes)  # acc[pe][row]
     return Estimate(latency=int(cycles), interval=int(cycles),
-                    dsp=int(kernel.pes * product_dsp), bram18=int(memory.bram18),
-                    lut=int(kernel.pes * pe_lut + memory.lutram_luts),
-                    ff=int(kernel.pes * (acc_bits + 2 * int(math.ceil(math.log2(max(shape.weights, 2)))))))
+                    dsp=int(kernel.pes * product_dsp), bram18=int(memory.bram18 + finished_rows.bram18),
+                    lut=int(kernel.pes * pe_lut + memory.lutram_luts + finished_rows.lutram_luts),
+                    ff=int(kernel.pes * (acc_bits + column_bits + row_bits)))

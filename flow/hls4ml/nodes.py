@@ -35,8 +35,13 @@ def layer_shape(node) -> LayerShape:
     dense = "Dense" in node.class_name
     positions = 1 if dense else node.get_attr("out_height") * node.get_attr("out_width")
     input_positions = None if dense else node.get_attr("in_height") * node.get_attr("in_width")
+    stream_packets = 0
+    if dense and node.model.config.get_config_value("IOType") == "io_stream":
+        # n_elem values per stream word (hls4ml's nnet::array; a flattened input keeps its producer's)
+        stream_packets = (n_in // node.get_input_variable().type.n_elem
+                          + n_out // node.get_output_variable().type.n_elem)
     return LayerShape(name=node.name, n_in=int(n_in), n_out=int(n_out), positions=int(positions),
-                      input_positions=input_positions,
+                      input_positions=input_positions, stream_packets=int(stream_packets),
                       nonzeros=int(nonzeros), weight_bits=int(weight_bits),
                       input_bits=int(node.get_input_variable().type.precision.width))
 

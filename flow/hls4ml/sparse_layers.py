@@ -14,6 +14,7 @@ from hls4ml.model.types import IntegerPrecisionType, NamedType
 
 from ..errors import FlowError
 from ..sparse.encoding import choose, encode
+from ..sparse.memory import entries_storage
 from .nodes import DENSE_WEIGHT_LAYERS, weight_matrix_shape
 
 SPARSE_KEY = "SparseKernels"
@@ -74,5 +75,7 @@ class UseSparseKernels(OptimizerPass):
         sparse_node.set_attr("sparse_levels", encoding.levels.tolist())
         sparse_node.set_attr("sparse_row_table", encoding.rows.reshape(-1).tolist())
         sparse_node.set_attr("sparse_dense_weight_bits", int(weights.type.precision.width))
+        sparse_node.set_attr("sparse_storage", entries_storage(encoding.pes, encoding.entries_per_pe,
+                                                               encoding.entry_bits))
         model.replace_node(node, sparse_node)
         return True

@@ -33,6 +33,7 @@ sparse_mult_template = """struct config{index}{suffix} : nnet::sparse_dense_conf
     static const unsigned n_rows = {sparse_rows};
     static const unsigned index_bits = {sparse_index_bits};
     static const unsigned code_bits = {sparse_code_bits};
+    static const unsigned storage = nnet::sparse_{sparse_storage};
     typedef {accum_t.name} accum_t;
     typedef {bias_t.name} bias_t;
     typedef {weight_t.name} weight_t;
@@ -96,6 +97,14 @@ class SparseConv2DConfigTemplate(Conv2DConfigTemplate):
         super(Conv2DConfigTemplate, self).__init__(SparseConv2D)
         self.template = conv2d_config_template
         self.mult_template = None
+
+    def _default_config_params(self, node):
+        params = super()._default_config_params(node)
+        # hls4ml's line buffer pipelines its pixel loop at II = reuse factor under nnet::latency, which
+        # would unroll the entries walk; under nnet::resource each pixel calls the kernel, whose own
+        # loops are pipelined. The node itself stays `latency`: hls4ml transposes resource weights.
+        params["strategy"] = "resource"
+        return params
 
     def format(self, node):
         # Conv2DConfigTemplate fills mult_template with its own mult parameters (n_in, n_out, ...)

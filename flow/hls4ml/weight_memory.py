@@ -7,7 +7,7 @@ import numpy as np
 
 from ..errors import FlowError
 from ..sparse.encoding import choose, code_bits_for, level_table
-from ..sparse.memory import Footprint, dense_footprint, sparse_footprint
+from ..sparse.memory import Footprint, dense_footprint, entries_storage, sparse_footprint
 from .nodes import is_sparse, weight_layers, weight_matrix_shape
 
 
@@ -23,7 +23,9 @@ class LayerMemory:
     index_bits: int
     code_bits: int
     cycles: int  # sparse: entries of the slowest PE per input vector
+    rows_per_pe: int
     fillers: int
+    entries_storage: str  # bram | lutram: where the sparse kernel's entry ROMs are bound
     dense: Footprint
     sparse: Footprint
 
@@ -52,7 +54,8 @@ def layer_memory(node) -> LayerMemory:
     return LayerMemory(
         name=node.name, kernel=kernel, n_in=int(n_in), n_out=int(n_out), nonzeros=int(nonzeros),
         weight_bits=int(weight_bits), pes=int(pes), index_bits=int(index_bits), code_bits=int(code_bits),
-        cycles=int(cycles), fillers=int(fillers),
+        cycles=int(cycles), rows_per_pe=int(rows_per_pe), fillers=int(fillers),
+        entries_storage=entries_storage(pes, cycles, index_bits + code_bits),
         dense=dense_footprint(n_in, n_out, weight_bits),
         sparse=sparse_footprint(pes, cycles, index_bits + code_bits, rows_per_pe, row_bits),
     )

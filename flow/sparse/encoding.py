@@ -11,6 +11,9 @@ position `local_row * n_in + input`; every entry is one word `(code << k) | gap`
 Codes never stand for zero (zero means pruned), so a filler costs its k index bits and no
 weight bits; its code field is still stored, because the entry word has a fixed width.
 PEs with fewer entries are padded with fillers to the longest PE: P PEs take that many cycles.
+
+k is at most log2(n_in + 1), so no advance (at most 2**k - 1) is longer than a row: the kernel
+tracks (row, column) with one compare and subtract per entry instead of dividing by n_in.
 """
 from __future__ import annotations
 
@@ -65,6 +68,11 @@ def filler_gap(index_bits: int) -> int:
     return 2**index_bits - 1
 
 
+def max_index_bits(n_in: int) -> int:
+    """The widest gap field whose longest advance, 2**k - 1 positions, stays within one row of n_in."""
+    return min(MAX_INDEX_BITS, max(1, int(n_in + 1).bit_length() - 1))
+
+
 def level_table(matrix: np.ndarray) -> np.ndarray:
     return np.unique(matrix[matrix != 0]).astype(np.float64)
 
@@ -106,6 +114,9 @@ def encode(matrix: np.ndarray, pes: int, index_bits: int) -> SparseEncoding:
     if not 1 <= index_bits <= MAX_INDEX_BITS:
         raise ValueError(f"index_bits must be 1..{MAX_INDEX_BITS}, got {index_bits}")
     n_in, n_out = matrix.shape
+    if index_bits > max_index_bits(n_in):
+        raise ValueError(f"index_bits {index_bits} would let one entry advance past a whole row of {n_in} inputs "
+                         f"(at most {max_index_bits(n_in)})")
     if not 1 <= pes <= n_out:
         raise ValueError(f"pes must be 1..n_out ({n_out}), got {pes}")
     levels = level_table(matrix)
@@ -141,19 +152,22 @@ def encode(matrix: np.ndarray, pes: int, index_bits: int) -> SparseEncoding:
 
 
 def decode(encoding: SparseEncoding) -> np.ndarray:
-    """The dense [n_in, n_out] matrix back, walking entries exactly as the HLS kernel does."""
+    """The dense [n_in, n_out] matrix back, walking entries exactly as the HLS kernel does:
+    a (row, column) counter per PE, at most one row step per entry."""
     matrix = np.zeros((encoding.n_in, encoding.n_out), dtype=np.float64)
     step = filler_gap(encoding.index_bits)
     for pe in range(encoding.pes):
-        cursor = -1
+        row, column = 0, -1
         for word in encoding.entries[pe]:
             gap = int(word) & step
-            if gap == step:
-                cursor += step
-                continue
-            cursor += gap + 1
-            row, column = divmod(cursor, encoding.n_in)
-            matrix[column, encoding.rows[pe, row]] = encoding.levels[int(word) >> encoding.index_bits]
+            column += step if gap == step else gap + 1
+            if column >= encoding.n_in:
+                column -= encoding.n_in
+                row += 1
+            if column >= encoding.n_in:
+                raise ValueError(f"an entry of PE {pe} advances more than one row")
+            if gap != step:
+                matrix[column, encoding.rows[pe, row]] = encoding.levels[int(word) >> encoding.index_bits]
     return matrix
 
 
@@ -187,7 +201,7 @@ def choose(matrix: np.ndarray, max_cycles: int | None = None, max_pes: int = 64)
         owned = assign_rows(mask.sum(axis=0), pes)
         positions = [pe_positions(mask, rows) for rows in owned]
         rows_per_pe = max(len(rows) for rows in owned)
-        for index_bits in range(1, MAX_INDEX_BITS + 1):
+        for index_bits in range(1, max_index_bits(matrix.shape[0]) + 1):
             cycles = max(1, max(relative_index_cost(p, index_bits)[0] for p in positions))
             if max_cycles is not None and cycles > max_cycles:
                 continue

@@ -48,6 +48,11 @@ def dense_footprint(n_in: int, n_out: int, weight_bits: int) -> Footprint:
     return array_footprint(n_in * n_out, weight_bits)
 
 
+def entries_storage(pes: int, entries_per_pe: int, entry_bits: int) -> str:
+    """bram or lutram: what the sparse kernel binds its entry ROMs to, as counted here."""
+    return "bram" if array_footprint(entries_per_pe, entry_bits, copies=pes).bram18 else "lutram"
+
+
 def sparse_footprint(pes: int, entries_per_pe: int, entry_bits: int, rows_per_pe: int, row_bits: int) -> Footprint:
     entries = array_footprint(entries_per_pe, entry_bits, copies=pes)
     rows = array_footprint(rows_per_pe, row_bits, copies=pes) if pes > 1 else NOTHING

@@ -2,7 +2,8 @@
 
 The model is converted with every layer dense first: that conversion fixes each layer's shape and
 precisions, from which `--sparse` is resolved to hls4ml layer names (break-even on the board for
-`auto`) and an output too wide for a stream word is narrowed. Kernels and types are set at
+`auto`) and an output too wide for a stream word is narrowed. A model with sparse layers is built
+io_stream. Kernels and types are set at
 conversion, so when either changes the config, the chosen config is converted once more; that
 model is the one written, and the later steps of this build use it.
 """
@@ -94,6 +95,10 @@ def run(ctx: StepContext) -> dict:
         source_layers = artifacts.read_json(ctx.build_dir, artifacts.SOURCE).get("weight_layers", [])
         selected = sparse_layers(ctx.config.sparse, all_dense, ctx.board, source_layers)
         hls_config["Model"][SPARSE_KEY]["select"] = selected
+        if selected:
+            # io_parallel pipelines the whole top, which would unroll the sparse entries walk; io_stream
+            # runs each layer as its own process, where the kernel's loops are pipelined as estimated
+            settings["io_type"] = "io_stream"
         # a Keras model's output type comes from its own quantizers, or the default precision
         narrowed = (None if source_kind(ctx.build_dir) == "keras"
                     else narrow_output(all_dense, hls_config, ctx.path(MODEL_CLEAN)))
