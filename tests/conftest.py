@@ -1,5 +1,7 @@
 import io
+import json
 import os
+import re
 import subprocess
 import sys
 import traceback
@@ -66,3 +68,34 @@ def digits_sparse_build(tmp_path_factory) -> Path:
                       "--no-progress")
     assert result.returncode == 0, result.stderr[-3000:]
     return build_dir
+
+
+def sparse_layer_configs(build_dir: Path) -> dict[str, dict]:
+    """Per sparse layer of a build's project: the nnet function called, the kernel's config fields
+    (a convolution's configN_mult) and, for a convolution, its own configN's."""
+    firmware = build_dir / "hls4ml_prj" / "firmware"
+    parameters = (firmware / "parameters.h").read_text()
+
+    def fields(struct: str) -> dict[str, str]:
+        body = re.search(rf"struct {struct} : [^{{]*{{(.*?)\n}};", parameters, re.S).group(1)
+        return dict(re.findall(r"static const unsigned (\w+) = ([\w:]+);", body))
+
+    configs = {}
+    calls = re.findall(r"nnet::(\w+)<[^>]*config(\d+)>\([^;]*\);\s*//\s*(\S+)", (firmware / "myproject.cpp").read_text())
+    for function, index, name in calls:
+        if function == "sparse_dense":
+            configs[name] = {"function": function, "kernel": fields(f"config{index}")}
+        elif f"struct config{index}_mult : nnet::sparse_dense_config" in parameters:
+            configs[name] = {"function": function, "kernel": fields(f"config{index}_mult"),
+                             "layer": fields(f"config{index}")}
+    return configs
+
+
+def assert_sparse_configs_follow_memory_json(build_dir: Path, configs: dict[str, dict]) -> None:
+    memory = {layer["name"]: layer for layer in json.loads((build_dir / "memory.json").read_text())["layers"]}
+    assert set(configs) == {name for name, layer in memory.items() if layer["kernel"] == "sparse"}
+    for name, config in configs.items():
+        # the entry ROMs are bound where memory.json counted them
+        assert config["kernel"]["storage"] == f"nnet::sparse_{memory[name]['entries_storage']}"
+        if "layer" in config:  # hls4ml's line buffer must not pipeline its pixel loop around the entries walk
+            assert config["layer"]["strategy"] == "nnet::resource"

@@ -4,13 +4,12 @@
 bench/sparse_lenet5.py compares the two on 1,000.
 """
 import json
-import re
 
 import numpy as np
 import pytest
 import torch
 
-from conftest import REPO, run_flow
+from conftest import REPO, assert_sparse_configs_follow_memory_json, run_flow, sparse_layer_configs
 from flow.sparse.encoding import choose
 
 LENET5 = REPO / "models" / "lenet5-admm-joint.pt"
@@ -48,28 +47,14 @@ def test_compressed_lenet5_sparse_csim_equals_dense_csim_on_mnist(lenet5_sparse,
         assert report["accuracy"]["csim"] > 0.97
 
 
-def config_fields(parameters: str, struct: str) -> dict[str, str]:
-    body = re.search(rf"struct {struct} : [^{{]*{{(.*?)\n}};", parameters, re.S).group(1)
-    return dict(re.findall(r"static const unsigned (\w+) = ([\w:]+);", body))
-
-
 def test_sparse_project_really_uses_the_sparse_kernel(lenet5_sparse):
     firmware = lenet5_sparse / "hls4ml_prj" / "firmware"
     assert (firmware / "nnet_utils" / "nnet_sparse.h").is_file()
-    parameters = (firmware / "parameters.h").read_text()
-    assert parameters.count("using kernel = nnet::SparseDense") == 4
-    calls = re.findall(r"nnet::(\w+)<[^>]*config(\d+)>\([^;]*\);\s*//\s*(\S+)", (firmware / "myproject.cpp").read_text())
-    config_of = {name: index for function, index, name in calls}
-    assert sorted(name for function, _, name in calls if function == "sparse_dense") == LENET5_LAYERS[2:]
-    memory = {layer["name"]: layer for layer in json.loads((lenet5_sparse / "memory.json").read_text())["layers"]}
-    for name in LENET5_LAYERS:
-        conv = name.startswith("Conv2D")
-        kernel_config = config_fields(parameters, f"config{config_of[name]}{'_mult' if conv else ''}")
-        # the entry ROMs are bound where memory.json counted them
-        assert kernel_config["storage"] == f"nnet::sparse_{memory[name]['entries_storage']}"
-        if conv:  # hls4ml's line buffer must not pipeline its pixel loop around the entries walk
-            assert config_fields(parameters, f"config{config_of[name]}")["strategy"] == "nnet::resource"
-    assert {layer["entries_storage"] for layer in memory.values()} == {"bram", "lutram"}
+    assert (firmware / "parameters.h").read_text().count("using kernel = nnet::SparseDense") == 4
+    configs = sparse_layer_configs(lenet5_sparse)
+    assert sorted(name for name, config in configs.items() if config["function"] == "sparse_dense") == LENET5_LAYERS[2:]
+    assert_sparse_configs_follow_memory_json(lenet5_sparse, configs)
+    assert {config["kernel"]["storage"] for config in configs.values()} == {"nnet::sparse_bram"}
 
 
 def test_compressed_lenet5_fits_pynq_z2_and_memory_matches_the_encoder(lenet5_sparse, lenet5_dense):

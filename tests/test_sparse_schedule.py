@@ -14,6 +14,7 @@ import subprocess
 import numpy as np
 import pytest
 
+from conftest import assert_sparse_configs_follow_memory_json, sparse_layer_configs
 from flow.cost.kernels import SPARSE_CALL_OVERHEAD
 
 pytestmark = pytest.mark.skipif(shutil.which("g++") is None, reason="g++ not on PATH")
@@ -78,3 +79,9 @@ def test_sparse_latency_estimate_is_the_counted_loop_iterations_plus_fixed_overh
             cycles += shape["input_positions"] - shape["positions"]  # line-buffer steps that produce no output
         assert layer["sparse"]["estimate"]["latency"] - cycles == count["calls"] * SPARSE_CALL_OVERHEAD
     assert {(True, 1), (True, 16), (False, 16), (False, 5)} <= pes  # conv and fully connected, several P
+
+
+def test_digits_build_binds_its_small_entry_roms_to_lutram(digits_sparse_build):
+    configs = sparse_layer_configs(digits_sparse_build)
+    assert_sparse_configs_follow_memory_json(digits_sparse_build, configs)
+    assert {config["kernel"]["storage"] for config in configs.values()} == {"nnet::sparse_lutram"}
