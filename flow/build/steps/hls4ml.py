@@ -2,8 +2,8 @@
 
 The model is converted with every layer dense first: that conversion fixes each layer's shape and
 precisions, from which `--sparse` is resolved to hls4ml layer names (break-even on the board for
-`auto`) and an output too wide for a stream word is narrowed. A model with sparse layers is built
-io_stream. Kernels and types are set at
+`auto`) and an output too wide for a stream word is narrowed. An io_parallel model with sparse
+layers gets hls4ml's dataflow pipeline style. Kernels and types are set at
 conversion, so when either changes the config, the chosen config is converted once more; that
 model is the one written, and the later steps of this build use it.
 """
@@ -95,10 +95,11 @@ def run(ctx: StepContext) -> dict:
         source_layers = artifacts.read_json(ctx.build_dir, artifacts.SOURCE).get("weight_layers", [])
         selected = sparse_layers(ctx.config.sparse, all_dense, ctx.board, source_layers)
         hls_config["Model"][SPARSE_KEY]["select"] = selected
-        if selected:
-            # io_parallel pipelines the whole top, which would unroll the sparse entries walk; io_stream
-            # runs each layer as its own process, where the kernel's loops are pipelined as estimated
-            settings["io_type"] = "io_stream"
+        if selected and settings["io_type"] == "io_parallel":
+            # hls4ml pipelines an io_parallel top, which would unroll the sparse entries walk; as a dataflow
+            # region (what hls4ml picks itself for Resource-strategy layers) each layer is a process
+            # whose own loops are pipelined, as estimated
+            hls_config["Model"]["PipelineStyle"] = "dataflow"
         # a Keras model's output type comes from its own quantizers, or the default precision
         narrowed = (None if source_kind(ctx.build_dir) == "keras"
                     else narrow_output(all_dense, hls_config, ctx.path(MODEL_CLEAN)))
