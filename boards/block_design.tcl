@@ -4,25 +4,39 @@
 #
 # params.tcl (written by the bitstream step from boards/<board>.yaml and bundle/metadata.json) sets
 # the flow_* variables below. Per-family differences live in the table, not in branches: the PS
-# IP, its automation rule, the slave port the DMA writes DDR through, the master port that
-# reaches the DMA's and the IP's registers, and the PL clock pin and its frequency setting.
-# The driver finds the DMA by its cell name (flow_dma_name) and PYNQ needs the .bit and .hwh
-# under one stem, so both are copied to flow_output_dir/flow_output_stem.{bit,hwh}.
+# IP, its automation rule and that rule's config, the PS settings the design relies on (set
+# explicitly, whatever the board preset did: the one PS master that reaches the DMA's and the IP's
+# registers on, every other PS master off, since an enabled master whose clock pin is left open
+# fails validation; the slave port the DMA writes DDR through; the PL clock and its reset), the
+# names of those ports, and the PL clock's frequency setting.
+# Every clock and reset comes from the axi4 automations, with Auto clocks: the design has one PL
+# clock, and the automation on the IP's s_axi_control also clocks and resets the IP (ap_clk and
+# ap_rst_n are associated with all its ports). Each automation maps its slave into the master's
+# address space, which is what the .hwh lists and PYNQ's ip_dict is built from.
+# The driver finds the DMA and the IP by their cell names (flow_dma_name, flow_ip_cell), at the top
+# of the design, and PYNQ needs the .bit and .hwh under one stem, so both are copied to
+# flow_output_dir/flow_output_stem.{bit,hwh}.
 
 source [lindex $argv 0]
 
 set families {
     zynq-7000 {
         ps_ip xilinx.com:ip:processing_system7 ps_cell processing_system7_0
-        rule xilinx.com:bd_rule:processing_system7
-        enable_slave {CONFIG.PCW_USE_S_AXI_HP0 {1}} slave S_AXI_HP0
-        master M_AXI_GP0 clock FCLK_CLK0 clock_setting CONFIG.PCW_FPGA0_PERIPHERAL_FREQMHZ
+        rule xilinx.com:bd_rule:processing_system7 rule_config {make_external "FIXED_IO, DDR" apply_board_preset "1"}
+        ps_settings {
+            CONFIG.PCW_USE_M_AXI_GP0 {1} CONFIG.PCW_USE_M_AXI_GP1 {0} CONFIG.PCW_USE_S_AXI_HP0 {1}
+            CONFIG.PCW_EN_CLK0_PORT {1} CONFIG.PCW_EN_RST0_PORT {1}
+        }
+        master M_AXI_GP0 slave S_AXI_HP0 clock_setting CONFIG.PCW_FPGA0_PERIPHERAL_FREQMHZ
     }
     zynq-ultrascale+ {
         ps_ip xilinx.com:ip:zynq_ultra_ps_e ps_cell zynq_ultra_ps_e_0
-        rule xilinx.com:bd_rule:zynq_ultra_ps_e
-        enable_slave {CONFIG.PSU__USE__S_AXI_GP2 {1}} slave S_AXI_HP0_FPD
-        master M_AXI_HPM0_FPD clock pl_clk0 clock_setting CONFIG.PSU__CRL_APB__PL0_REF_CTRL__FREQMHZ
+        rule xilinx.com:bd_rule:zynq_ultra_ps_e rule_config {apply_board_preset "1"}
+        ps_settings {
+            CONFIG.PSU__USE__M_AXI_GP0 {1} CONFIG.PSU__USE__M_AXI_GP1 {0} CONFIG.PSU__USE__M_AXI_GP2 {0}
+            CONFIG.PSU__USE__S_AXI_GP2 {1} CONFIG.PSU__FPGA_PL0_ENABLE {1} CONFIG.PSU__USE__FABRIC__RST {1}
+        }
+        master M_AXI_HPM0_FPD slave S_AXI_HP0_FPD clock_setting CONFIG.PSU__CRL_APB__PL0_REF_CTRL__FREQMHZ
     }
 }
 if {![dict exists $families $flow_family]} {
@@ -43,8 +57,8 @@ update_ip_catalog
 
 create_bd_design flow
 set ps [create_bd_cell -type ip -vlnv [latest_ip [family ps_ip]] [family ps_cell]]
-apply_bd_automation -rule [family rule] -config {make_external "FIXED_IO, DDR" apply_board_preset "1"} $ps
-set_property -dict [concat [family enable_slave] [list [family clock_setting] $flow_clock_mhz]] $ps
+apply_bd_automation -rule [family rule] -config [family rule_config] $ps
+set_property -dict [concat [family ps_settings] [list [family clock_setting] $flow_clock_mhz]] $ps
 
 set dma [create_bd_cell -type ip -vlnv [latest_ip xilinx.com:ip:axi_dma] $flow_dma_name]
 set_property -dict [list \
@@ -57,29 +71,24 @@ set_property -dict [list \
     CONFIG.c_mm2s_burst_size {16} \
     CONFIG.c_s2mm_burst_size {16}] $dma
 
-set nn [create_bd_cell -type ip -vlnv $flow_ip_vlnv $flow_ip_cell]
+create_bd_cell -type ip -vlnv $flow_ip_vlnv $flow_ip_cell
 connect_bd_intf_net [get_bd_intf_pins $flow_dma_name/M_AXIS_MM2S] [get_bd_intf_pins $flow_ip_cell/$flow_ip_in]
 connect_bd_intf_net [get_bd_intf_pins $flow_ip_cell/$flow_ip_out] [get_bd_intf_pins $flow_dma_name/S_AXIS_S2MM]
 
-set ps_cell [family ps_cell]
-set clock "/$ps_cell/[family clock]"
-apply_bd_automation -rule xilinx.com:bd_rule:axi4 \
-    -config [list Clk_master {Auto} Clk_slave {Auto} Clk_xbar {Auto} Master "/$ps_cell/[family master]" \
-                 Slave "/$flow_dma_name/S_AXI_LITE" intc_ip {New AXI Interconnect}] \
-    [get_bd_intf_pins $flow_dma_name/S_AXI_LITE]
-# the driver starts the IP and writes n_samples through its AXI-Lite port: the PS master reaches it on the
-# DMA's interconnect, and the automation assigns it an address PYNQ reads back from the .hwh
-apply_bd_automation -rule xilinx.com:bd_rule:axi4 \
-    -config [list Clk_master {Auto} Clk_slave {Auto} Clk_xbar {Auto} Master "/$ps_cell/[family master]" \
-                 Slave "/$flow_ip_cell/$flow_ip_control" intc_ip {Auto}] \
-    [get_bd_intf_pins $flow_ip_cell/$flow_ip_control]
-foreach channel {M_AXI_MM2S M_AXI_S2MM} {
+set ps_master "/[family ps_cell]/[family master]"
+# run on the end that is not connected yet: Vivado offers no automation on a connected port
+proc connect_axi {master slave interconnect new_end} {
     apply_bd_automation -rule xilinx.com:bd_rule:axi4 \
-        -config [list Clk_master $clock Clk_slave $clock Clk_xbar $clock Master "/$flow_dma_name/$channel" \
-                     Slave "/$ps_cell/[family slave]" intc_ip {Auto}] \
-        [get_bd_intf_pins $flow_dma_name/$channel]
+        -config [list Clk_master {Auto} Clk_slave {Auto} Clk_xbar {Auto} Master $master Slave $slave intc_ip $interconnect] \
+        [get_bd_intf_pins $new_end]
 }
-apply_bd_automation -rule xilinx.com:bd_rule:clkrst -config [list Clk $clock] [get_bd_pins $flow_ip_cell/ap_clk]
+# the driver starts the DMA through S_AXI_LITE, and the IP (n_samples, ap_start) through its AXI-Lite port,
+# on the same interconnect
+connect_axi $ps_master /$flow_dma_name/S_AXI_LITE {New AXI Interconnect} /$flow_dma_name/S_AXI_LITE
+connect_axi $ps_master /$flow_ip_cell/$flow_ip_control {Auto} /$flow_ip_cell/$flow_ip_control
+foreach channel {M_AXI_MM2S M_AXI_S2MM} {
+    connect_axi /$flow_dma_name/$channel "/[family ps_cell]/[family slave]" {Auto} /$flow_dma_name/$channel
+}
 validate_bd_design
 save_bd_design
 

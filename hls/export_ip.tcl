@@ -3,6 +3,8 @@
 #
 #   cd BUILD && vitis-run --mode hls --tcl ip/export_ip.tcl
 #
+# Written for Vitis HLS 2023.2 or newer, the first release whose vitis-run runs a Tcl script (UG1399
+# 2023.2, "vitis, v++, and vitis-run Commands"); the tool versions are in boards/README.md.
 # ip/export_ip.tcl (written by the synth step) sets the flow_* variables and sources this file.
 
 open_project -reset $flow_hls_project

@@ -140,8 +140,8 @@ class Accelerator:
         self.metadata = read_bundle(self.bundle)
         self.timeout_s = timeout_s
         self.overlay, self.allocate = (connect or self._load_overlay)(self.metadata)
-        self.dma = getattr(self.overlay, self.metadata["dma"])
-        self.ip = getattr(self.overlay, self.metadata["ip"]["cell"])
+        self.dma = self._cell(self.metadata["dma"], "the AXI DMA")
+        self.ip = self._cell(self.metadata["ip"]["cell"], "the model's HLS IP")
         self.input_codec = FixedPoint(self.metadata["input"]["precision"])
         self.output_codec = FixedPoint(self.metadata["output"]["precision"])
         self.sample_shape = tuple(self.metadata["input"]["shape"][1:])
@@ -162,6 +162,17 @@ class Accelerator:
         except Exception as exc:  # pynq raises RuntimeError("No Devices Found") off the board
             raise BundleError(f"cannot load {bitstream} ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__}); "
                               "run on the PYNQ board the bundle was built for") from None
+
+    def _cell(self, name: str, what: str):
+        """The overlay's handle on a block-design cell. PYNQ's overlay has one for each cell its register map
+        (ip_dict, read from the .hwh) lists, and that map holds only the cells the PS can address."""
+        try:
+            return getattr(self.overlay, name)
+        except AttributeError:
+            listed = ", ".join(sorted(getattr(self.overlay, "ip_dict", {}))) or "no cells"
+            raise BundleError(f"the overlay has no cell {name} ({what}); the register map of its .hwh lists "
+                              f"{listed}. The bitstream was not built for this bundle: rebuild it with "
+                              "flow compile --bitstream (boards/block_design.tcl) and copy the new bundle") from None
 
     def _check(self, inputs) -> np.ndarray:
         inputs = np.asarray(inputs)
