@@ -2,8 +2,9 @@
 //
 // One value per stream word: the model type's W bits, sign-extended (ap_int) or zero-extended
 // (ap_uint) into the word's container; samples back to back; TLAST on the last word of the batch.
-// flow writes firmware/flow_axis_top.cpp, whose top function calls these helpers once per sample
-// for n_samples samples (an AXI-Lite register), matching bundle/driver.py's stream format.
+// flow writes firmware/flow_axis_top.cpp, a dataflow region of three processes that each loop
+// over n_samples (an AXI-Lite register): read_* (words to the model's type), the model, write_*
+// (the model's type to words), matching bundle/driver.py's stream format.
 #ifndef FLOW_AXIS_TOP_H_
 #define FLOW_AXIS_TOP_H_
 
@@ -28,7 +29,7 @@ template <class bits_t, class value_t, class word_t> word_t to_word(const value_
     return word;
 }
 
-// io_stream models: packets of packet_t::size values
+// io_stream models: one sample of N values as packets of packet_t::size values
 template <class bits_t, class packet_t, unsigned N, class word_t>
 void read_packets(hls::stream<word_t> &words, hls::stream<packet_t> &packets) {
     for (unsigned i = 0; i < N / packet_t::size; i++) {
@@ -53,19 +54,57 @@ void write_packets(hls::stream<packet_t> &packets, hls::stream<word_t> &words, b
     }
 }
 
-// io_parallel models: plain arrays
-template <class bits_t, class value_t, unsigned N, class word_t> void read_array(hls::stream<word_t> &words, value_t values[N]) {
-    for (unsigned i = 0; i < N; i++) {
-        #pragma HLS PIPELINE
-        from_word<bits_t>(words.read(), values[i]);
+// the read and write processes of an io_stream top
+template <class bits_t, class packet_t, unsigned N, class word_t>
+void read_samples(hls::stream<word_t> &words, hls::stream<packet_t> &packets, unsigned n_samples) {
+    for (unsigned sample = 0; sample < n_samples; sample++) {
+        read_packets<bits_t, packet_t, N>(words, packets);
+    }
+}
+
+template <class bits_t, class packet_t, unsigned N, class word_t>
+void write_samples(hls::stream<packet_t> &packets, hls::stream<word_t> &words, unsigned n_samples) {
+    for (unsigned sample = 0; sample < n_samples; sample++) {
+        write_packets<bits_t, packet_t, N>(packets, words, sample + 1 == n_samples);
+    }
+}
+
+// the read and write processes of an io_parallel top: one value per FIFO slot, as on the wire
+template <class bits_t, class value_t, unsigned N, class word_t>
+void read_values(hls::stream<word_t> &words, hls::stream<value_t> &values, unsigned n_samples) {
+    for (unsigned sample = 0; sample < n_samples; sample++) {
+        for (unsigned i = 0; i < N; i++) {
+            #pragma HLS PIPELINE
+            value_t value;
+            from_word<bits_t>(words.read(), value);
+            values.write(value);
+        }
     }
 }
 
 template <class bits_t, class value_t, unsigned N, class word_t>
-void write_array(const value_t values[N], hls::stream<word_t> &words, bool last_sample) {
+void write_values(hls::stream<value_t> &values, hls::stream<word_t> &words, unsigned n_samples) {
+    for (unsigned sample = 0; sample < n_samples; sample++) {
+        for (unsigned i = 0; i < N; i++) {
+            #pragma HLS PIPELINE
+            bool last = sample + 1 == n_samples && i + 1 == N;
+            words.write(to_word<bits_t, value_t, word_t>(values.read(), last));
+        }
+    }
+}
+
+// inside an io_parallel top's model process: one sample between its FIFOs and the model's arrays
+template <class value_t, unsigned N> void read_array(hls::stream<value_t> &values, value_t array[N]) {
     for (unsigned i = 0; i < N; i++) {
         #pragma HLS PIPELINE
-        words.write(to_word<bits_t, value_t, word_t>(values[i], last_sample && i + 1 == N));
+        array[i] = values.read();
+    }
+}
+
+template <class value_t, unsigned N> void write_array(const value_t array[N], hls::stream<value_t> &values) {
+    for (unsigned i = 0; i < N; i++) {
+        #pragma HLS PIPELINE
+        values.write(array[i]);
     }
 }
 

@@ -59,6 +59,24 @@ def default_build(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
     return build_dir, result
 
 
+TFC = "reference/onnx/qonnx_model_zoo/MNIST__Brevitas_FINN_TFC__TFC__TFC_2W2A.onnx"
+TFC_SAMPLES = 200
+
+
+def tfc_compile_args(shared_dir: Path, build_dir: Path) -> list[str]:
+    return ["compile", "--model", str(shared_dir / TFC), "--board", "pynq-z2", "--data-dir",
+            str(shared_dir / "data" / "mnist"), "--n-samples", str(TFC_SAMPLES), "--out", str(build_dir), "--no-progress"]
+
+
+@pytest.fixture(scope="session")
+def tfc_build(tmp_path_factory, shared_dir) -> Path:
+    """FINN's TFC_2W2A, a dense-only MLP (io_parallel), built as `flow compile` builds it by default."""
+    build_dir = tmp_path_factory.mktemp("tfc") / "build"
+    result = run_flow(*tfc_compile_args(shared_dir, build_dir))
+    assert result.returncode == 0, result.stderr[-3000:]
+    return build_dir
+
+
 @pytest.fixture(scope="session")
 def digits_sparse_build(tmp_path_factory) -> Path:
     """The default digits model with every layer sparse, and a cycle target that gives three of its

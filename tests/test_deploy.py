@@ -1,6 +1,7 @@
 """The deploy bundle and its board driver: fixed-point codec, integrity checks, bounded DMA waits, Python 3.10 + numpy/pynq only."""
 import ast
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -115,62 +116,6 @@ def test_wrong_input_shape_is_one_line(default_build, tmp_path):
 def test_metadata_names_what_the_driver_needs(default_build):
     metadata = json.loads((default_build[0] / "bundle" / "metadata.json").read_text())
     assert FixedPoint(metadata["input"]["precision"]).bits == 32 and FixedPoint(metadata["output"]["precision"]).bits == 8
-
-
-@pytest.mark.parametrize("board_name", sorted(p.stem for p in (REPO / "boards").glob("*.yaml")))
-def test_block_design_tcl_under_stubbed_vivado(board_name, default_build, tmp_path):
-    """boards/block_design.tcl run by tclsh against recording stubs: every cell and pin the driver relies on exists,
-    the DMA's stream widths are the bundle's containers, and the .bit and .hwh land under one stem."""
-    from flow.deploy import DMA_NAME
-    from flow.build.steps.bitstream import BLOCK_DESIGN, IP, block_design_params
-    from flow.tools import tcl_assignments
-
-    tclsh = shutil.which("tclsh")
-    if tclsh is None:
-        pytest.skip("tclsh not on PATH")
-    board = load_board(board_name)
-    metadata = json.loads((default_build[0] / "bundle" / "metadata.json").read_text())
-    params = block_design_params(tmp_path, board, metadata["input"]["precision"], metadata["output"]["precision"])
-    (tmp_path / "params.tcl").write_text(tcl_assignments(params))
-    impl = tmp_path / "vivado" / "project" / "flow_bd.runs" / "impl_1"
-    impl.mkdir(parents=True)
-    (impl / "flow_wrapper.bit").write_bytes(b"bit")
-    (tmp_path / "flow.hwh").write_text("<hwh/>")
-    run = subprocess.run([tclsh, str(REPO / "tests" / "vivado_stub.tcl"), str(BLOCK_DESIGN), str(tmp_path / "params.tcl"),
-                          str(tmp_path / "calls.log"), str(tmp_path / "flow.hwh")], capture_output=True, text=True)
-    assert run.returncode == 0, run.stderr
-    calls = [line.split("|") for line in (tmp_path / "calls.log").read_text().splitlines()]
-    cells = {name: vlnv for kind, vlnv, name, *_ in (c for c in calls if c[0] == "cell")}
-    ps_cell = "processing_system7_0" if board.family == "zynq-7000" else "zynq_ultra_ps_e_0"
-    assert set(cells) == {ps_cell, DMA_NAME, IP["cell"]} and DMA_NAME == metadata["dma"]
-    assert cells[DMA_NAME] == "xilinx.com:ip:axi_dma:10.2" and cells[IP["cell"]] == IP["vlnv"]  # newest IP version
-    assert ["project", "flow_bd", params["flow_project_dir"], board.part] in calls
-    properties = {(c[1], c[2]): c[3] for c in calls if c[0] == "property"}
-    assert properties[("project", "board_part")].split(":")[1] == board.board_part_pattern.split(":")[1]
-    dma = f"/{DMA_NAME}"
-    assert properties[(dma, "CONFIG.c_m_axis_mm2s_tdata_width")] == "32" == str(params["flow_in_width"])
-    assert properties[(dma, "CONFIG.c_s_axis_s2mm_tdata_width")] == "8" == str(params["flow_out_width"])
-    assert properties[(dma, "CONFIG.c_m_axi_mm2s_data_width")] == str(board.dma_data_width)
-    assert properties[(dma, "CONFIG.c_include_sg")] == "0"  # simple mode: the driver's transfer() per buffer
-    connects = {(c[1], c[2]) for c in calls if c[0] == "connect"}
-    assert connects == {(f"{dma}/M_AXIS_MM2S", f"/{IP['cell']}/{IP['in']}"),
-                        (f"/{IP['cell']}/{IP['out']}", f"{dma}/S_AXIS_S2MM")}
-    axi = {(c[2], c[3]) for c in calls if c[0] == "axi"}
-    masters = {master for master, slave in axi if slave == f"{dma}/S_AXI_LITE"}
-    assert len(masters) == 1 and masters.pop().startswith(f"/{ps_cell}/M_AXI")  # the PS reaches the DMA's registers
-    # ... and the IP's: the driver writes n_samples and ap_start there (metadata.json "ip")
-    control = {master for master, slave in axi if slave == f"/{IP['cell']}/{IP['control']}"}
-    assert len(control) == 1 and control.pop().startswith(f"/{ps_cell}/M_AXI")
-    assert metadata["ip"]["cell"] == IP["cell"]
-    assert {master for master, _ in axi if master.startswith(dma)} == {f"{dma}/M_AXI_MM2S", f"{dma}/M_AXI_S2MM"}
-    assert all(slave.startswith(f"/{ps_cell}/S_AXI_HP") for master, slave in axi if master.startswith(dma))
-    assert any(c[0] == "automation" and c[2] == f"/{IP['cell']}/ap_clk" for c in calls)
-    assert ["launch", "impl_1", "write_bitstream"] in calls and ["validate"] in calls
-    output = tmp_path / "vivado" / "output"
-    assert ["open_run", "impl_1"] in calls
-    assert ["report_utilization", str(output / "utilization_routed.rpt")] in calls
-    assert ["report_timing_summary", str(output / "timing_summary.rpt")] in calls
-    assert (output / "flow_nn.bit").read_bytes() == b"bit" and (output / "flow_nn.hwh").is_file()
 
 
 def test_bitstream_step_writes_the_block_design_params(default_build, tmp_path):
@@ -291,6 +236,53 @@ def test_a_built_bitstream_joins_the_bundle_under_one_stem(default_build, tmp_pa
     result = subprocess.run([sys.executable, str(bundle / "driver.py"), "selftest"], capture_output=True, text=True)
     assert result.returncode == 2 and result.stderr.count("\n") == 1
     assert "pynq is not installed" in result.stderr or "cannot load flow_nn.bit" in result.stderr
+
+
+# Stands in for pynq on the board, where the driver would import it: Overlay(bitstream) has the register map
+# (ip_dict) PYNQ reads from the .hwh beside the bitstream, and, like PYNQ's, an attribute only for each cell listed.
+FAKE_PYNQ = """
+import json, os
+
+class Overlay:
+    def __init__(self, bitstream):
+        self.ip_dict = json.loads(os.environ["FAKE_PYNQ_IP_DICT"])
+
+    def __getattr__(self, name):
+        if name in self.__dict__["ip_dict"]:
+            return object()
+        raise AttributeError(f"Could not find IP or hierarchy {name} in overlay")
+
+def allocate(shape, dtype):
+    raise RuntimeError("the stand-in moves no data")
+"""
+
+
+@pytest.mark.parametrize("missing, message", [
+    ("flow_nn_0", "the overlay has no cell flow_nn_0 (the model's HLS IP)"),
+    ("axi_dma_0", "the overlay has no cell axi_dma_0 (the AXI DMA)"),
+])
+def test_a_bitstream_without_the_ip_or_the_dma_is_one_error_line(default_build, tmp_path, missing, message):
+    """driver.py on a bundle whose .hwh register map lacks a cell the driver drives: one error line naming the cell,
+    what the register map does list, and the fix, before any transfer."""
+    from flow.build.steps import bundle as bundle_step
+    from flow.build.artifacts import BITSTREAM_OUTPUT
+
+    build = tmp_path / "build"
+    shutil.copytree(default_build[0], build, ignore=shutil.ignore_patterns("hls4ml_prj", "layer_projects"))
+    (build / BITSTREAM_OUTPUT).mkdir(parents=True)
+    (build / BITSTREAM_OUTPUT / "flow_nn.bit").write_bytes(b"\x00\x09bitstream")
+    (build / BITSTREAM_OUTPUT / "flow_nn.hwh").write_text("<hwh/>")
+    bundle_step.run(StepContext(config=BuildConfig(out=build), board=load_board("pynq-z2"), build_dir=build))
+    (tmp_path / "board").mkdir()
+    (tmp_path / "board" / "pynq.py").write_text(FAKE_PYNQ)
+    ip_dict = {name: {"phys_addr": address, "addr_range": 0x10000}
+               for name, address in (("axi_dma_0", 0x40400000), ("flow_nn_0", 0x40000000)) if name != missing}
+    env = {**os.environ, "PYTHONPATH": str(tmp_path / "board"), "FAKE_PYNQ_IP_DICT": json.dumps(ip_dict)}
+    result = subprocess.run([sys.executable, str(build / "bundle" / "driver.py"), "selftest"], capture_output=True,
+                            text=True, env=env)
+    assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr.startswith("error: ") and message in result.stderr
+    assert f"register map of its .hwh lists {', '.join(ip_dict)}." in result.stderr and "flow compile --bitstream" in result.stderr
 
 
 HLS_STUBS = """

@@ -3,17 +3,11 @@ import json
 
 import numpy as np
 
-from conftest import run_flow
-
-TFC = "reference/onnx/qonnx_model_zoo/MNIST__Brevitas_FINN_TFC__TFC__TFC_2W2A.onnx"
+from conftest import TFC, run_flow
 
 
-def test_tfc_2w2a_compiles_and_matches_qonnx(shared_dir, tmp_path):
-    build_dir = tmp_path / "tfc"
-    result = run_flow("compile", "--model", str(shared_dir / TFC), "--board", "pynq-z2",
-                      "--data-dir", str(shared_dir / "data" / "mnist"), "--n-samples", "200",
-                      "--out", str(build_dir), "--no-progress")
-    assert result.returncode == 0, result.stderr[-3000:]
+def test_tfc_2w2a_compiles_and_matches_qonnx(tfc_build, shared_dir, tmp_path):
+    build_dir = tfc_build
     report = json.loads((build_dir / "csim.json").read_text())
     assert report["n_samples"] == 200 and report["dataset"] == "mnist-test"
     assert report["csim_vs_qonnx"]["argmax_agreement"] == 1.0

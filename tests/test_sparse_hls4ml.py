@@ -39,6 +39,7 @@ def test_compressed_lenet5_sparse_csim_equals_dense_csim_on_mnist(lenet5_sparse,
     dense_report = json.loads((lenet5_dense / "csim.json").read_text())
     assert sparse_report["kernels"] == {name: "sparse" for name in LENET5_LAYERS}  # auto: all pruned beyond break-even
     assert dense_report["kernels"] == {name: "dense" for name in LENET5_LAYERS}
+    assert sparse_report["fifo_check"]["passed"] and dense_report["fifo_check"]["passed"]
     sparse, dense = np.load(lenet5_sparse / "csim_outputs.npy"), np.load(lenet5_dense / "csim_outputs.npy")
     assert sparse.shape == (SAMPLES, 10)
     assert np.array_equal(sparse, dense)
@@ -78,7 +79,7 @@ def test_compressed_lenet5_fits_pynq_z2_and_memory_matches_the_encoder(lenet5_sp
 def test_digits_model_all_sparse_on_several_pes_equals_its_dense_build(default_build, digits_sparse_build):
     dense_dir, _ = default_build
     report = json.loads((digits_sparse_build / "csim.json").read_text())
-    assert set(report["kernels"].values()) == {"sparse"} and report["passed"]
+    assert set(report["kernels"].values()) == {"sparse"} and report["passed"] and report["fifo_check"]["passed"]
     pes = [layer["pes"] for layer in json.loads((digits_sparse_build / "memory.json").read_text())["layers"]]
     assert pes == [1, 16, 16, 5]
     assert np.array_equal(np.load(digits_sparse_build / "csim_outputs.npy"), np.load(dense_dir / "csim_outputs.npy"))

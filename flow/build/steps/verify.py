@@ -1,22 +1,29 @@
 """Step `verify`: csim against QONNX execution and QONNX against the Brevitas model, or csim against Keras,
-in output LSBs and argmax agreement."""
+in output LSBs and argmax agreement; and the FIFO check of the stream top (flow/hls4ml/fifo_check.py) on
+the first few samples."""
 from __future__ import annotations
 
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
 from ...errors import VerificationError
 from ...frontends import keras as keras_frontend
+from ...hls4ml import fifo_check
 from ...paths import atomic_save_npy, atomic_write_json
 from ...zoo import DEFAULT_CHECKPOINT, load_checkpoint
 from .. import artifacts
-from ..artifacts import CSIM_META, CSIM_OUTPUTS, CSIM_REPORT, MEMORY, MODEL_CLEAN, VERIFY_INPUTS, VERIFY_LABELS
+from ..artifacts import (CSIM_META, CSIM_OUTPUTS, CSIM_REPORT, MEMORY, MODEL_CLEAN, PROJECT_DIR, VERIFY_INPUTS,
+                         VERIFY_LABELS)
 from ..step import Step, StepContext
 
 REQUIRED_ARGMAX_AGREEMENT = 1.0
 MAX_LSB_DIFFERENCE = 1.0
+# two samples already overlap in the stream top; the third runs it in its steady state
+FIFO_CHECK_SAMPLES = 3
+FIFO_CHECK_DIR = "fifo_check"  # scratch: the check's rewritten copies and program, never synthesized
 
 
 def reference_kind(build_dir: Path) -> str:
@@ -63,6 +70,22 @@ def compare(candidate: np.ndarray, reference: np.ndarray, lsb: float) -> dict:
     }
 
 
+def fifo_check_report(ctx: StepContext, inputs: np.ndarray, csim: np.ndarray, graph: dict, meta: dict) -> dict:
+    """The FIFO check on the first samples: passed True/False, or None with the reason it did not run."""
+    firmware = ctx.path(PROJECT_DIR) / "firmware"
+    reason = fifo_check.skipped(firmware)
+    if reason:
+        return {"passed": None, "status": reason}
+    count = min(FIFO_CHECK_SAMPLES, len(inputs))
+    perm = graph.get("input_perm")
+    hls_inputs = inputs[:count].transpose(perm) if perm else inputs[:count]
+    try:
+        return {"status": "done", **fifo_check.run(firmware, ctx.path(FIFO_CHECK_DIR), hls_inputs, csim[:count],
+                                                   meta["input_precision"], meta["output_precision"])}
+    except fifo_check.FifoCheckError as exc:
+        return {"status": "failed", "passed": False, "problems": [str(exc)]}
+
+
 def run(ctx: StepContext) -> dict:
     graph = artifacts.read_json(ctx.build_dir, artifacts.GRAPH)
     meta = artifacts.read_json(ctx.build_dir, CSIM_META)
@@ -70,9 +93,14 @@ def run(ctx: StepContext) -> dict:
     inputs = np.load(ctx.path(VERIFY_INPUTS))
     csim = np.load(ctx.path(CSIM_OUTPUTS))
     reference_name = reference_kind(ctx.build_dir)
-    reference = (keras_frontend.reference_outputs(artifacts.keras_model_path(ctx.build_dir), inputs)
-                 if reference_name == "keras"
-                 else qonnx_outputs(ctx, inputs, graph))
+    with ThreadPoolExecutor(max_workers=1) as background:
+        # g++ builds the FIFO check while the reference runs here, so it adds little time to the step
+        fifo_report = background.submit(fifo_check_report, ctx, inputs, csim, graph, meta)
+        reference = (keras_frontend.reference_outputs(artifacts.keras_model_path(ctx.build_dir), inputs)
+                     if reference_name == "keras"
+                     else qonnx_outputs(ctx, inputs, graph))
+        brevitas = brevitas_outputs(ctx, inputs) if source["kind"] == "brevitas" else None
+        fifo_report = fifo_report.result()
     atomic_save_npy(ctx.path(f"{reference_name}_outputs.npy"), reference)
     lsb = meta["output_lsb"]
     report = {
@@ -86,12 +114,13 @@ def run(ctx: StepContext) -> dict:
         "kernels": {layer["name"]: layer["kernel"]
                     for layer in artifacts.read_json(ctx.build_dir, MEMORY)["layers"]},
         f"csim_vs_{reference_name}": compare(csim, reference, lsb),
+        "fifo_check": fifo_report,
     }
     if graph.get("softmax_skipped"):
         report["softmax_skipped"] = (f"{graph['softmax_skipped']} runs on the host, not the FPGA: csim and "
                                      "the reference are compared before it")
-    if source["kind"] == "brevitas":
-        report["qonnx_vs_brevitas"] = compare(reference, brevitas_outputs(ctx, inputs), lsb)
+    if brevitas is not None:
+        report["qonnx_vs_brevitas"] = compare(reference, brevitas, lsb)
     labels_path = ctx.path(VERIFY_LABELS)
     if labels_path.is_file():
         labels = np.load(labels_path)
@@ -104,13 +133,16 @@ def run(ctx: StepContext) -> dict:
         and (result["argmax_agreement"] < REQUIRED_ARGMAX_AGREEMENT
              or (report["lsb_bound_enforced"] and result["max_diff_lsb"] > MAX_LSB_DIFFERENCE))
     ]
+    if report["fifo_check"]["passed"] is False:
+        failures.append(f"FIFO check of the stream top: {'; '.join(report['fifo_check']['problems'])}")
     report["passed"] = not failures
     atomic_write_json(ctx.path(CSIM_REPORT), report)
     if failures:
         raise VerificationError(f"verification failed ({'; '.join(failures)}); see {ctx.path(CSIM_REPORT)}")
     return {"reference": reference_name,
             "argmax_agreement": report[f"csim_vs_{reference_name}"]["argmax_agreement"],
-            "max_diff_lsb": report[f"csim_vs_{reference_name}"]["max_diff_lsb"]}
+            "max_diff_lsb": report[f"csim_vs_{reference_name}"]["max_diff_lsb"],
+            "fifo_check": "passed" if report["fifo_check"]["passed"] else report["fifo_check"]["status"]}
 
 
 STEP = Step(name="verify", run=run, reads=("model",), outputs=outputs)
