@@ -45,6 +45,11 @@ def verification_lines(summary: dict) -> list[str]:
             result = verification[pair]
             lines.append(f"  {pair}: argmax agreement {result['argmax_agreement']:.4f}, "
                          f"max |diff| {result['max_diff_lsb']:.3g} LSB")
+    fifo = verification.get("fifo_check")
+    if fifo:
+        outcome = {True: "passed", False: "FAILED"}.get(fifo.get("passed"), fifo.get("status"))
+        lines.append(f"  FIFO check of the stream top: {outcome}"
+                     + (f" ({fifo['samples']} samples, {len(fifo['fifos'])} FIFOs)" if fifo.get("fifos") else ""))
     if "accuracy" in verification:
         lines.append("  accuracy vs labels: " + ", ".join(f"{name} {value:.4f}"
                                                           for name, value in verification["accuracy"].items()))

@@ -14,6 +14,7 @@ STEPS = ["export", "qonnx", "hls4ml", "estimate", "csim", "verify", "synth", "es
 def test_summary_printed_and_written(default_build):
     build_dir, result = default_build
     assert "verify" in result.stdout and "passed" in result.stdout
+    assert "FIFO check of the stream top: passed (3 samples" in result.stdout
     summary = json.loads((build_dir / "summary.json").read_text())
     assert list(summary["steps"]) == STEPS
     assert summary["part"] == "xc7z020clg400-1"
