@@ -29,28 +29,35 @@ template <class bits_t, class value_t, class word_t> word_t to_word(const value_
     return word;
 }
 
-// io_stream models: one sample of N values as packets of packet_t::size values
+// io_stream models: one sample of N values as packets of packet_t::size values, one word per
+// cycle: a single pipelined loop over the words (a pipelined inner loop would restart per packet)
 template <class bits_t, class packet_t, unsigned N, class word_t>
 void read_packets(hls::stream<word_t> &words, hls::stream<packet_t> &packets) {
-    for (unsigned i = 0; i < N / packet_t::size; i++) {
-        packet_t packet;
-        for (unsigned j = 0; j < packet_t::size; j++) {
-            #pragma HLS PIPELINE
-            from_word<bits_t>(words.read(), packet[j]);
+    packet_t packet;
+    unsigned slot = 0;
+    for (unsigned i = 0; i < N; i++) {
+        #pragma HLS PIPELINE II=1
+        from_word<bits_t>(words.read(), packet[slot]);
+        if (slot + 1 == packet_t::size) {
+            packets.write(packet);
+            slot = 0;
+        } else {
+            slot++;
         }
-        packets.write(packet);
     }
 }
 
 template <class bits_t, class packet_t, unsigned N, class word_t>
 void write_packets(hls::stream<packet_t> &packets, hls::stream<word_t> &words, bool last_sample) {
-    for (unsigned i = 0; i < N / packet_t::size; i++) {
-        packet_t packet = packets.read();
-        for (unsigned j = 0; j < packet_t::size; j++) {
-            #pragma HLS PIPELINE
-            bool last = last_sample && i + 1 == N / packet_t::size && j + 1 == packet_t::size;
-            words.write(to_word<bits_t, typename packet_t::value_type, word_t>(packet[j], last));
+    packet_t packet;
+    unsigned slot = 0;
+    for (unsigned i = 0; i < N; i++) {
+        #pragma HLS PIPELINE II=1
+        if (slot == 0) {
+            packet = packets.read();
         }
+        words.write(to_word<bits_t, typename packet_t::value_type, word_t>(packet[slot], last_sample && i + 1 == N));
+        slot = slot + 1 == packet_t::size ? 0 : slot + 1;
     }
 }
 

@@ -34,6 +34,7 @@ struct sparse_dense_config {
     static const unsigned n_rows = 10;   // output rows per PE; row table padding holds n_out
     static const unsigned index_bits = 4; // the encoder keeps 2**index_bits - 1 <= n_in
     static const unsigned code_bits = 2;
+    static const unsigned n_levels = 4;
     static const unsigned storage = sparse_bram;
 
     typedef float accum_t;
@@ -80,9 +81,24 @@ template <class data_T, class res_T, typename CONFIG_T> class SparseDense {
         } else {
             #pragma HLS BIND_STORAGE variable=entries type=rom_1p impl=bram
         }
-        #pragma HLS ARRAY_PARTITION variable=CONFIG_T::levels complete
-        #pragma HLS ARRAY_PARTITION variable=CONFIG_T::rows block factor=CONFIG_T::n_pe
         #pragma HLS ARRAY_PARTITION variable=biases complete
+        // the config's tables as local constants a partition pragma certainly applies to: every PE
+        // looks up a level, and (n_pe > 1) its row's output, in the same cycle
+        typename CONFIG_T::level_t levels[CONFIG_T::n_levels];
+        #pragma HLS ARRAY_PARTITION variable=levels complete
+        for (unsigned code = 0; code < CONFIG_T::n_levels; code++) {
+            #pragma HLS UNROLL
+            levels[code] = CONFIG_T::levels[code];
+        }
+        typename CONFIG_T::row_t rows[CONFIG_T::n_pe][CONFIG_T::n_rows];
+        #pragma HLS ARRAY_PARTITION variable=rows dim=1 complete
+        for (unsigned pe = 0; pe < CONFIG_T::n_pe; pe++) {
+            #pragma HLS UNROLL
+            for (unsigned r = 0; r < CONFIG_T::n_rows; r++) {
+                #pragma HLS UNROLL
+                rows[pe][r] = CONFIG_T::n_pe == 1 ? typename CONFIG_T::row_t(r) : CONFIG_T::rows[pe * CONFIG_T::n_rows + r];
+            }
+        }
 #ifdef FLOW_COUNT_SPARSE_LOOPS
         static SparseLoopCount<CONFIG_T> loop_count;
         FLOW_SPARSE_COUNT(calls);
@@ -128,8 +144,7 @@ template <class data_T, class res_T, typename CONFIG_T> class SparseDense {
                 }
                 column[pe] = next;
                 if (!is_filler) {
-                    const typename CONFIG_T::level_t weight =
-                        CONFIG_T::levels[unsigned(word >> CONFIG_T::index_bits)];
+                    const typename CONFIG_T::level_t weight = levels[unsigned(word >> CONFIG_T::index_bits)];
                     running[pe] += static_cast<typename CONFIG_T::accum_t>(
                         CONFIG_T::template product<data_T, typename CONFIG_T::level_t>::product(
                             data[unsigned(next)], weight));
@@ -146,8 +161,9 @@ template <class data_T, class res_T, typename CONFIG_T> class SparseDense {
                 // rows before the walk's last one are in acc, that one in its register, later ones empty
                 const typename CONFIG_T::accum_t sum =
                     r < row[pe] ? acc[pe][r] : (r == row[pe] ? running[pe] : typename CONFIG_T::accum_t(0));
-                // one PE owns every row in order: no row table to store (flow's memory count assumes this)
-                const unsigned out = CONFIG_T::n_pe == 1 ? r : unsigned(CONFIG_T::rows[pe * CONFIG_T::n_rows + r]);
+                // one PE owns every row in order: no row table to store (flow's memory count assumes this);
+                // with several, any PE may write any output (a P:1 mux per output, priced by the estimator)
+                const unsigned out = unsigned(rows[pe][r]);
                 if (out < CONFIG_T::n_out) {
                     // the same sum as dense_latency's bias + products: accum_t addition is exact or wraps
                     const typename CONFIG_T::accum_t total = static_cast<typename CONFIG_T::accum_t>(biases[out]) + sum;

@@ -32,6 +32,7 @@ struct config{index} : nnet::sparse_dense_config {{
     static const unsigned n_in = {encoding.n_in}, n_out = {encoding.n_out}, n_pe = {encoding.pes};
     static const unsigned n_entries = {encoding.entries_per_pe}, n_rows = {encoding.rows.shape[1]};
     static const unsigned index_bits = {encoding.index_bits}, code_bits = {encoding.code_bits};
+    static const unsigned n_levels = {max(len(encoding.levels), 1)};
     typedef {ACCUM_TYPE} accum_t;
     typedef {ACCUM_TYPE} bias_t;
     typedef ap_uint<{encoding.entry_bits}> weight_t;

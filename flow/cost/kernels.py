@@ -174,7 +174,11 @@ def estimate_sparse(shape: LayerShape, kernel: SparseKernel, weight_bits: int | 
     pe_lut = input_mux + position_logic + levels + acc_bits + (0 if product_dsp else lut_product_cost(bits, shape.input_bits))
     memory = array_footprint(kernel.entries, kernel.index_bits + kernel.code_bits, copies=kernel.pes)
     finished_rows = array_footprint(kernel.rows, acc_bits, copies=kernel.pes)  # acc[pe][row]
+    # several PEs own rows by the row table: any PE may write any output and read any bias (its Rows
+    # loop), a P:1 mux per output and an n_out:1 mux per PE, at about accumulator width
+    scatter = 0 if kernel.pes == 1 else (shape.n_out * input_mux_luts(kernel.pes, acc_bits)
+                                         + kernel.pes * input_mux_luts(shape.n_out, acc_bits))
     return Estimate(latency=int(cycles), interval=int(cycles),
                     dsp=int(kernel.pes * product_dsp), bram18=int(memory.bram18 + finished_rows.bram18),
-                    lut=int(kernel.pes * pe_lut + memory.lutram_luts + finished_rows.lutram_luts),
+                    lut=int(kernel.pes * pe_lut + memory.lutram_luts + finished_rows.lutram_luts + scatter),
                     ff=int(kernel.pes * (acc_bits + column_bits + row_bits)))

@@ -33,6 +33,7 @@ sparse_mult_template = """struct config{index}{suffix} : nnet::sparse_dense_conf
     static const unsigned n_rows = {sparse_rows};
     static const unsigned index_bits = {sparse_index_bits};
     static const unsigned code_bits = {sparse_code_bits};
+    static const unsigned n_levels = {n_levels};
     static const unsigned storage = nnet::sparse_{sparse_storage};
     typedef {accum_t.name} accum_t;
     typedef {bias_t.name} bias_t;
@@ -57,8 +58,8 @@ def sparse_params(node, params: dict, suffix: str) -> dict:
     params = dict(params)
     params.update(
         suffix=suffix,
-        n_levels=len(levels),
-        level_values=", ".join(repr(float(v)) for v in levels),
+        n_levels=max(1, len(levels)),  # an all-zero layer has no level; C++ has no empty arrays
+        level_values=", ".join(repr(float(v)) for v in levels) or "0.0",
         n_row_entries=len(rows),
         row_values=", ".join(str(int(r)) for r in rows),
         product_type=get_backend("vivado").product_type(

@@ -20,7 +20,8 @@ TOP = "flow_axis_top"
 EXPORT_SCRIPT = "ip/export_ip.tcl"  # in the build dir; sources hls/export_ip.tcl
 IP_PROJECT = "ip/flow_ip"
 IP_REPO = f"{IP_PROJECT}/solution1/impl/ip"  # where export_design -format ip_catalog leaves the IP
-# AXI-Lite map of an HLS top with ap_ctrl_hs and one scalar argument (Vitis HLS): control, then n_samples
+# AXI-Lite map of an HLS top with ap_ctrl_hs (declared in TEMPLATE) and one scalar argument (Vitis HLS):
+# control, then n_samples
 CONTROL_OFFSET, N_SAMPLES_OFFSET = 0x00, 0x10
 
 TEMPLATE = """// Written by flow (flow/hls4ml/stream_top.py): AXI-Stream top around {project}.
@@ -30,7 +31,8 @@ TEMPLATE = """// Written by flow (flow/hls4ml/stream_top.py): AXI-Stream top aro
 typedef hls::axis<ap_int<{in_container}>, 0, 0, 0> in_word_t;
 typedef hls::axis<ap_int<{out_container}>, 0, 0, 0> out_word_t;
 
-// The model process: {project} once per sample.
+// The model process: {project} once per sample. Each call runs to its end before the next starts,
+// so a sample takes the model's whole latency; only read and write overlap with it.
 static void run_model(hls::stream<{input_t}> &model_in, hls::stream<{result_t}> &model_out, unsigned n_samples) {{
     for (unsigned sample = 0; sample < n_samples; sample++) {{
 {model_body}
@@ -47,6 +49,7 @@ void {top}(hls::stream<in_word_t> &in_stream, hls::stream<out_word_t> &out_strea
     #pragma HLS INTERFACE axis port=in_stream
     #pragma HLS INTERFACE axis port=out_stream
     #pragma HLS INTERFACE s_axilite port=n_samples
+    #pragma HLS INTERFACE ap_ctrl_hs port=return
     #pragma HLS INTERFACE s_axilite port=return
     #pragma HLS DATAFLOW
     hls::stream<{input_t}> model_in("model_in");
