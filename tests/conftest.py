@@ -59,6 +59,24 @@ def default_build(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
     return build_dir, result
 
 
+LENET5 = REPO / "models" / "lenet5-admm-joint.pt"
+LENET5_SAMPLES = 100  # the dense LeNet-5's csim (400K-weight fc1) is the slow part; bench/sparse_lenet5.py runs 1,000
+
+
+def lenet5_compile_args(shared_dir: Path, build_dir: Path, *extra: str) -> list[str]:
+    return ["compile", "--model", str(LENET5), "--data-dir", str(shared_dir / "data" / "mnist"),
+            "--n-samples", str(LENET5_SAMPLES), "--out", str(build_dir), "--no-progress", *extra]
+
+
+@pytest.fixture(scope="session")
+def lenet5_sparse_build(tmp_path_factory, shared_dir) -> Path:
+    """The shipped compressed LeNet-5 as `flow compile` builds it by default (--sparse auto)."""
+    build_dir = tmp_path_factory.mktemp("lenet5") / "sparse"
+    result = run_flow(*lenet5_compile_args(shared_dir, build_dir))
+    assert result.returncode == 0, result.stderr[-3000:]
+    return build_dir
+
+
 TFC = "reference/onnx/qonnx_model_zoo/MNIST__Brevitas_FINN_TFC__TFC__TFC_2W2A.onnx"
 TFC_SAMPLES = 200
 

@@ -1,5 +1,6 @@
 """Break-even pruning (paper Fig. 4) from the estimator, and its use in a real build of the compressed LeNet-5."""
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -60,13 +61,11 @@ def test_row_parallel_pes_lose_ground_on_a_bigger_board():
     assert on_big.break_even_portion is None or on_big.break_even_portion > on_small.break_even_portion
 
 
-def test_compressed_lenet5_build_reports_estimates_and_break_even(shared_dir, tmp_path):
-    from conftest import REPO, run_flow
+def test_compressed_lenet5_build_reports_estimates_and_break_even(lenet5_sparse_build, shared_dir, tmp_path):
+    from conftest import lenet5_compile_args, run_flow
 
     out = tmp_path / "build"
-    result = run_flow("compile", "--model", str(REPO / "models" / "lenet5-admm-joint.pt"), "--data-dir",
-                      str(shared_dir / "data" / "mnist"), "--n-samples", "20", "--out", str(out), "--no-progress")
-    assert result.returncode == 0, result.stderr[-3000:]
+    shutil.copytree(lenet5_sparse_build, out)  # the forced rebuild below must leave the shared build as it was
     estimates = json.loads((out / "estimates.json").read_text())
     assert estimates["basis"].startswith("estimator") and estimates["fits"]
     assert (out / "breakeven.png").stat().st_size > 10_000
@@ -82,9 +81,7 @@ def test_compressed_lenet5_build_reports_estimates_and_break_even(shared_dir, tm
     assert estimates["layers_to_switch"] == []
     chosen = [layer["name"] for layer in estimates["layers"] if layer["kernel"] == "sparse"]
     # against the decision: only conv1 sparse, named as the checkpoint names it
-    forced = run_flow("compile", "--model", str(REPO / "models" / "lenet5-admm-joint.pt"), "--data-dir",
-                      str(shared_dir / "data" / "mnist"), "--n-samples", "20", "--out", str(out), "--no-progress",
-                      "--from-step", "hls4ml", "--sparse", "conv1")
+    forced = run_flow(*lenet5_compile_args(shared_dir, out, "--from-step", "hls4ml", "--sparse", "conv1"))
     assert forced.returncode == 0, forced.stderr[-3000:]
     estimates = json.loads((out / "estimates.json").read_text())
     built = {layer["name"]: layer["kernel"] for layer in estimates["layers"]}

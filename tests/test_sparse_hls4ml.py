@@ -1,6 +1,6 @@
 """Sparse kernels inside real hls4ml projects: csim of sparse == csim of dense, bit for bit.
 
-300 MNIST images keep the dense LeNet-5 csim (400K-weight fc1) near two minutes;
+The dense LeNet-5's csim (400K-weight fc1) sets the sample count (conftest.LENET5_SAMPLES);
 bench/sparse_lenet5.py compares the two on 1,000.
 """
 import json
@@ -9,29 +9,24 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import REPO, assert_sparse_configs_follow_memory_json, run_flow, sparse_layer_configs
+from conftest import (LENET5, LENET5_SAMPLES, assert_sparse_configs_follow_memory_json, lenet5_compile_args, run_flow,
+                      sparse_layer_configs)
 from flow.sparse.encoding import choose
 
-LENET5 = REPO / "models" / "lenet5-admm-joint.pt"
-SAMPLES = 300
 LENET5_LAYERS = ["Conv2D_Conv_0", "Conv2D_Conv_1", "Dense_MatMul_0", "Dense_MatMul_1"]
 
 
-def compile_lenet5(out, shared_dir, *extra):
-    result = run_flow("compile", "--model", str(LENET5), "--data-dir", str(shared_dir / "data" / "mnist"),
-                      "--n-samples", str(SAMPLES), "--out", str(out), "--no-progress", *extra)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return out
-
-
 @pytest.fixture(scope="module")
-def lenet5_sparse(tmp_path_factory, shared_dir):
-    return compile_lenet5(tmp_path_factory.mktemp("lenet5") / "sparse", shared_dir)  # --sparse auto
+def lenet5_sparse(lenet5_sparse_build):
+    return lenet5_sparse_build  # --sparse auto
 
 
 @pytest.fixture(scope="module")
 def lenet5_dense(tmp_path_factory, shared_dir):
-    return compile_lenet5(tmp_path_factory.mktemp("lenet5") / "dense", shared_dir, "--sparse", "none")
+    out = tmp_path_factory.mktemp("lenet5") / "dense"
+    result = run_flow(*lenet5_compile_args(shared_dir, out, "--sparse", "none"))
+    assert result.returncode == 0, result.stderr[-3000:]
+    return out
 
 
 def test_compressed_lenet5_sparse_csim_equals_dense_csim_on_mnist(lenet5_sparse, lenet5_dense):
@@ -41,7 +36,7 @@ def test_compressed_lenet5_sparse_csim_equals_dense_csim_on_mnist(lenet5_sparse,
     assert dense_report["kernels"] == {name: "dense" for name in LENET5_LAYERS}
     assert sparse_report["fifo_check"]["passed"] and dense_report["fifo_check"]["passed"]
     sparse, dense = np.load(lenet5_sparse / "csim_outputs.npy"), np.load(lenet5_dense / "csim_outputs.npy")
-    assert sparse.shape == (SAMPLES, 10)
+    assert sparse.shape == (LENET5_SAMPLES, 10)
     assert np.array_equal(sparse, dense)
     for report in (sparse_report, dense_report):
         assert report["passed"] and report["csim_vs_qonnx"]["argmax_agreement"] == 1.0
