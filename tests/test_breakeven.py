@@ -55,7 +55,7 @@ def test_row_parallel_pes_lose_ground_on_a_bigger_board():
     small, big = load_board("pynq-z2"), load_board("zcu102")
     fc = LayerShape("fc", n_in=500, n_out=10, weight_bits=3, input_bits=16)
     on_small, on_big = break_even_curve(fc, small), break_even_curve(fc, big)
-    assert max(on_small.pes) == max(on_big.pes) == 10
+    assert max(on_small.pes) <= max(on_big.pes) == 10  # on the small board LUTs stop it first
     assert on_big.dense_reuse_factor < on_small.dense_reuse_factor
     assert on_small.break_even_portion is not None
     assert on_big.break_even_portion is None or on_big.break_even_portion > on_small.break_even_portion
