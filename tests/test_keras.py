@@ -40,6 +40,7 @@ def test_qkeras_jet_mlp_compiles_with_sparse_kernels_and_matches_keras(shared_di
     assert summary["steps"]["qonnx"]["status"] == KERAS_SKIP
     report = json.loads((build / "csim.json").read_text())
     assert report["passed"] and report["csim_vs_keras"]["argmax_agreement"] == 1.0
+    assert report["fifo_check"]["passed"]  # its io_parallel stream top, the model a dataflow region
     assert report["n_samples"] == 300 and "softmax" in report["softmax_skipped"]
     # the model is 75-76% pruned: a layer is sparse exactly when that lies beyond its break-even portion
     # on this board (fc1's is 0.34; fc2 is pruned 0.765, just short of its 0.767)
