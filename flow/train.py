@@ -25,7 +25,7 @@ from .compress.stages import StageSession
 from .data import Split, load_digits_split, load_mnist_split
 from .errors import FlowError
 from .paths import atomic_write_bytes, atomic_write_json, prepare_output_dir
-from .zoo import build_model, compressible_layers, layer_sizes, load_checkpoint, save_checkpoint
+from .zoo import activation_bits_of, build_model, compressible_layers, layer_sizes, load_checkpoint, save_checkpoint
 
 CHECKPOINT, FINAL, HISTORY, COMPRESSION, RECIPE = "checkpoint.pt", "model.pt", "history.json", "compression.json", "recipe.json"
 DATA_DIR = "data_dir.json"
@@ -169,13 +169,13 @@ def _save(out: Path, model, state: RunState, session: StageSession | None) -> No
     atomic_write_json(out / HISTORY, state.history)
 
 
-def _load(out: Path, arch: str, device) -> tuple[torch.nn.Module, RunState, dict | None]:
+def _load(out: Path, recipe: Recipe, device) -> tuple[torch.nn.Module, RunState, dict | None]:
     try:
         blob = torch.load(out / CHECKPOINT, map_location=device, weights_only=True)
         run = blob["run"]
         state = RunState(**{**run, "masks": {k: v.to(device).float() for k, v in run["masks"].items()},
                             "teacher_logits": None if run.get("teacher_logits") is None else run["teacher_logits"].to(device)})
-        model = build_model(arch, state.weight_levels).to(device)
+        model = build_model(recipe.arch, state.weight_levels, recipe.activation_bits).to(device)
         model.load_state_dict(blob["state_dict"])
     except FlowError:
         raise
@@ -225,12 +225,20 @@ def _initial_state(recipe: Recipe, device) -> tuple[torch.nn.Module, RunState]:
     quantized layers stay on their levels (a quantize stage's snapshot can be retrained again)."""
     torch.manual_seed(recipe.seed)
     if recipe.init is None:
-        return build_model(recipe.arch).to(device), RunState()
+        return build_model(recipe.arch, None, recipe.activation_bits).to(device), RunState()
     model, blob = load_checkpoint(Path(recipe.init))
     if blob["arch"] != recipe.arch:
         raise FlowError(f"init checkpoint {recipe.init} is a '{blob['arch']}' model, this recipe trains "
                         f"'{recipe.arch}'; point init at a checkpoint of the same architecture")
     weight_levels = dict(blob.get("weight_levels") or {})
+    if activation_bits_of(model) != recipe.activation_bits:
+        if activation_bits_of(model) is not None or weight_levels:
+            raise FlowError(f"init checkpoint {recipe.init} has activation_bits {activation_bits_of(model)}, this "
+                            f"recipe {recipe.activation_bits}; quantized activations start from a float, unquantized "
+                            "checkpoint or one with the same activation_bits")
+        float_model = model
+        model = build_model(recipe.arch, None, recipe.activation_bits)
+        model.load_state_dict(float_model.state_dict(), strict=False)  # the new quantizers calibrate in training
     model = model.to(device)
     masks = {name: (layer.weight != 0).float().detach() for name, layer in compressible_layers(model).items()
              if name in weight_levels or bool((layer.weight == 0).any())}
@@ -267,7 +275,7 @@ def train(config: TrainConfig = TrainConfig()) -> TrainResult:
     device = _device(config.device)
     recipe = _resolve_recipe(config, out)
     if config.resume:
-        model, state, session_state = _load(out, recipe.arch, device)
+        model, state, session_state = _load(out, recipe, device)
     else:
         (model, state), session_state = _initial_state(recipe, device), None
     check_recipe_against_model(recipe, model)
@@ -292,6 +300,8 @@ def train(config: TrainConfig = TrainConfig()) -> TrainResult:
         task = progress.add_task("", total=total_epochs, completed=done_epochs, status="")
         while state.stage_index < len(recipe.stages):
             stage = recipe.stages[state.stage_index]
+            # the reference is the model as the previous stage left it: float activations after a float stage
+            model.float_activations = recipe.stages[max(0, state.stage_index - 1)].float_activations
             if state.reference_accuracy is None and (teacher is not None or stage.kind in COMPRESS_KINDS):
                 reference = model if teacher is None else teacher
                 state.reference_accuracy = evaluate(reference)
@@ -300,6 +310,7 @@ def train(config: TrainConfig = TrainConfig()) -> TrainResult:
             session = StageSession(stage, recipe.arch, model, state.masks, state.weight_levels, evaluate,
                                    starting=session_state is None)
             model = session.model
+            model.float_activations = stage.float_activations
             if session_state is not None:
                 session.load_state_dict(session_state)
                 session_state = None

@@ -9,7 +9,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 import brevitas.nn as qnn
-from brevitas.quant import Int8ActPerTensorFixedPoint, Int8WeightPerTensorFixedPoint, Uint8ActPerTensorFixedPoint
+from brevitas.quant import Int16Bias, Int8ActPerTensorFixedPoint, Int8WeightPerTensorFixedPoint, Uint8ActPerTensorFixedPoint
 
 from .compress.channels import ChannelLink
 from .compress.level_quant import nonzero_level_quant
@@ -63,32 +63,65 @@ class LeNet5(nn.Module):
 
     430.5K weights, float until ADMM quantization gives layers fixed nonzero levels
     (`weight_levels`: layer name -> {"bits": n, "step": q}).
+
+    `activation_bits` (input, conv1, conv2, fc1 -> n) makes it a model an FPGA can run: an unsigned
+    n-bit power-of-two input quantizer, a QuantReLU of that many bits after conv1, conv2 and fc1, and
+    biases on the integer grid of input scale x weight scale (Int16Bias), so hls4ml maps every tensor
+    to an exact fixed-point type. Without it the activations and biases are float and only fc1 has a
+    ReLU (Caffe's net); fc2's output, the logits, is the accumulator either way. Layers still without
+    levels keep float weights and biases (the training stages before ADMM quantization).
+
+    >>> LeNet5(activation_bits={"input": 8, "conv1": 8, "conv2": 8, "fc1": 8}).activation_bits["fc1"]
+    8
     """
 
     input_shape = (1, 28, 28)
     n_classes = 10
     takes_weight_levels = True
+    activation_sites = ("input", "conv1", "conv2", "fc1")
     # only max-pooling and ReLU sit between these layers; a flattened conv2 channel is 4x4 = 16 consecutive fc1 inputs
     channel_links = (ChannelLink("conv1", "conv2", 25), ChannelLink("conv2", "fc1", 16), ChannelLink("fc1", "fc2", 1))
 
-    def __init__(self, weight_levels: dict[str, dict] | None = None):
+    def __init__(self, weight_levels: dict[str, dict] | None = None, activation_bits: dict[str, int] | None = None):
         super().__init__()
         levels = weight_levels or {}
         unknown = set(levels) - {"conv1", "conv2", "fc1", "fc2"}
         if unknown:
             raise FlowError(f"LeNet-5 has no layer(s) {sorted(unknown)}; its layers are conv1, conv2, fc1, fc2")
+        self.activation_bits = dict(activation_bits) if activation_bits else None
+        if self.activation_bits is not None and set(self.activation_bits) != set(self.activation_sites):
+            raise FlowError(f"LeNet-5's activation_bits names {sorted(self.activation_bits)}; give bits for exactly "
+                            f"{', '.join(self.activation_sites)}")
+        quantized = self.activation_bits is not None
 
-        def weight_quant(name):
-            return nonzero_level_quant(**levels[name]) if name in levels else None
+        def layer(cls, *args, name: str, **kwargs):
+            # a bias on the grid needs both scales: quantized activations and the layer's weight levels
+            return cls(*args, weight_quant=nonzero_level_quant(**levels[name]) if name in levels else None,
+                       bias_quant=Int16Bias if quantized and name in levels else None, **kwargs)
 
-        self.conv1 = qnn.QuantConv2d(1, 20, 5, weight_quant=weight_quant("conv1"))
-        self.conv2 = qnn.QuantConv2d(20, 50, 5, weight_quant=weight_quant("conv2"))
-        self.fc1 = qnn.QuantLinear(800, 500, bias=True, weight_quant=weight_quant("fc1"))
-        self.fc2 = qnn.QuantLinear(500, 10, bias=True, weight_quant=weight_quant("fc2"))
+        self.conv1 = layer(qnn.QuantConv2d, 1, 20, 5, name="conv1")
+        self.conv2 = layer(qnn.QuantConv2d, 20, 50, 5, name="conv2")
+        self.fc1 = layer(qnn.QuantLinear, 800, 500, bias=True, name="fc1")
+        self.fc2 = layer(qnn.QuantLinear, 500, 10, bias=True, name="fc2")
+        # training stages before quantization-aware ones set this: ReLUs in the same places, no quantizers
+        self.float_activations = False
+        if quantized:
+            self.activations = nn.ModuleDict({
+                site: (qnn.QuantIdentity if site == "input" else qnn.QuantReLU)(
+                    act_quant=Act8bUnsignedPo2.let(bit_width=bits), return_quant_tensor=True)
+                for site, bits in self.activation_bits.items()})
+
+    def _activation(self, site: str, x):
+        if self.activation_bits is None:  # Caffe's net: a ReLU after fc1 only
+            return F.relu(x) if site == "fc1" else x
+        if self.float_activations:
+            return x if site == "input" else F.relu(x)
+        return self.activations[site](x)
 
     def forward(self, x):
-        x = F.max_pool2d(self.conv2(F.max_pool2d(self.conv1(x), 2)), 2)
-        return self.fc2(F.relu(self.fc1(x.flatten(1))))
+        x = F.max_pool2d(self._activation("conv1", self.conv1(self._activation("input", x))), 2)
+        x = F.max_pool2d(self._activation("conv2", self.conv2(x)), 2)
+        return self.fc2(self._activation("fc1", self.fc1(x.flatten(1))))
 
 
 ARCHITECTURES = {"lenet-digits": LeNetDigits, "lenet5": LeNet5}
@@ -96,9 +129,15 @@ DEFAULT_MODEL = "lenet-digits"
 DEFAULT_CHECKPOINT = MODELS_DIR / "lenet-digits.pt"
 
 
-def build_model(arch: str, weight_levels: dict[str, dict] | None = None) -> nn.Module:
+def build_model(arch: str, weight_levels: dict[str, dict] | None = None,
+                activation_bits: dict[str, int] | None = None) -> nn.Module:
     if arch not in ARCHITECTURES:
         raise FlowError(f"unknown architecture '{arch}'; known: {', '.join(sorted(ARCHITECTURES))}")
+    if activation_bits:
+        if not getattr(ARCHITECTURES[arch], "activation_sites", ()):
+            raise FlowError(f"architecture '{arch}' has fixed activation quantizers; activation_bits apply to "
+                            + ", ".join(name for name, cls in ARCHITECTURES.items() if getattr(cls, "activation_sites", ())))
+        return ARCHITECTURES[arch](weight_levels=weight_levels, activation_bits=activation_bits)
     if weight_levels:
         if not getattr(ARCHITECTURES[arch], "takes_weight_levels", False):
             levelled = ", ".join(name for name, cls in ARCHITECTURES.items() if getattr(cls, "takes_weight_levels", False))
@@ -117,11 +156,16 @@ def layer_sizes(model: nn.Module) -> dict[str, int]:
     return {name: layer.weight.numel() for name, layer in compressible_layers(model).items()}
 
 
+def activation_bits_of(model: nn.Module) -> dict[str, int] | None:
+    """The activation_bits a model was built with (None: float activations, or fixed quantizers)."""
+    return getattr(model, "activation_bits", None)
+
+
 def save_checkpoint(model: nn.Module, arch: str, metrics: dict, path: Path,
                     weight_levels: dict[str, dict] | None = None) -> None:
     buffer = io.BytesIO()
     torch.save({"arch": arch, "state_dict": model.state_dict(), "metrics": metrics,
-                "weight_levels": weight_levels or {}}, buffer)
+                "weight_levels": weight_levels or {}, "activation_bits": activation_bits_of(model)}, buffer)
     atomic_write_bytes(Path(path), buffer.getvalue())
 
 
@@ -132,7 +176,7 @@ def load_checkpoint(path: Path) -> tuple[nn.Module, dict]:
         raise FlowError(f"model file not found: {path}; pass an existing .pt checkpoint or .onnx model")
     try:
         blob = torch.load(path, map_location="cpu", weights_only=True)
-        model = build_model(blob["arch"], blob.get("weight_levels"))
+        model = build_model(blob["arch"], blob.get("weight_levels"), blob.get("activation_bits"))
         model.load_state_dict(blob["state_dict"])
     except FlowError:
         raise

@@ -54,6 +54,9 @@ class Stage:
     # loss = (1 - distill) * CE + distill * T^2 * KL(teacher_T || student_T), T = distill_temperature
     distill: float = 0.0
     distill_temperature: float = 4.0
+    # train with float ReLUs where the recipe's activation_bits put quantizers: the float reference
+    # model of a quantization-aware run; only stages before every quantization-aware one
+    float_activations: bool = False
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,8 @@ class Recipe:
     teacher: str | None = None
     train_subset: int | None = None  # first N training images; tests use small subsets
     test_subset: int | None = None
+    # quantized activations (site -> bits; LeNet-5: input, conv1, conv2, fc1); None: the architecture's own
+    activation_bits: dict | None = None
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -153,7 +158,7 @@ def _validate_stage(stage: Stage, where: str, quantized_before: bool, teacher_kn
         if isinstance(value, bool) or not isinstance(value, int) or not MIN_BITS <= value <= MAX_BITS:
             raise FlowError(f"{where}.bits{layer} must be a whole number of bits from {MIN_BITS} to {MAX_BITS}, "
                             f"got {value!r}")
-    for name in ("power_of_two", "learn_step", "freeze_levels", "equalize", "reachable"):
+    for name in ("power_of_two", "learn_step", "freeze_levels", "equalize", "reachable", "float_activations"):
         if not isinstance(getattr(stage, name), bool):
             raise FlowError(f"{where}.{name} must be true or false, got {getattr(stage, name)!r}")
     if stage.learn_step and stage.kind != "retrain":
@@ -213,6 +218,7 @@ def recipe_from_tree(tree, overrides: tuple[str, ...] = (), where: str = "recipe
     for subset in ("train_subset", "test_subset"):
         if getattr(recipe, subset) is not None:
             _positive_int(getattr(recipe, subset), subset)
+    _validate_activations(recipe, where)
     quantized, teacher_known = set(), recipe.teacher is not None
     for index, stage in enumerate(stages):
         _validate_stage(stage, f"stages.{index}", bool(quantized), teacher_known)
@@ -226,6 +232,25 @@ def recipe_from_tree(tree, overrides: tuple[str, ...] = (), where: str = "recipe
             quantized |= layers
         teacher_known = teacher_known or stage.kind in COMPRESS_KINDS
     return recipe
+
+
+def _validate_activations(recipe: Recipe, where: str) -> None:
+    bits = recipe.activation_bits
+    if bits is not None and (not isinstance(bits, dict) or not bits or any(
+            isinstance(v, bool) or not isinstance(v, int) or not 2 <= v <= 16 for v in bits.values())):
+        raise FlowError(f"{where}: activation_bits must map activation sites to whole numbers of bits from 2 to 16, "
+                        f"got {bits!r}")
+    floats = [stage.float_activations for stage in recipe.stages]
+    if any(floats) and bits is None:
+        raise FlowError(f"{where}: float_activations trains float stand-ins for quantized activations; set "
+                        "activation_bits or remove float_activations")
+    if floats[floats.index(False) if False in floats else len(floats):].count(True) or all(floats):
+        raise FlowError(f"{where}: float_activations stages must come first and be followed by at least one "
+                        "quantization-aware stage (the model a run ends with has quantized activations)")
+    first_quantize = next((i for i, s in enumerate(recipe.stages) if s.kind == "admm_quantize"), len(floats))
+    if any(floats[first_quantize:]):
+        raise FlowError(f"stages.{first_quantize}: weight levels need quantized activations (the bias grid is "
+                        "input scale x weight step); end the float_activations stages before admm_quantize")
 
 
 def per_layer(setting, layer_sizes: dict[str, int], what: str) -> dict:

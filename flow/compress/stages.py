@@ -11,7 +11,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from ..zoo import build_model, compressible_layers, layer_sizes
+from ..zoo import activation_bits_of, build_model, compressible_layers, layer_sizes
 from .admm import ADMM, LevelSet, SparsitySet, project_tensor
 from .channels import reachable_sets
 from .constraints import WeightConstraints
@@ -68,7 +68,7 @@ class StageSession:
 
     def _rebuilt(self, model: torch.nn.Module) -> torch.nn.Module:
         """The model rebuilt for the current weight_levels; only quantizer state differs, and it comes from the levels."""
-        rebuilt = build_model(self.arch, self.weight_levels).to(next(model.parameters()).device)
+        rebuilt = build_model(self.arch, self.weight_levels, activation_bits_of(model)).to(next(model.parameters()).device)
         rebuilt.load_state_dict(model.state_dict(), strict=False)
         return rebuilt
 
