@@ -1,7 +1,8 @@
 """Step `hls4ml`: the cleaned QONNX graph, or the Keras model, as an hls4ml project for the board's part.
 
 The model is converted with every layer dense first: that conversion fixes each layer's shape and
-precisions, from which `--sparse` is resolved to hls4ml layer names (break-even on the board for
+input precision, from which each weight layer's accumulator gets its exact type (and a quantized
+input its quantizer's); converted again on those types, `--sparse` is resolved to hls4ml layer names (break-even on the board for
 `auto`) and an output too wide for a stream word is narrowed. An io_parallel model with sparse
 layers gets hls4ml's dataflow pipeline style. Kernels and types are set at
 conversion, so when either changes the config, the chosen config is converted once more; that
@@ -53,6 +54,29 @@ def narrow_output(hls_model, hls_config: dict, onnx_path) -> str | None:
             f"so {precision.width - MAX_STREAM_BITS} fraction bits are dropped")
 
 
+def set_exact_types(hls_model, hls_config: dict) -> dict[str, str]:
+    """Pin each weight layer's accumulator and result, and a quantized model's input, to their exact types
+    (flow/hls4ml/accumulators.py) in `hls_config`; returns layer name -> type of what was set."""
+    from ...hls4ml.accumulators import exact_layer_precisions, quantized_input_precision
+
+    chosen = exact_layer_precisions(hls_model)
+    named = hls_config.setdefault("LayerName", {})
+    for name, precision in chosen.items():
+        # hls4ml names a QONNX Conv / MatMul's layer <class>_<node> and gives it the node's config
+        source = next((name[len(prefix):] for prefix in ("Conv2D_", "Conv1D_", "Dense_")
+                       if name.startswith(prefix) and name[len(prefix):] in named), name)
+        layer = named.setdefault(source, {})
+        if not isinstance(layer.get("Precision", {}), dict):  # one precision for the whole layer
+            layer["Precision"] = {"default": layer["Precision"]}
+        layer.setdefault("Precision", {}).update({"accum": precision, "result": precision})
+    input_precision = quantized_input_precision(hls_model)
+    if input_precision:
+        input_name = next(iter(hls_model.get_layers())).name
+        named.setdefault(input_name, {}).setdefault("Precision", {})["result"] = input_precision
+        chosen[input_name] = input_precision
+    return chosen
+
+
 def base_hls_config(ctx: StepContext) -> dict:
     """hls4ml's own per-layer config of the model, from its frontend, with the build's defaults."""
     import hls4ml
@@ -92,6 +116,9 @@ def run(ctx: StepContext) -> dict:
     }
     try:
         all_dense = artifacts.convert(ctx.build_dir, settings)
+        exact_types = set_exact_types(all_dense, hls_config)
+        if exact_types:
+            all_dense = artifacts.convert(ctx.build_dir, settings)  # the kernel choice sees the real widths
         source_layers = artifacts.read_json(ctx.build_dir, artifacts.SOURCE).get("weight_layers", [])
         selected = sparse_layers(ctx.config.sparse, all_dense, ctx.board, source_layers)
         hls_config["Model"][SPARSE_KEY]["select"] = selected
@@ -126,7 +153,7 @@ def run(ctx: StepContext) -> dict:
             f"see {ctx.path(HLS4ML_LOG)}"
         ) from None
     return {"backend": settings["backend"], "part": settings["part"], "io_type": settings["io_type"],
-            **({"output_narrowed": narrowed} if narrowed else {}),
+            **({"output_narrowed": narrowed} if narrowed else {}), "exact_types": len(exact_types),
             "layers": len(hls_model.get_layers()),
             "sparse_layers": [layer.name for layer in layers if layer.kernel == "sparse"], "stream_top": stream_top,
             "weight_bram18": sum(layer.chosen.bram18 for layer in layers)}
