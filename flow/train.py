@@ -25,7 +25,8 @@ from .compress.stages import StageSession
 from .data import Split, load_digits_split, load_mnist_split
 from .errors import FlowError
 from .paths import atomic_write_bytes, atomic_write_json, prepare_output_dir
-from .zoo import activation_bits_of, build_model, compressible_layers, layer_sizes, load_checkpoint, save_checkpoint
+from .zoo import (activation_bits_of, build_model, compressible_layers, layer_sizes, load_checkpoint, load_weights,
+                  save_checkpoint)
 
 CHECKPOINT, FINAL, HISTORY, COMPRESSION, RECIPE = "checkpoint.pt", "model.pt", "history.json", "compression.json", "recipe.json"
 DATA_DIR = "data_dir.json"
@@ -176,7 +177,7 @@ def _load(out: Path, recipe: Recipe, device) -> tuple[torch.nn.Module, RunState,
         state = RunState(**{**run, "masks": {k: v.to(device).float() for k, v in run["masks"].items()},
                             "teacher_logits": None if run.get("teacher_logits") is None else run["teacher_logits"].to(device)})
         model = build_model(recipe.arch, state.weight_levels, recipe.activation_bits).to(device)
-        model.load_state_dict(blob["state_dict"])
+        load_weights(model, blob["state_dict"])
     except FlowError:
         raise
     except Exception as exc:

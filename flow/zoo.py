@@ -35,27 +35,40 @@ class LeNetDigits(nn.Module):
 
     input_shape = (1, 8, 8)
     n_classes = 10
+    quantized = True
 
     def __init__(self):
         super().__init__()
+
+        def quant(quantizer):  # the float twin keeps every layer and parameter name, without quantizers
+            return quantizer if self.quantized else None
+
         self.features = nn.Sequential(
-            qnn.QuantIdentity(act_quant=Act8bUnsignedPo2, return_quant_tensor=True),
-            qnn.QuantConv2d(1, 8, 3, padding=1, bias=False, weight_quant=Weight4bPo2, return_quant_tensor=True),
-            qnn.QuantReLU(act_quant=Act8bUnsignedPo2, return_quant_tensor=True),
+            qnn.QuantIdentity(act_quant=quant(Act8bUnsignedPo2), return_quant_tensor=self.quantized),
+            qnn.QuantConv2d(1, 8, 3, padding=1, bias=False, weight_quant=quant(Weight4bPo2),
+                            return_quant_tensor=self.quantized),
+            qnn.QuantReLU(act_quant=quant(Act8bUnsignedPo2), return_quant_tensor=self.quantized),
             nn.MaxPool2d(2),
-            qnn.QuantConv2d(8, 16, 3, padding=1, bias=False, weight_quant=Weight4bPo2, return_quant_tensor=True),
-            qnn.QuantReLU(act_quant=Act8bUnsignedPo2, return_quant_tensor=True),
+            qnn.QuantConv2d(8, 16, 3, padding=1, bias=False, weight_quant=quant(Weight4bPo2),
+                            return_quant_tensor=self.quantized),
+            qnn.QuantReLU(act_quant=quant(Act8bUnsignedPo2), return_quant_tensor=self.quantized),
             nn.MaxPool2d(2),
         )
         self.classifier = nn.Sequential(
-            qnn.QuantLinear(64, 32, bias=False, weight_quant=Weight4bPo2, return_quant_tensor=True),
-            qnn.QuantReLU(act_quant=Act8bUnsignedPo2, return_quant_tensor=True),
-            qnn.QuantLinear(32, 10, bias=False, weight_quant=Weight4bPo2, return_quant_tensor=True),
-            qnn.QuantIdentity(act_quant=Act8bSignedPo2, return_quant_tensor=False),
+            qnn.QuantLinear(64, 32, bias=False, weight_quant=quant(Weight4bPo2), return_quant_tensor=self.quantized),
+            qnn.QuantReLU(act_quant=quant(Act8bUnsignedPo2), return_quant_tensor=self.quantized),
+            qnn.QuantLinear(32, 10, bias=False, weight_quant=quant(Weight4bPo2), return_quant_tensor=self.quantized),
+            qnn.QuantIdentity(act_quant=quant(Act8bSignedPo2), return_quant_tensor=False),
         )
 
     def forward(self, x):
         return self.classifier(self.features(x).flatten(1))
+
+
+class LeNetDigitsFloat(LeNetDigits):
+    """The same network with float weights and activations: the reference its quantization is measured against."""
+
+    quantized = False
 
 
 class LeNet5(nn.Module):
@@ -124,7 +137,7 @@ class LeNet5(nn.Module):
         return self.fc2(self._activation("fc1", self.fc1(x.flatten(1))))
 
 
-ARCHITECTURES = {"lenet-digits": LeNetDigits, "lenet5": LeNet5}
+ARCHITECTURES = {"lenet-digits": LeNetDigits, "lenet-digits-float": LeNetDigitsFloat, "lenet5": LeNet5}
 DEFAULT_MODEL = "lenet-digits"
 DEFAULT_CHECKPOINT = MODELS_DIR / "lenet-digits.pt"
 
@@ -156,6 +169,20 @@ def layer_sizes(model: nn.Module) -> dict[str, int]:
     return {name: layer.weight.numel() for name, layer in compressible_layers(model).items()}
 
 
+def load_weights(model: nn.Module, state_dict: dict) -> None:
+    """load_state_dict, allowing only activation scales that are still being calibrated to be absent.
+
+    Brevitas leaves a runtime-statistics scale out of the state dict until its first
+    collect_stats_steps training steps are done (a float-activation stage runs none); the model
+    built to load it then calibrates that scale afresh in its next training steps.
+    """
+    missing, unexpected = model.load_state_dict(state_dict, strict=False)
+    calibrating = {key for key in missing if key.startswith("activations.") and key.endswith(".scaling_impl.value")}
+    if unexpected or set(missing) - calibrating:
+        raise RuntimeError(f"state dict does not match the model: missing {sorted(set(missing) - calibrating)[:3]}, "
+                           f"unexpected {sorted(unexpected)[:3]}")
+
+
 def activation_bits_of(model: nn.Module) -> dict[str, int] | None:
     """The activation_bits a model was built with (None: float activations, or fixed quantizers)."""
     return getattr(model, "activation_bits", None)
@@ -177,7 +204,7 @@ def load_checkpoint(path: Path) -> tuple[nn.Module, dict]:
     try:
         blob = torch.load(path, map_location="cpu", weights_only=True)
         model = build_model(blob["arch"], blob.get("weight_levels"), blob.get("activation_bits"))
-        model.load_state_dict(blob["state_dict"])
+        load_weights(model, blob["state_dict"])
     except FlowError:
         raise
     except Exception as exc:  # torch raises many types for truncated or foreign files

@@ -15,6 +15,8 @@ from flow.errors import FlowError
 from flow.train import TrainConfig, train
 from flow.zoo import build_model, compressible_layers, load_checkpoint
 
+from conftest import run_flow
+
 KEEP = {"conv1": 150, "conv2": 3000, "fc1": 8000, "fc2": 500}
 BITS = {"conv1": 3, "conv2": 3, "fc1": 2, "fc2": 2}
 
@@ -186,6 +188,17 @@ def test_recipe_validation_names_the_problem():
     with pytest.raises(FlowError, match=r"distill must be in \[0, 1\]"):
         recipe_from_tree({**base, "stages": [{"kind": "admm_prune", "epochs": 1, "keep": 0.1, "distill": 1.5}]})
     assert recipe_from_tree(base, ("stages.0.epochs=3", "seed=7")).stages[0].epochs == 3
+    floating = {"kind": "pretrain", "epochs": 1, "float_activations": True}
+    with pytest.raises(FlowError, match="float_activations trains float stand-ins"):
+        recipe_from_tree({**base, "stages": [floating, {"kind": "retrain", "epochs": 1}]})
+    bits = {"activation_bits": {"input": 8, "conv1": 8, "conv2": 8, "fc1": 8}}
+    with pytest.raises(FlowError, match="float_activations stages must come first"):
+        recipe_from_tree({**base, **bits, "stages": [{"kind": "pretrain", "epochs": 1}, floating]})
+    with pytest.raises(FlowError, match="end the float_activations stages before admm_quantize"):
+        recipe_from_tree({**base, **bits, "stages": [{**quantize, "bits": 3, "float_activations": True},
+                                                     {"kind": "retrain", "epochs": 1}]})
+    with pytest.raises(FlowError, match="activation_bits must map activation sites"):
+        recipe_from_tree({**base, "activation_bits": {"input": 1}})
 
 
 def test_distillation_mixes_cross_entropy_with_the_teachers_soft_targets():
@@ -295,3 +308,40 @@ def test_frozen_levels_keep_every_weight_while_biases_retrain(joint_run, shared_
     for name in BITS:
         assert torch.equal(old[name].weight, new[name].weight), name
         assert not torch.equal(old[name].bias, new[name].bias), name
+
+
+QAT_STAGES = [
+    {"kind": "pretrain", "epochs": 1, "lr": 0.002, "float_activations": True},
+    {"kind": "admm_prune", "epochs": 1, "keep": KEEP, "rho": 0.1},
+    {"kind": "admm_quantize", "epochs": 1, "bits": BITS, "power_of_two": True, "rho_growth": 2.0, "rho_max": 0.1},
+    {"kind": "retrain", "epochs": 1, "freeze_levels": True},
+]
+ACTIVATION_BITS = {"input": 8, "conv1": 8, "conv2": 6, "fc1": 4}
+
+
+def test_quantized_activations_give_an_exact_narrow_lenet5(shared_dir, tmp_path):
+    """A (tiny) quantization-aware LeNet-5 run: its float reference, then every hls4ml tensor an exact type of
+    <= 32 bits, csim equal to QONNX to the LSB, and no output narrowing."""
+    from test_accumulators import MAX_TENSOR_BITS, widest_tensor
+
+    recipe = tiny_recipe(tmp_path / "qat.yaml", QAT_STAGES, activation_bits=ACTIVATION_BITS)
+    result = train(TrainConfig(recipe=recipe, out=tmp_path / "qat", data_dir=shared_dir / "data" / "mnist",
+                               show_progress=False))
+    model, blob = load_checkpoint(tmp_path / "qat" / "model.pt")
+    assert blob["activation_bits"] == ACTIVATION_BITS and not model.float_activations
+    pretrained, _ = load_checkpoint(tmp_path / "qat" / "stage0-pretrain.pt")
+    from flow.data import load_mnist_split
+    from flow.train import accuracy
+
+    test = load_mnist_split("test", shared_dir / "data" / "mnist")
+    pretrained.float_activations = True  # the reference was measured on the float stand-ins
+    assert result.reference_accuracy == accuracy(pretrained, test.images[:300], test.labels[:300])
+    build_dir = tmp_path / "build"
+    compiled = run_flow("compile", "--model", str(tmp_path / "qat" / "model.pt"), "--data-dir",
+                        str(shared_dir / "data" / "mnist"), "--n-samples", "30", "--out", str(build_dir), "--no-progress")
+    assert compiled.returncode == 0, compiled.stderr[-2000:]
+    csim = json.loads((build_dir / "csim.json").read_text())
+    assert csim["csim_vs_qonnx"]["max_diff_lsb"] == 0 and csim["qonnx_vs_brevitas"]["max_diff_lsb"] == 0
+    width, line = widest_tensor(build_dir)
+    assert width <= MAX_TENSOR_BITS, line
+    assert "output_narrowed" not in json.loads((build_dir / "summary.json").read_text())["steps"]["hls4ml"]
