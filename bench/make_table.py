@@ -50,9 +50,17 @@ def break_even(value: str, metrics: dict) -> str:
 
 
 def estimator_error(value: str, metrics: dict) -> str:
-    median, held_out, p90 = (re.search(rf"{label} (\d+% / \d+% / \d+%)", value).group(1)
-                             for label in ("median", "leave-one-set-out", "90th percentile"))
-    return f"median {median}; held-out set {held_out}; p90 {p90} ({metrics['points']} layers)"
+    hls = metrics["hls_csynth"]
+    cell = lambda m: "/".join(f"{100 * m[q]:.0f}" for q in ("latency", "dsp", "bram18", "lut", "ff")) + "%"  # noqa: E731
+    return (f"median {cell(hls['median_error'])}; held-out set {cell(hls['leave_one_set_out_median_error'])}; "
+            f"p90 {cell(hls['p90_error'])} ({hls['points']} layers)")
+
+
+def estimator_implementation(value: str, metrics: dict) -> str:
+    placed = metrics["implementation"]
+    cell = lambda m: " / ".join(f"{100 * m[q]:.0f}%" for q in ("lut", "ff", "dsp", "bram18"))  # noqa: E731
+    return (f"median {cell(placed['median_error'])}; held-out origin "
+            f"{cell(placed['leave_one_origin_out_median_error'])} ({placed['pairs']} designs, routed / HLS ratio)")
 
 
 def infer_mnist(value: str, metrics: dict) -> str:
@@ -99,7 +107,9 @@ ROWS = [
     ("sparse_csim_equality", "Compressed LeNet-5: all-sparse vs all-dense csim", None),
     ("sparse_memory", "Compressed LeNet-5 weights on PYNQ-Z2", sparse_memory),
     ("breakeven_lenet5", "Compressed LeNet-5 on PYNQ-Z2", break_even),
-    ("estimator_error", "Estimator vs HLS reports: latency / DSP / BRAM18", estimator_error),
+    ("estimator_error", "Estimator vs HLS reports: latency / DSP / BRAM18 / LUT / FF", estimator_error),
+    ("estimator_implementation_error", "Estimator vs routed designs: LUT / FF / DSP / BRAM18",
+     estimator_implementation),
     ("plan_lenet5", "`flow plan` LeNet-5 for PYNQ-Z2, 1 probe", plan_lenet5),
     ("driver_codec_rate", "Board driver fixed-point codec", driver_codec),
     ("infer_csim_mnist", "`flow infer --target csim`, MNIST test set", infer_mnist),

@@ -35,6 +35,8 @@ def compile_command(
                                                 "(default: one PE, the smallest memory)."),
     bitstream: bool = typer.Option(False, "--bitstream", help="Also run Vivado: block design, implementation, bitstream "
                                    "(hours; needs vivado on PATH and the IP the synth step exports with vitis-run)."),
+    allow_overfull: bool = typer.Option(False, "--allow-overfull", help="Build on when the estimated design exceeds "
+                                        "BOARD (any resource over 100% at the implementation level)."),
     progress: bool = typer.Option(True, help="Show progress bars."),
 ):
     """Convert a model to an hls4ml project for BOARD, C-simulate and verify it, and bundle it.
@@ -44,13 +46,13 @@ def compile_command(
     """
     from .build import BuildConfig
     from .build import compile as run_compile
-    from .summary import summary_table, verification_lines
+    from .summary import fit_line, summary_table, verification_lines
 
     result = run_compile(BuildConfig(model=model, board=board, out=out_dir, data_dir=data_dir, n_samples=n_samples,
                                      from_step=from_step, sparse=sparse, sparse_cycles=sparse_cycles,
-                                     bitstream=bitstream, show_progress=progress))
+                                     bitstream=bitstream, allow_overfull=allow_overfull, show_progress=progress))
     out.print(summary_table(result.summary))
-    for line in verification_lines(result.summary):
+    for line in [*verification_lines(result.summary), fit_line(result.summary)]:
         out.print(line)
     out.print(f"artifacts: {result.build_dir} (summary.json, csim.json, time_per_step.json, bundle/)")
 
@@ -178,11 +180,12 @@ def deploy_command(
 @app.command("report")
 def report_command(build_dir: Path = typer.Argument(..., help="A build dir made by 'flow compile'.")):
     """Print a build's summary and write report.md next to it."""
-    from .summary import estimate_tables, load_estimates, load_summary, summary_table, verification_lines, write_report
+    from .summary import (estimate_tables, fit_line, load_estimates, load_summary, summary_table, verification_lines,
+                          write_report)
 
     summary = load_summary(build_dir)
     out.print(summary_table(summary))
-    for line in verification_lines(summary):
+    for line in [*verification_lines(summary), fit_line(summary)]:
         out.print(line)
     estimates = load_estimates(build_dir)
     for table in estimate_tables(estimates) if estimates else []:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from rich import box
 from rich.table import Table
 
 from .build.artifacts import ESTIMATES, REPORT, SUMMARY
@@ -56,6 +57,16 @@ def verification_lines(summary: dict) -> list[str]:
     return lines
 
 
+def fit_line(summary: dict) -> str:
+    """Whether the design fits the board, from the fit step's record."""
+    record = summary["steps"].get("fit")
+    if not record or record.get("status") != "done":
+        return "fit to the board: not judged"
+    if record["fits"]:
+        return f"fit to {summary['board']}: fits (estimated, {record['level']} level)"
+    return f"fit to {summary['board']}: does NOT fit; {record['note']}"
+
+
 def load_estimates(build_dir: Path) -> dict | None:
     path = Path(build_dir) / ESTIMATES
     return json.loads(path.read_text()) if path.is_file() else None
@@ -78,10 +89,33 @@ def layer_rows(estimates: dict) -> list[tuple[str, ...]]:
     return rows
 
 
+RESOURCE_COLUMNS = ("resource", "HLS csynth", "implementation", "board", "share")
+NODE_COLUMNS = ("node", "kind", "DSP", "BRAM18", "LUT", "FF", "LUTRAM")
+NODE_NAME_WIDTH, KIND_WIDTH = 22, 11  # keeps the node table within 80 columns
+
+
 def resource_rows(estimates: dict) -> list[tuple[str, ...]]:
-    total, budget = estimates["total"], estimates["budget"]
-    return [(name, f"{total[name]:,}", f"{budget[name]:,}", f"{100 * total[name] / budget[name]:.1f}%")
+    """Per resource the whole design at both levels, the board's budget and the implementation-level share."""
+    levels, budget = estimates["design"]["levels"], estimates["budget"]
+    hls, placed = levels["hls_csynth"], levels["implementation"]
+    rows = [(name, f"{hls[name]:,}", f"{placed[name]:,}", f"{budget[name]:,}", f"{100 * placed[name] / budget[name]:.1f}%")
             for name in ("dsp", "bram18", "lut", "ff")]
+    return rows + [("lutram", f"{hls['lutram']:,}", f"{placed['lutram']:,}", "in LUT", "")]
+
+
+def node_rows(estimates: dict) -> list[tuple[str, ...]]:
+    return [(node["name"][:NODE_NAME_WIDTH], node["kind"][:KIND_WIDTH],
+             *(f"{node[name]:,}" for name in ("dsp", "bram18", "lut", "ff", "lutram")))
+            for node in estimates["design"]["nodes"]]
+
+
+def _compact_table(title: str, columns: tuple[str, ...], rows: list[tuple[str, ...]]) -> Table:
+    table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False, title_justify="left")
+    for index, column in enumerate(columns):
+        table.add_column(column, justify="left" if index < 2 else "right", no_wrap=True)
+    for row in rows:
+        table.add_row(*row)
+    return table
 
 
 def estimate_tables(estimates: dict) -> list[Table]:
@@ -90,12 +124,10 @@ def estimate_tables(estimates: dict) -> list[Table]:
         layers.add_column(column)
     for row in layer_rows(estimates):
         layers.add_row(*row)
-    resources = Table(title=f"resources of the chosen kernels vs {estimates['board']}")
-    for column in ("resource", "estimated", "board", "share"):
-        resources.add_column(column)
-    for row in resource_rows(estimates):
-        resources.add_row(*row)
-    return [layers, resources]
+    nodes = _compact_table("whole design per node (HLS csynth level)", NODE_COLUMNS, node_rows(estimates))
+    resources = _compact_table(f"whole design vs {estimates['board']} (fit judged at the implementation level)",
+                               RESOURCE_COLUMNS, resource_rows(estimates))
+    return [layers, nodes, resources]
 
 
 def _markdown(columns, rows) -> list[str]:
@@ -109,10 +141,16 @@ def estimate_section(estimates: dict) -> list[str]:
              "build's PE count. Break-even ratio: the pruning ratio above which the sparse kernel is faster under "
              "the same share of the board (paper Fig. 4); speedup at equal DSP: hls4ml's Resource strategy given "
              "the sparse kernel's multipliers.", "", *_markdown(LAYER_COLUMNS, layer_rows(estimates)), "",
+             "## Whole design", "",
+             "Every node of the hls4ml project, its FIFOs or partitioned arrays and the stream top, at the HLS "
+             f"C-synthesis level ({estimates['design']['levels']['hls_csynth']['source']}).", "",
+             *_markdown(NODE_COLUMNS, node_rows(estimates)), "",
              "## Resources", "",
-             *_markdown(("resource", "estimated", "board", "share"), resource_rows(estimates)), "",
+             f"Implementation level: {estimates['design']['levels']['implementation']['source']}.", "",
+             *_markdown(RESOURCE_COLUMNS, resource_rows(estimates)), "",
              f"Sum of layer latencies {total['latency_sum']:,} cycles; slowest layer interval {total['interval_max']:,} "
-             f"cycles. {'Fits' if estimates['fits'] else 'Does NOT fit'} {estimates['board']}.", ""]
+             f"cycles. {'Fits' if estimates['fits'] else 'Does NOT fit'} {estimates['board']} at the "
+             f"{estimates['design']['fit_level']} level.", ""]
     if estimates.get("corrections"):
         lines += [f"Reported / estimated factors applied before the break-even comparison: {estimates['corrections']}.", ""]
     if estimates.get("layers_to_switch"):

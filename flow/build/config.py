@@ -43,6 +43,8 @@ class BuildConfig:
     seed: int = 0
     #: run Vivado (block design, implementation, bitstream) where it is installed
     bitstream: bool = False
+    #: build on when the estimated design exceeds the board (any resource over 100% at the implementation level)
+    allow_overfull: bool = False
     #: show rich progress bars on stderr
     show_progress: bool = True
 

@@ -2,11 +2,14 @@
 
 A step is reused when it finished under the same build fingerprint, every step before it was
 reused too, and its declared outputs still hash to what it wrote. `--from-step S` runs S and every
-later step again, and refuses a changed setting that a step before S reads.
+later step again, and refuses a changed setting that a step before S reads. When a step fails (the
+`fit` step refusing a design that does not fit the board, say), the outputs of every later step that
+an earlier build left are removed: they were built from other inputs and must not look finished.
 """
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -149,6 +152,7 @@ def compile(config: BuildConfig = BuildConfig()) -> BuildResult:  # noqa: A001 -
                 steps[step.name] = {"status": "failed", "seconds": round(time.perf_counter() - started, 2),
                                     "error": str(exc)}
                 _write_summary(build_dir, config, board, steps)
+                _remove_outputs(build_dir, STEPS[STEP_NAMES.index(step.name) + 1:])
                 raise
             detail.setdefault("status", "done")
             steps[step.name] = {"seconds": round(time.perf_counter() - started, 2), **detail,
@@ -157,6 +161,16 @@ def compile(config: BuildConfig = BuildConfig()) -> BuildResult:  # noqa: A001 -
             _write_summary(build_dir, config, board, steps)
             progress.advance(overall)
     return BuildResult(build_dir=build_dir, summary=json.loads(summary_path.read_text()))
+
+
+def _remove_outputs(build_dir: Path, steps: list[Step]) -> None:
+    for step in steps:
+        for name in step.outputs_in(build_dir):
+            path = build_dir / name
+            if path.is_dir():
+                shutil.rmtree(path)
+            elif path.exists():
+                path.unlink()
 
 
 def _write_summary(build_dir: Path, config: BuildConfig, board, steps: dict) -> None:

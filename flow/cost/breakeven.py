@@ -38,7 +38,8 @@ class Corrections:
 
     def apply(self, kernel: str, estimate: Estimate) -> Estimate:
         factors = self.factors.get(kernel, {})
-        return Estimate(**{name: int(math.ceil(getattr(estimate, name) * factors.get(name, 1.0))) for name in SCALED})
+        return Estimate(**{name: int(math.ceil(getattr(estimate, name) * factors.get(name, 1.0))) for name in SCALED},
+                        lutram=estimate.lutram)  # reports give no LUTRAM of their own: kept as estimated
 
 
 NONE = Corrections()

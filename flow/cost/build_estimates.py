@@ -5,6 +5,8 @@ estimates.json says so. With C-synthesis reports in the project (the synth step,
 step after one), each synthesized layer gets its reported numbers, and reported / estimated
 factors per kernel correct the estimates before the break-even comparison: the decision is re-run
 on the reports' proportions, and layers whose kernel it would change are listed.
+The whole design (flow/cost/design.py: every node, FIFO and the stream top, at the HLS and the
+implementation level) goes under `design`; `fits` is its implementation-level fit to the board.
 Writes estimates.json and breakeven.png (speedup against pruned portion per layer, paper Fig. 4).
 """
 from __future__ import annotations
@@ -22,7 +24,8 @@ from ..build.config import BuildConfig
 from ..hls4ml.nodes import is_sparse, layer_shape, weight_layers
 from ..paths import atomic_write_json
 from ..reports.hls import ModuleEstimate, SynthesisReport, read_hls_reports
-from .breakeven import SCALED, Corrections, break_even_curve, plot_curves, utilization
+from .breakeven import SCALED, Corrections, break_even_curve, plot_curves
+from .design import design_report, node_costs
 from .kernels import DenseKernel, Estimate, SparseKernel, dsp_per_product, estimate_dense, estimate_sparse
 
 BASIS = "estimator (flow/cost/kernels.py): pre-synthesis, no HLS reports"
@@ -140,6 +143,8 @@ def write_estimates(build_dir: Path, hls_model, board: Board, config: BuildConfi
     layers = [layer for layer, _ in layers]
     total = _sum(chosen)
     resources = board.resources
+    design = design_report(node_costs(hls_model, {layer["name"]: estimate for layer, estimate in zip(layers, chosen)},
+                                      config.strategy.lower()), resources)
     report = {
         "basis": BASIS if not synthesized else (
             f"{tool} C-synthesis reports: {len(synthesized)} layer(s) and kernel(s) ('reported' from the whole "
@@ -150,10 +155,8 @@ def write_estimates(build_dir: Path, hls_model, board: Board, config: BuildConfi
         "rebuild_sparse": ",".join(layer["name"] for layer in layers
                                    if (layer["kernel"] == "sparse") != (layer["name"] in switch)) or "none",
         "board": board.name, "budget": resources,
-        "layers": layers, "total": total,
-        "fits": all(total[key] <= resources[key] for key in ("dsp", "bram18", "lut", "ff")),
-        "utilization": round(utilization(Estimate(0, 0, total["dsp"], total["bram18"], total["lut"], total["ff"]),
-                                         board), 4),
+        "layers": layers, "total": total,  # total: the weight layers' chosen kernels only
+        "design": design, "fits": design["fits"], "utilization": max(design["utilization"].values()),
     }
     if curves:
         plot_curves(curves, build_dir / BREAKEVEN_PLOT)
@@ -161,5 +164,6 @@ def write_estimates(build_dir: Path, hls_model, board: Board, config: BuildConfi
     atomic_write_json(build_dir / ESTIMATES, report)
     return {"basis": "reports" if synthesized else "estimator", "fits": report["fits"],
             "utilization": report["utilization"], "layers_to_switch": switch,
+            "over_budget": ", ".join(f"{e['resource']} {100 * e['share']:.0f}%" for e in design["over_budget"]) or "none",
             "break_even_ratios": {c.layer: None if c.break_even_ratio is None else round(c.break_even_ratio, 2)
                                   for c in curves}}

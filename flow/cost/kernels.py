@@ -1,9 +1,11 @@
 """Pre-synthesis estimates per layer: hls4ml's dense kernels (Latency, Resource) and flow's sparse kernel.
 
 Every figure is derived from the kernel's loop structure (see hls4ml's nnet_dense_latency.h,
-nnet_dense_resource.h, nnet_conv_stream.h and hls/nnet_sparse.h), with a few constants fitted to
-real HLS reports by `bench/estimator_calibration.py` (`CALIBRATED` below). They estimate C
-synthesis (HLS-level), not placed designs: Vivado usually maps fewer LUTs than HLS estimates.
+nnet_dense_resource.h, nnet_conv_stream.h and hls/nnet_sparse.h), with constants fitted to real
+HLS reports by `bench/estimator_calibration.py` (`CALIBRATED` below). LUT and FF are sums of
+structural terms (bits of LUT-built products, adder bits, multiplexer LUTs, register bits), each
+weighted by a fitted coefficient. They estimate C synthesis (HLS-level), not placed designs:
+flow/cost/design.py scales a whole design to the implementation level.
 
 A layer is a matrix product of n_in x n_out per output position: 1 position for a dense layer,
 one per output pixel for a convolution (n_in = kernel area x input channels).
@@ -14,6 +16,17 @@ import math
 from dataclasses import asdict, dataclass
 
 from ..sparse.memory import array_footprint
+
+# LUT and FF coefficients per structural term of dense_terms(), fitted by
+# `python bench/estimator_calibration.py` on the layers' HLS C-synthesis LUT and FF.
+LUT_COEFFICIENTS = {"lut_product_bits": 0.1181, "lut_product_adder_bits": 0.0735, "dsp_product_adder_bits": 1.6009,
+                    "input_mux_luts": 1.1175, "accumulator_bits": 1.9432, "layer": 0.8395}
+FF_COEFFICIENTS = {"dsp_product_bits": 0.0553, "output_bits": 2.717, "input_bits": 2.3927, "accumulator_bits": 4.6239,
+                   "lut_product_bits": 0.1321, "layer": 0.0953}
+# The structural terms counted once each (every coefficient 1): what the fit starts from, and the
+# uncalibrated estimator the calibration test shows failing.
+UNCALIBRATED_LUT = dict.fromkeys(LUT_COEFFICIENTS, 1.0)
+UNCALIBRATED_FF = dict.fromkeys(FF_COEFFICIENTS, 1.0)
 
 # Fitted by `python bench/estimator_calibration.py` (bench/results/estimator_calibration.json);
 # refit after changing the model, and keep this table and that result in step.
@@ -26,6 +39,10 @@ CALIBRATED = {
     "pipeline_fill_cycles": 0,
     # io_stream wrappers read the input vector and write the result once per call
     "stream_overhead_cycles": 2,
+    # LUTs per unit of each structural term of hls4ml's dense kernels (dense_terms below)
+    "lut_coefficients": LUT_COEFFICIENTS,
+    # FFs per unit of each structural term
+    "ff_coefficients": FF_COEFFICIENTS,
 }
 CONSTANT_LUT_BITS = 8  # constant products with weights this narrow become LUT logic
 DSP_MIN_PRODUCT_BITS = 20  # a variable product narrower than this (w + a bits) stays in LUTs
@@ -47,6 +64,7 @@ class LayerShape:
     stream_packets: int = 0  # packets an io_stream fully connected layer reads plus writes per call
     weight_bits: int = 16
     input_bits: int = 16
+    accum_bits: int | None = None  # accum_t's width as hls4ml's config sets it; None: the exact sum's
 
     @property
     def weights(self) -> int:
@@ -84,8 +102,9 @@ class Estimate:
     interval: int  # cycles between inferences
     dsp: int
     bram18: int
-    lut: int
+    lut: int  # LUTs in all, LUTRAM included (as Vivado's "Slice LUTs")
     ff: int
+    lutram: int = 0  # of those LUTs, the ones used as memory (distributed ROM/RAM, SRL shift registers)
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -114,40 +133,85 @@ def adder_tree_cycles(n_in: int, constants: dict = CALIBRATED) -> int:
 
 
 def accumulator_bits(shape: LayerShape) -> int:
+    """accum_t's width: the node's own where known, else the exact sum of n_in products."""
+    if shape.accum_bits:
+        return shape.accum_bits
     return shape.weight_bits + shape.input_bits + int(math.ceil(math.log2(max(shape.n_in, 2))))
 
 
-def estimate_dense(shape: LayerShape, kernel: DenseKernel, constants: dict = CALIBRATED) -> Estimate:
+@dataclass(frozen=True)
+class DenseProducts:
+    """How hls4ml's dense kernel builds its products: parallel multipliers, how many of them in DSPs,
+    and the Resource strategy's weight ROM."""
+
+    multipliers: int
+    dsp_products: int
+    dsp: int
+    bram18: int
+    rom_lutram: int
+
+
+def dense_products(shape: LayerShape, kernel: DenseKernel, constants: dict = CALIBRATED) -> DenseProducts:
     reuse = max(1, kernel.reuse_factor)
-    acc_bits = accumulator_bits(shape)
+    per_product = dsp_per_product(shape.weight_bits, shape.input_bits)
     if kernel.strategy == "latency":
         # weights are constants: zero products vanish when fully unrolled (hls4ml: n_zeros at RF 1)
         products = shape.kept if reuse == 1 else shape.weights
         multipliers = math.ceil(products / reuse)
         constant_dsp = constants["constant_product_dsp_fraction"] if shape.weight_bits > CONSTANT_LUT_BITS else 0.0
-        dsp_products = int(round(multipliers * constant_dsp)) if dsp_per_product(shape.weight_bits, shape.input_bits) else 0
-        dsp = dsp_products * max(1, dsp_per_product(shape.weight_bits, shape.input_bits))
-        lut_products = multipliers - dsp_products
-        bram18 = 0
-    else:
-        # weights in a ROM reshaped into block_factor words of depth reuse_factor
-        multipliers = math.ceil(shape.weights / reuse)
-        dsp = multipliers * dsp_per_product(shape.weight_bits, shape.input_bits)
-        lut_products = multipliers if dsp == 0 else 0
-        rom = array_footprint(reuse, multipliers * shape.weight_bits) if reuse > 1 else None
-        bram18 = rom.bram18 if rom else 0
+        dsp_products = int(round(multipliers * constant_dsp)) if per_product else 0
+        return DenseProducts(multipliers, dsp_products, dsp_products * max(1, per_product), 0, 0)
+    # weights in a ROM reshaped into block_factor words of depth reuse_factor
+    multipliers = math.ceil(shape.weights / reuse)
+    rom = array_footprint(reuse, multipliers * shape.weight_bits) if reuse > 1 else None
+    return DenseProducts(multipliers, multipliers if per_product else 0, multipliers * per_product,
+                         rom.bram18 if rom else 0, rom.lutram_luts if rom else 0)
+
+
+def dense_terms(shape: LayerShape, kernel: DenseKernel, constants: dict = CALIBRATED) -> tuple[dict, dict]:
+    """The structural LUT and FF terms of one hls4ml dense product (nnet_dense_latency.h, nnet_dense_resource.h).
+
+    LUT: partial-product bits of the products built in fabric, and their adders (narrower operand x
+    accumulator bits); one accumulator-wide adder per DSP product (the adder tree); the input
+    multiplexer of a multiplier shared over reuse_factor products; the Resource strategy's
+    accumulators (one per output, read and written each cycle); a per-layer constant (control).
+    FF: the pipeline registers of the products (accumulator-wide), the registered inputs and
+    outputs (io_stream's data[] / res[] arrays, io_parallel's partitioned ports), the Resource
+    strategy's accumulators.
+    """
+    built = dense_products(shape, kernel, constants)
+    acc_bits = accumulator_bits(shape)
+    lut_products = built.multipliers - built.dsp_products
+    resource = kernel.strategy == "resource"
+    lut = {"lut_product_bits": lut_products * shape.weight_bits * shape.input_bits,
+           "lut_product_adder_bits": lut_products * min(shape.weight_bits, shape.input_bits) * acc_bits,
+           "dsp_product_adder_bits": built.dsp_products * acc_bits,
+           "input_mux_luts": built.multipliers * input_mux_luts(min(shape.n_in, max(1, kernel.reuse_factor)),
+                                                               shape.input_bits),
+           "accumulator_bits": shape.n_out * acc_bits if resource else 0, "layer": 1}
+    ff = {"dsp_product_bits": built.dsp_products * acc_bits, "output_bits": shape.n_out * acc_bits,
+          "input_bits": shape.n_in * shape.input_bits,
+          "accumulator_bits": built.multipliers * acc_bits if resource else 0,
+          "lut_product_bits": lut_products * acc_bits, "layer": 1}
+    return lut, ff
+
+
+def weighted(terms: dict, coefficients: dict) -> int:
+    return int(round(sum(coefficients[name] * value for name, value in terms.items())))
+
+
+def estimate_dense(shape: LayerShape, kernel: DenseKernel, constants: dict = CALIBRATED) -> Estimate:
+    reuse = max(1, kernel.reuse_factor)
+    built = dense_products(shape, kernel, constants)
     fill = constants["pipeline_fill_cycles"] + adder_tree_cycles(math.ceil(shape.n_in / reuse), constants)
     if kernel.io_type == "io_stream":
         fill += constants["stream_overhead_cycles"]
-    # a multiplier shared over reuse_factor products reads up to that many different inputs
-    mux = input_mux_luts(min(shape.n_in, reuse), shape.input_bits)
-    lut = (lut_products * lut_product_cost(shape.weight_bits, shape.input_bits)
-           + multipliers * (acc_bits // 2 + mux))
-    ff = multipliers * acc_bits
+    lut_terms, ff_terms = dense_terms(shape, kernel, constants)
     # a convolution's line buffer takes one input pixel per reuse_factor cycles (hls4ml nnet_conv_stream.h)
     steps = shape.input_positions or shape.positions
-    return Estimate(latency=int(steps * reuse + fill), interval=int(steps * reuse), dsp=int(dsp), bram18=int(bram18),
-                    lut=int(lut), ff=int(ff))
+    return Estimate(latency=int(steps * reuse + fill), interval=int(steps * reuse), dsp=built.dsp,
+                    bram18=built.bram18, lut=weighted(lut_terms, constants["lut_coefficients"]) + built.rom_lutram,
+                    ff=weighted(ff_terms, constants["ff_coefficients"]), lutram=built.rom_lutram)
 
 
 def sparse_call_cycles(kernel: SparseKernel) -> int:
@@ -181,4 +245,5 @@ def estimate_sparse(shape: LayerShape, kernel: SparseKernel, weight_bits: int | 
     return Estimate(latency=int(cycles), interval=int(cycles),
                     dsp=int(kernel.pes * product_dsp), bram18=int(memory.bram18 + finished_rows.bram18),
                     lut=int(kernel.pes * pe_lut + memory.lutram_luts + finished_rows.lutram_luts + scatter),
-                    ff=int(kernel.pes * (acc_bits + column_bits + row_bits)))
+                    ff=int(kernel.pes * (acc_bits + column_bits + row_bits)),
+                    lutram=int(memory.lutram_luts + finished_rows.lutram_luts))

@@ -43,7 +43,13 @@ def layer_shape(node) -> LayerShape:
     return LayerShape(name=node.name, n_in=int(n_in), n_out=int(n_out), positions=int(positions),
                       input_positions=input_positions, stream_packets=int(stream_packets),
                       nonzeros=int(nonzeros), weight_bits=int(weight_bits),
-                      input_bits=int(node.get_input_variable().type.precision.width))
+                      input_bits=int(node.get_input_variable().type.precision.width), accum_bits=accum_bits(node))
+
+
+def accum_bits(node) -> int | None:
+    """The width of the node's accum_t as the hls4ml config set it (the products' sum is built that wide)."""
+    accum = node.get_attr("accum_t")
+    return int(accum.precision.width) if accum is not None else None
 
 
 def code_bits_of(node) -> int:

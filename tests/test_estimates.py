@@ -1,0 +1,97 @@
+"""The whole-design estimate (flow/cost/design.py) and its calibration against real reports (flow/cost/calibration.py)."""
+import json
+import re
+
+import pytest
+from rich.console import Console
+
+from conftest import REPO, run_flow_in_process
+from flow.cost import calibration
+from flow.cost.design import IMPLEMENTATION_RATIOS, fifo_cost
+from flow.cost.kernels import CALIBRATED, UNCALIBRATED_FF, UNCALIBRATED_LUT
+
+TARGET = 0.25  # the issue's: LUT and FF median relative error at the HLS C-synthesis level
+
+
+@pytest.fixture(scope="module")
+def points(shared_dir):
+    return calibration.load_points(REPO / "bench" / "calibration_layers.yaml", shared_dir / "reference")
+
+
+def test_lut_median_error_within_target_and_the_uncalibrated_terms_miss_it(points):
+    shipped = calibration.medians(calibration.errors(points), ("lut", "ff"))
+    uncalibrated = calibration.medians(calibration.errors(
+        points, {**CALIBRATED, "lut_coefficients": UNCALIBRATED_LUT, "ff_coefficients": UNCALIBRATED_FF}), ("lut", "ff"))
+    assert shipped["lut"] <= TARGET, shipped
+    assert uncalibrated["lut"] > TARGET and uncalibrated["ff"] > TARGET, uncalibrated  # the checker fails the old model
+
+
+@pytest.mark.xfail(strict=True, reason="FF median is 30% on the 60 layers: FFs follow the pipeline depth each tool "
+                                       "picks (0 to 7 stages at RF 1), which no structural term predicts")
+def test_ff_median_error_within_target(points):
+    assert calibration.medians(calibration.errors(points), ("ff",))["ff"] <= TARGET
+
+
+def test_shipped_lut_and_ff_coefficients_are_the_fit(points):
+    for quantity in ("lut", "ff"):
+        assert calibration.fit_coefficients(points, quantity, CALIBRATED) == CALIBRATED[f"{quantity}_coefficients"], \
+            "refit: run python bench/estimator_calibration.py and update flow/cost/kernels.py"
+
+
+def test_latency_dsp_bram_medians_hold(points):
+    shipped = calibration.medians(calibration.errors(points), ("latency", "dsp", "bram18"))
+    assert shipped["latency"] <= 0.10 and shipped["dsp"] <= 0.15 and shipped["bram18"] == 0.0, shipped
+
+
+def test_implementation_ratios_are_the_routed_over_hls_medians(shared_dir):
+    pairs = calibration.implementation_pairs(shared_dir / "reference")
+    assert len(pairs) == 4 and len({pair["group"] for pair in pairs}) == 2
+    assert calibration.implementation_ratios(pairs) == IMPLEMENTATION_RATIOS
+    # HLS overstates LUTs against the routed kernel in every pair (MANIFEST: 1.4-2.6x at the top level)
+    assert all(pair["implementation"]["lut"] < pair["hls"]["lut"] for pair in pairs)
+
+
+def test_a_fifo_takes_srl_when_small_or_shallow_and_block_ram_when_deep_and_wide():
+    assert fifo_cost("f", "fifo", "", depth=32, width=8).bram18 == 0  # 256 bits: SRL
+    shallow = fifo_cost("f", "fifo", "", depth=1, width=1056)
+    assert shallow.bram18 == shallow.lutram == 0 and shallow.ff >= 1056  # one deep: registers
+    assert fifo_cost("f", "fifo", "", depth=16, width=264).bram18 == 0  # 16 deep: one SRL32 per bit
+    deep = fifo_cost("f", "fifo", "", depth=64, width=264)
+    assert deep.bram18 == 8 and deep.lutram == 0  # 64 x 264 bits: 8 blocks of 512 x 36
+
+
+def test_default_build_counts_every_node_fifo_and_the_stream_top(default_build):
+    build_dir, _ = default_build
+    estimates = json.loads((build_dir / "estimates.json").read_text())
+    design = estimates["design"]
+    names = [node["name"] for node in design["nodes"]]
+    firmware = (build_dir / "hls4ml_prj" / "firmware" / "myproject.cpp").read_text()
+    calls = re.findall(r"\); // (\S+)\n", firmware)  # every layer the project calls
+    assert set(calls) <= set(names) and not design["not_modelled"]
+    fifos = {node["name"]: node for node in design["nodes"] if node["kind"] == "fifo"}
+    declared = dict(re.findall(r"#pragma HLS STREAM variable=(\w+) depth=(\d+)", firmware))
+    assert set(fifos) == set(declared)
+    for name, depth in declared.items():
+        assert fifos[name]["detail"].startswith(f"depth {depth} x ")
+    top = [node["name"] for node in design["nodes"] if node["kind"] == "stream top"]
+    assert {"top model_in", "top model_out", "top s_axilite"} <= set(top)
+    assert any(node["kind"] == "line buffer" for node in design["nodes"])
+    hls, placed = design["levels"]["hls_csynth"], design["levels"]["implementation"]
+    for resource in ("dsp", "bram18", "lut", "ff", "lutram"):
+        assert hls[resource] == sum(node[resource] for node in design["nodes"])
+    assert placed["lut"] < hls["lut"] and design["fit_level"] == "implementation"
+    assert estimates["fits"] == design["fits"] is True  # the issue's target: the default build fits the PYNQ-Z2
+    assert all(placed[r] <= estimates["budget"][r] for r in ("dsp", "bram18", "lut", "ff"))
+
+
+def test_report_prints_the_node_table_within_80_columns(default_build):
+    from flow.summary import estimate_tables, load_estimates
+
+    build_dir, _ = default_build
+    console = Console(width=200, record=True, file=open("/dev/null", "w"))
+    for table in estimate_tables(load_estimates(build_dir))[1:]:  # the node table and the resources
+        console.print(table)
+    lines = console.export_text().splitlines()
+    assert max(len(line.rstrip()) for line in lines) <= 80
+    result = run_flow_in_process("report", str(build_dir))
+    assert result.returncode == 0 and "whole design per node" in result.stdout and "top s_axilite" in result.stdout
