@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import (LENET5, LENET5_SAMPLES, assert_sparse_configs_follow_memory_json, lenet5_compile_args, run_flow,
+from conftest import (LENET5, LENET5_SAMPLES, assert_sparse_configs_follow_memory_json,
                       sparse_layer_configs)
 from flow.sparse.encoding import choose
 
@@ -21,26 +21,16 @@ def lenet5_sparse(lenet5_sparse_build):
     return lenet5_sparse_build  # --sparse auto
 
 
-@pytest.fixture(scope="module")
-def lenet5_dense(tmp_path_factory, shared_dir):
-    out = tmp_path_factory.mktemp("lenet5") / "dense"
-    result = run_flow(*lenet5_compile_args(shared_dir, out, "--sparse", "none"))
-    assert result.returncode == 0, result.stderr[-3000:]
-    return out
-
-
-def test_compressed_lenet5_sparse_csim_equals_dense_csim_on_mnist(lenet5_sparse, lenet5_dense):
-    sparse_report = json.loads((lenet5_sparse / "csim.json").read_text())
-    dense_report = json.loads((lenet5_dense / "csim.json").read_text())
-    assert sparse_report["kernels"] == {name: "sparse" for name in LENET5_LAYERS}  # auto: all pruned beyond break-even
-    assert dense_report["kernels"] == {name: "dense" for name in LENET5_LAYERS}
-    assert sparse_report["fifo_check"]["passed"] and dense_report["fifo_check"]["passed"]
-    sparse, dense = np.load(lenet5_sparse / "csim_outputs.npy"), np.load(lenet5_dense / "csim_outputs.npy")
-    assert sparse.shape == (LENET5_SAMPLES, 10)
-    assert np.array_equal(sparse, dense)
-    for report in (sparse_report, dense_report):
-        assert report["passed"] and report["csim_vs_qonnx"]["argmax_agreement"] == 1.0
-        assert report["accuracy"]["csim"] > 0.97
+def test_compressed_lenet5_sparse_csim_equals_qonnx_on_mnist(lenet5_sparse):
+    """Every layer on the sparse kernel, and the csim equals QONNX to the LSB (so equals any exact dense
+    kernel too; the digits test below compares the two kernels' outputs directly)."""
+    report = json.loads((lenet5_sparse / "csim.json").read_text())
+    assert report["kernels"] == {name: "sparse" for name in LENET5_LAYERS}  # auto: all pruned beyond break-even
+    assert report["fifo_check"]["passed"]
+    assert np.load(lenet5_sparse / "csim_outputs.npy").shape == (LENET5_SAMPLES, 10)
+    assert report["passed"] and report["csim_vs_qonnx"]["argmax_agreement"] == 1.0
+    assert report["csim_vs_qonnx"]["max_diff_lsb"] == 0
+    assert report["accuracy"]["csim"] > 0.97
 
 
 def test_sparse_project_really_uses_the_sparse_kernel(lenet5_sparse):
@@ -53,12 +43,11 @@ def test_sparse_project_really_uses_the_sparse_kernel(lenet5_sparse):
     assert {config["kernel"]["storage"] for config in configs.values()} == {"nnet::sparse_bram"}
 
 
-def test_compressed_lenet5_fits_pynq_z2_and_memory_matches_the_encoder(lenet5_sparse, lenet5_dense):
+def test_compressed_lenet5_weights_fit_pynq_z2_and_memory_matches_the_encoder(lenet5_sparse):
     sparse_memory = json.loads((lenet5_sparse / "memory.json").read_text())
-    dense_memory = json.loads((lenet5_dense / "memory.json").read_text())
     assert sparse_memory["fits"] and sparse_memory["bram18_budget"] == 280
-    assert sparse_memory["total"]["bram18"] < dense_memory["total"]["bram18"]
     layers = {layer["name"]: layer for layer in sparse_memory["layers"]}
+    assert sparse_memory["total"]["bram18"] < sum(layer["dense"]["bram18"] for layer in layers.values())
     assert sum(layer["nonzeros"] for layer in layers.values()) == 2578
     for layer in layers.values():
         assert layer["sparse"]["bits"] < layer["dense"]["bits"]
