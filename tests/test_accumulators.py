@@ -54,8 +54,9 @@ def layer_at_worst_inputs(build_dir: Path, node, first: str, last: str, kernel: 
         warnings.simplefilter("ignore")
         dense = weight_layers(convert_layer(build_dir, node, first, last, "dense"))[0]  # the weights as a matrix
     weight, bias = dense.get_weights("weight"), dense.get_weights("bias")
-    weights, _ = stored(weight.data, fixed_type_of(weight.type.precision))
-    bias, _ = stored(np.asarray(bias.data).reshape(-1), fixed_type_of(bias.type.precision))
+    weights, above, _ = stored(weight.data, fixed_type_of(weight.type.precision))
+    bias, bias_above, _ = stored(np.asarray(bias.data).reshape(-1), fixed_type_of(bias.type.precision))
+    assert np.array_equal(weights, above) and np.array_equal(bias, bias_above)  # quantized: on their grids
     cut = subgraph(ModelWrapper(str(build_dir / artifacts.MODEL_CLEAN)), first, last)
     shape = cut.get_tensor_shape(first)
     conv = len(shape) == 4

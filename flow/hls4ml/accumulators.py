@@ -11,8 +11,8 @@ them (rounded to their types). Each term's lower bound is <= 0 and upper bound >
 hold for every partial sum in any summation order (bias first as in nnet_dense_latency.h, or last
 as in hls/nnet_sparse.h), and no product or sum ever wraps. The fraction bits are the input's plus
 the weights' (as many as the stored values need), at least the bias's, so every sum is exact.
-The result type is the accumulator's: the layer's output is the exact sum; rounding happens only in
-the quantizer that follows.
+The result type is the accumulator's (the layer's output is the exact sum) unless hls4ml merged the
+quantizer that follows into the layer: then the layer rounds into that quantizer's type itself.
 """
 from __future__ import annotations
 
@@ -67,14 +67,24 @@ def fraction_bits(values: np.ndarray, limit: int) -> int:
     return limit
 
 
-def stored(values: np.ndarray, kind: FixedType | None) -> tuple[np.ndarray, int]:
-    """Values as their type holds them (rounded to its grid, clipped to its range) and their fraction bits."""
+def stored(values: np.ndarray, kind: FixedType | None) -> tuple[np.ndarray, np.ndarray, int] | None:
+    """The lowest and highest value the hardware may hold for each value, and their fraction bits.
+
+    Quantized weights sit on their type's grid and are held exactly. Others are printed with the
+    type's fraction digits and converted by the type's rounding mode (types.py, weights.h), so each
+    may land on the grid point below or above; both are kept. None when a value is outside the
+    type's range (it would wrap or saturate).
+    """
     values = np.asarray(values, dtype=np.float64)
     if kind is None:
-        return values, fraction_bits(values, MAX_FRACTION_BITS)
+        return values, values, fraction_bits(values, MAX_FRACTION_BITS)
+    if values.size and (values.min() < kind.lowest or values.max() > kind.highest):
+        return None
     grid = 2.0**kind.fraction
-    held = np.clip(np.round(values * grid) / grid, kind.lowest, kind.highest)
-    return held, fraction_bits(held, kind.fraction)
+    below, above = np.floor(values * grid) / grid, np.ceil(values * grid) / grid
+    if np.array_equal(below, above):
+        return below, above, fraction_bits(below, kind.fraction)
+    return below, np.minimum(above, kind.highest), kind.fraction
 
 
 def signed_type_for(lowest: float, highest: float, fraction: int) -> FixedType:
@@ -86,41 +96,67 @@ def signed_type_for(lowest: float, highest: float, fraction: int) -> FixedType:
     return FixedType(integer + fraction, integer, True)
 
 
-def row_bounds(weights: np.ndarray, bias: np.ndarray, lo: float, hi: float) -> tuple[np.ndarray, np.ndarray]:
-    """Per output column of an (n_in, n_out) matrix, the lowest and highest any partial sum reaches."""
-    low_terms = np.minimum(np.minimum(weights * lo, weights * hi), 0.0)
-    high_terms = np.maximum(np.maximum(weights * lo, weights * hi), 0.0)
-    return low_terms.sum(axis=0) + np.minimum(bias, 0.0), high_terms.sum(axis=0) + np.maximum(bias, 0.0)
+def row_bounds(weights: tuple[np.ndarray, np.ndarray], bias: tuple[np.ndarray, np.ndarray], lo: float, hi: float
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """Per output column of (n_in, n_out) matrices of each weight's lowest and highest stored value, the lowest
+    and highest any partial sum reaches."""
+    products = [w * x for w in weights for x in (lo, hi)]
+    low_terms = np.minimum(np.minimum.reduce(products), 0.0)
+    high_terms = np.maximum(np.maximum.reduce(products), 0.0)
+    return low_terms.sum(axis=0) + np.minimum(bias[0], 0.0), high_terms.sum(axis=0) + np.maximum(bias[1], 0.0)
+
+
+def weight_matrix(node, data: np.ndarray) -> np.ndarray:
+    """The node's weights as (n_in, n_out), in the kernel's input order, whatever layout hls4ml keeps them in."""
+    n_in, n_out = weight_matrix_shape(node)
+    if node.get_attr("_weights_transposed", False):  # Resource strategy: (n_out, n_in) or (F, H, W, C)
+        return data.reshape(n_out, n_in).T
+    return data.reshape(n_in, n_out)  # (n_in, n_out) or (H, W, C, F)
+
+
+def plain_products(precision) -> bool:
+    """Whether hls4ml multiplies by the stored value itself (product_type in fpga_backend.py): not for
+    Xnor (0 means -1), Exponent (a shift) or signed 2-bit integer (ternary) weights."""
+    from hls4ml.model.types import ExponentPrecisionType, IntegerPrecisionType, XnorPrecisionType
+
+    if isinstance(precision, (XnorPrecisionType, ExponentPrecisionType)):
+        return False
+    return not (isinstance(precision, IntegerPrecisionType) and precision.width == 2 and precision.signed)
 
 
 def exact_accumulator(node) -> FixedType | None:
-    """The accumulator type no input of the node's input type can overflow; None when the input type is unbounded."""
+    """The accumulator type no input of the node's input type can overflow; None when it cannot be bounded
+    (an unbounded input type, weights not multiplied as stored, values outside their type)."""
     source = fixed_type_of(node.get_input_variable().type.precision)
-    if source is None:
-        return None
-    n_in, n_out = weight_matrix_shape(node)
     weight = node.get_weights("weight")
-    weights, weight_fraction = stored(weight.data, fixed_type_of(weight.type.precision))
-    weights = weights.reshape(n_in, n_out) if "Dense" in node.class_name else weights.reshape(-1, n_out)
+    if source is None or not plain_products(weight.type.precision):
+        return None
+    weights = stored(weight.data, fixed_type_of(weight.type.precision))
+    n_out = weight_matrix_shape(node)[1]
     bias_variable = node.weights.get("bias")
     if bias_variable is None:
-        bias, bias_fraction = np.zeros(n_out), 0
+        bias = (np.zeros(n_out), np.zeros(n_out), 0)
     else:
-        bias, bias_fraction = stored(np.asarray(bias_variable.data).reshape(-1), fixed_type_of(bias_variable.type.precision))
-        bias = np.broadcast_to(bias, (n_out,))
-    lowest, highest = row_bounds(weights, bias, source.lowest, source.highest)
-    fraction = max(source.fraction + weight_fraction, bias_fraction)
+        bias = stored(np.broadcast_to(np.asarray(bias_variable.data).reshape(-1), (n_out,)),
+                      fixed_type_of(bias_variable.type.precision))
+    if weights is None or bias is None:
+        return None
+    lowest, highest = row_bounds((weight_matrix(node, weights[0]), weight_matrix(node, weights[1])), bias[:2],
+                                 source.lowest, source.highest)
+    fraction = max(source.fraction + weights[2], bias[2])
     return signed_type_for(float(lowest.min()), float(highest.max()), fraction)
 
 
-def exact_layer_precisions(hls_model) -> dict[str, str]:
-    """hls4ml layer name -> exact accumulator (and result) type of each dense weight layer with a bounded input."""
+def exact_layer_precisions(hls_model) -> dict[str, dict[str, str]]:
+    """hls4ml layer name -> the precisions to pin ("accum", and "result" unless a quantizer was merged into the
+    layer's output) of each dense weight layer that can be bounded."""
     chosen = {}
     for node in hls_model.get_layers():
         if node.class_name in DENSE_WEIGHT_LAYERS:
             kind = exact_accumulator(node)
             if kind is not None:
-                chosen[node.name] = kind.hls4ml()
+                merged_quantizer = node.get_attr("quantizer") is not None
+                chosen[node.name] = {"accum": kind.hls4ml(), **({} if merged_quantizer else {"result": kind.hls4ml()})}
     return chosen
 
 

@@ -54,27 +54,49 @@ def narrow_output(hls_model, hls_config: dict, onnx_path) -> str | None:
             f"so {precision.width - MAX_STREAM_BITS} fraction bits are dropped")
 
 
-def set_exact_types(hls_model, hls_config: dict) -> dict[str, str]:
+EXACT_TYPE_ROUNDS = 3
+
+
+def set_exact_types(hls_model, hls_config: dict) -> dict[str, dict[str, str]]:
     """Pin each weight layer's accumulator and result, and a quantized model's input, to their exact types
-    (flow/hls4ml/accumulators.py) in `hls_config`; returns layer name -> type of what was set."""
+    (flow/hls4ml/accumulators.py) in `hls_config`; returns what changed (layer name -> precisions)."""
     from ...hls4ml.accumulators import exact_layer_precisions, quantized_input_precision
 
-    chosen = exact_layer_precisions(hls_model)
     named = hls_config.setdefault("LayerName", {})
-    for name, precision in chosen.items():
+    chosen = exact_layer_precisions(hls_model)
+    input_precision = quantized_input_precision(hls_model)
+    if input_precision:
+        chosen[next(iter(hls_model.get_layers())).name] = {"result": input_precision}
+    changed = {}
+    for name, precisions in chosen.items():
         # hls4ml names a QONNX Conv / MatMul's layer <class>_<node> and gives it the node's config
         source = next((name[len(prefix):] for prefix in ("Conv2D_", "Conv1D_", "Dense_")
                        if name.startswith(prefix) and name[len(prefix):] in named), name)
         layer = named.setdefault(source, {})
         if not isinstance(layer.get("Precision", {}), dict):  # one precision for the whole layer
             layer["Precision"] = {"default": layer["Precision"]}
-        layer.setdefault("Precision", {}).update({"accum": precision, "result": precision})
-    input_precision = quantized_input_precision(hls_model)
-    if input_precision:
-        input_name = next(iter(hls_model.get_layers())).name
-        named.setdefault(input_name, {}).setdefault("Precision", {})["result"] = input_precision
-        chosen[input_name] = input_precision
-    return chosen
+        pinned = layer.setdefault("Precision", {})
+        if any(pinned.get(var) != precision for var, precision in precisions.items()):
+            pinned.update(precisions)
+            changed[name] = precisions
+    return changed
+
+
+def convert_on_exact_types(ctx: StepContext, settings: dict):
+    """The all-dense model converted on exact types, and the layers given them.
+
+    A pinned output type changes what hls4ml fuses (a BatchNorm stays apart from the weight layer
+    before it), so the types are recomputed on each conversion until they hold for the model they
+    are converted into."""
+    model, exact = artifacts.convert(ctx.build_dir, settings), {}
+    for _ in range(EXACT_TYPE_ROUNDS):
+        changed = set_exact_types(model, settings["hls_config"])
+        if not changed:
+            return model, exact
+        exact.update(changed)
+        model = artifacts.convert(ctx.build_dir, settings)
+    raise FlowError(f"the exact accumulator types did not settle in {EXACT_TYPE_ROUNDS} conversions "
+                    f"(still changing: {', '.join(changed)}); report this model to flow's maintainers")
 
 
 def base_hls_config(ctx: StepContext) -> dict:
@@ -115,10 +137,7 @@ def run(ctx: StepContext) -> dict:
         "hls_config": hls_config,
     }
     try:
-        all_dense = artifacts.convert(ctx.build_dir, settings)
-        exact_types = set_exact_types(all_dense, hls_config)
-        if exact_types:
-            all_dense = artifacts.convert(ctx.build_dir, settings)  # the kernel choice sees the real widths
+        all_dense, exact_types = convert_on_exact_types(ctx, settings)  # the kernel choice sees the real widths
         source_layers = artifacts.read_json(ctx.build_dir, artifacts.SOURCE).get("weight_layers", [])
         selected = sparse_layers(ctx.config.sparse, all_dense, ctx.board, source_layers)
         hls_config["Model"][SPARSE_KEY]["select"] = selected
