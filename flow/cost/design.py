@@ -194,14 +194,15 @@ def pooling_cost(node, context) -> list[NodeCost]:
 
 
 def weight_layer_cost(node, context) -> list[NodeCost]:
-    """The chosen kernel's estimate (flow/cost/kernels.py), and an io_stream convolution's line buffer
+    """The chosen kernel's estimate (flow/cost/kernels.py), and a sparse io_stream convolution's line buffer
     (nnet_conv_stream.h: compute_output_buffer_2d)."""
     estimate = context.weight_estimates[node.name]
     kernel = "sparse" if node.class_name.startswith("Sparse") else "dense"
     source = "hls/nnet_sparse.h" if kernel == "sparse" else f"nnet_dense_{context.strategy}.h"
     parts = [NodeCost(node.name, "weight layer", source, dsp=estimate.dsp, bram18=estimate.bram18, lut=estimate.lut,
                       ff=estimate.ff, lutram=estimate.lutram, detail=f"{kernel} kernel")]
-    if "Conv" in node.class_name and context.stream:
+    # hls4ml's own conv modules, the dense kernel's calibration points, include their line buffer
+    if "Conv" in node.class_name and context.stream and kernel == "sparse":
         lines = max(int(node.get_attr("filt_height", 1)) - 1, 1)
         channels = int(node.get_attr("n_chan"))
         window = int(node.get_attr("filt_height", 1)) * int(node.get_attr("filt_width")) * channels
@@ -253,7 +254,7 @@ NODE_COSTS = {
     "BatchNormalization": rescale_cost, "ApplyAlpha": rescale_cost,
 }
 
-CHANNEL = re.compile(r"#pragma HLS (STREAM|ARRAY_PARTITION|ARRAY_RESHAPE) variable=(\w+)(?: depth=(\d+)| complete)")
+CHANNEL = re.compile(r"#pragma HLS STREAM variable=(\w+) depth=(\d+)")
 
 
 @dataclass(frozen=True)
@@ -263,25 +264,21 @@ class DesignContext:
     weight_estimates: dict  # node name -> Estimate of its chosen kernel
 
 
-def channel_costs(hls_model, firmware: Path, stream: bool) -> list[NodeCost]:
-    """The inter-layer FIFOs (io_stream) or fully partitioned arrays (io_parallel) as myproject.cpp declares them."""
+def channel_costs(hls_model, firmware: Path) -> list[NodeCost]:
+    """The inter-layer FIFOs (io_stream) as myproject.cpp declares them. io_parallel's fully partitioned
+    arrays are the registers their producers write, already counted with each producer (the weight
+    layers' output FFs are in the calibrated figure)."""
     variables = {}
     for node in hls_model.get_layers():
         variables.update({variable.name: variable for variable in node.variables.values()})
     costs = []
     project = hls_model.config.get_project_name()
-    for pragma, name, depth in CHANNEL.findall((firmware / f"{project}.cpp").read_text()):
+    for name, depth in CHANNEL.findall((firmware / f"{project}.cpp").read_text()):
         variable = variables.get(name)
         if variable is None or not hasattr(variable.type, "precision"):
             continue
-        bits = _bits(variable)
-        if pragma == "STREAM":
-            costs.append(fifo_cost(name, "fifo", "myproject.cpp: #pragma HLS STREAM", int(depth),
-                                   int(variable.type.n_elem) * bits))
-        else:
-            values = int(math.prod(variable.shape))
-            costs.append(NodeCost(name, "array", f"myproject.cpp: #pragma HLS {pragma} complete", ff=values * bits,
-                                  detail=f"{values} x {bits} bits in registers"))
+        costs.append(fifo_cost(name, "fifo", "myproject.cpp: #pragma HLS STREAM", int(depth),
+                               int(variable.type.n_elem) * _bits(variable)))
     return costs
 
 
@@ -329,7 +326,7 @@ def node_costs(hls_model, weight_estimates: dict[str, Estimate], strategy: str) 
         costs += cost(node, context) if cost else [NodeCost(node.name, "not modelled", node.class_name,
                                                             detail="no cost model: counted as zero")]
     firmware = Path(hls_model.config.get_output_dir()) / "firmware"
-    return costs + channel_costs(hls_model, firmware, stream) + stream_top_costs(hls_model, firmware, stream)
+    return costs + channel_costs(hls_model, firmware) + stream_top_costs(hls_model, firmware, stream)
 
 
 def totals(costs: list[NodeCost]) -> dict:
