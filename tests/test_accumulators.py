@@ -142,3 +142,38 @@ def test_no_tensor_of_the_default_build_is_wider_than_32_bits(default_build):
     assert width <= MAX_TENSOR_BITS, line
     summary = json.loads((build_dir / "summary.json").read_text())
     assert "output_narrowed" not in summary["steps"]["hls4ml"]
+
+
+def test_the_bound_reads_the_weights_in_kernel_order_under_either_strategy(tmp_path):
+    """The Resource strategy transposes a Dense layer's stored weights; the bound must follow each output's own
+    column: here output 0 sums six weights of 1 (6 at the input's top), the others one each."""
+    import hls4ml
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+    from qonnx.core.modelwrapper import ModelWrapper
+    from qonnx.util.cleanup import cleanup_model
+
+    from flow.hls4ml.accumulators import exact_accumulator
+    from flow.hls4ml.nodes import weight_layers
+
+    weights = np.zeros((6, 3), np.float32)
+    weights[:, 0], weights[0, 1], weights[0, 2] = 1.0, 1.0, -1.0
+    graph = helper.make_graph([helper.make_node("MatMul", ["x", "w"], ["y"], name="matmul")], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 6])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3])],
+                              [numpy_helper.from_array(weights, "w")])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), tmp_path / "m.onnx")
+    model = cleanup_model(ModelWrapper(str(tmp_path / "m.onnx")))
+    bounds = {}
+    for strategy in ("Latency", "Resource"):
+        config = hls4ml.utils.config.config_from_onnx_model(model, granularity="name", backend="Vitis",
+                                                            default_precision="fixed<8,4>")
+        config["Model"]["Strategy"] = strategy
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            converted = hls4ml.converters.convert_from_onnx_model(
+                model, output_dir=str(tmp_path / strategy), backend="Vitis", io_type="io_parallel", hls_config=config)
+        bounds[strategy] = exact_accumulator(weight_layers(converted)[0])
+    # input fixed<8,4>: [-8, 8 - 1/16]; output 0 reaches 6 x -8 = -48: 7 integer bits; integer weights add no
+    # fraction bits to the input's 4
+    assert bounds["Latency"] == bounds["Resource"] == FixedType(11, 7)
