@@ -79,6 +79,8 @@ class RunState:
     history: list = field(default_factory=list)
     stage_results: list = field(default_factory=list)
     reference_accuracy: float | None = None  # the teacher's, or the model's before its first compression stage
+    # a float init given quantized activations (and, in LeNet-5, ReLUs it lacked): the init itself is the reference
+    float_reference: bool = False
     teacher_logits: torch.Tensor | None = None  # that model's training-set logits, when a stage distills
     wall_s: float = 0.0  # accumulated over earlier sessions of this run
 
@@ -232,7 +234,8 @@ def _initial_state(recipe: Recipe, device) -> tuple[torch.nn.Module, RunState]:
         raise FlowError(f"init checkpoint {recipe.init} is a '{blob['arch']}' model, this recipe trains "
                         f"'{recipe.arch}'; point init at a checkpoint of the same architecture")
     weight_levels = dict(blob.get("weight_levels") or {})
-    if activation_bits_of(model) != recipe.activation_bits:
+    float_reference = activation_bits_of(model) != recipe.activation_bits
+    if float_reference:
         if activation_bits_of(model) is not None or weight_levels:
             raise FlowError(f"init checkpoint {recipe.init} has activation_bits {activation_bits_of(model)}, this "
                             f"recipe {recipe.activation_bits}; quantized activations start from a float, unquantized "
@@ -243,7 +246,7 @@ def _initial_state(recipe: Recipe, device) -> tuple[torch.nn.Module, RunState]:
     model = model.to(device)
     masks = {name: (layer.weight != 0).float().detach() for name, layer in compressible_layers(model).items()
              if name in weight_levels or bool((layer.weight == 0).any())}
-    return model, RunState(masks=masks, weight_levels=weight_levels)
+    return model, RunState(masks=masks, weight_levels=weight_levels, float_reference=float_reference)
 
 
 def _teacher(recipe: Recipe, device) -> torch.nn.Module | None:
@@ -283,6 +286,8 @@ def train(config: TrainConfig = TrainConfig()) -> TrainResult:
     if not config.resume:
         check_stages_against_init(recipe, set(state.weight_levels))
     teacher = _teacher(recipe, device)
+    if teacher is None and state.float_reference:  # the float model as given, not its quantization-aware rebuild
+        teacher = load_checkpoint(Path(recipe.init))[0].to(device).eval()
     data = load_data(recipe, _data_dir(config, out), device)
     if not config.resume:  # written only once every input is known good, so a refused run leaves --out as it was
         atomic_write_json(out / RECIPE, recipe.to_json())

@@ -345,3 +345,22 @@ def test_quantized_activations_give_an_exact_narrow_lenet5(shared_dir, tmp_path)
     width, line = widest_tensor(build_dir)
     assert width <= MAX_TENSOR_BITS, line
     assert "output_narrowed" not in json.loads((build_dir / "summary.json").read_text())["steps"]["hls4ml"]
+
+
+def test_a_float_init_trained_with_quantized_activations_is_measured_against_itself(joint_run, shared_dir, tmp_path):
+    """Caffe's float LeNet-5 has no ReLU after its convs, which quantized activations add: the run's reference
+    (and teacher) is the init as given, not its quantization-aware rebuild with uncalibrated scales."""
+    run_dir, _ = joint_run
+    pruned, _ = load_checkpoint(run_dir / "stage2-retrain.pt")
+    recipe = tiny_recipe(tmp_path / "qat.yaml", [{"kind": "retrain", "epochs": 1}],
+                         init=str(run_dir / "stage2-retrain.pt"), activation_bits=ACTIVATION_BITS)
+    result = train(TrainConfig(recipe=recipe, out=tmp_path / "qat", data_dir=shared_dir / "data" / "mnist",
+                               show_progress=False))
+    from flow.data import load_mnist_split
+    from flow.train import accuracy
+
+    test = load_mnist_split("test", shared_dir / "data" / "mnist")
+    assert result.reference_accuracy == accuracy(pruned, test.images[:300], test.labels[:300])
+    model, _ = load_checkpoint(tmp_path / "qat" / "model.pt")
+    for name, layer in compressible_layers(model).items():  # the init's zeros stay pruned
+        assert torch.equal(layer.weight == 0, compressible_layers(pruned)[name].weight == 0)

@@ -209,7 +209,8 @@ def test_block_design_connects_what_the_driver_and_pynq_need(board_name, our_des
     assert properties[("project", "board_part")].split(":")[1] == board.board_part_pattern.split(":")[1]
     dma = f"/{metadata['dma']}"
     assert graph.cells[dma][0] == "xilinx.com:ip:axi_dma:10.2"  # the newest installed version
-    assert properties[(dma, "CONFIG.c_m_axis_mm2s_tdata_width")] == "32" == str(params["flow_in_width"])
+    # the default model's input is its first quantizer's 8-bit type, and so is its stream word
+    assert properties[(dma, "CONFIG.c_m_axis_mm2s_tdata_width")] == "8" == str(params["flow_in_width"])
     assert properties[(dma, "CONFIG.c_s_axis_s2mm_tdata_width")] == "8" == str(params["flow_out_width"])
     assert properties[(dma, "CONFIG.c_m_axi_mm2s_data_width")] == str(board.dma_data_width)
     assert properties[(dma, "CONFIG.c_include_sg")] == "0"  # simple mode: the driver's transfer() per buffer

@@ -7,7 +7,7 @@ import numpy as np
 
 from conftest import run_flow
 
-STEPS = ["export", "qonnx", "hls4ml", "estimate", "csim", "verify", "synth", "estimate_after_synth", "bitstream",
+STEPS = ["export", "qonnx", "hls4ml", "estimate", "fit", "csim", "verify", "synth", "estimate_after_synth", "bitstream",
          "bundle"]
 
 
@@ -64,7 +64,7 @@ def test_bundle_manifest_matches_files(default_build):
         assert hashlib.sha256((bundle / name).read_bytes()).hexdigest() == digest
     metadata = json.loads((bundle / "metadata.json").read_text())
     assert metadata["board"] == "pynq-z2" and metadata["input"]["shape"] == [1, 1, 8, 8]
-    assert metadata["input"]["precision"] == "fixed<32,16,TRN,WRAP,0>"
+    assert metadata["input"]["precision"] == "ufixed<8,1,RND_CONV,SAT,0>"  # the input quantizer's type
     assert metadata["output"]["precision"] == "fixed<8,6,RND_CONV,SAT,0>" and metadata["dma"] == "axi_dma_0"
     assert metadata["bitstream"] is None
 

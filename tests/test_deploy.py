@@ -115,7 +115,8 @@ def test_wrong_input_shape_is_one_line(default_build, tmp_path):
 
 def test_metadata_names_what_the_driver_needs(default_build):
     metadata = json.loads((default_build[0] / "bundle" / "metadata.json").read_text())
-    assert FixedPoint(metadata["input"]["precision"]).bits == 32 and FixedPoint(metadata["output"]["precision"]).bits == 8
+    # both ends are quantizer types: the input's 8-bit QuantIdentity and the 8-bit output
+    assert FixedPoint(metadata["input"]["precision"]).bits == 8 and FixedPoint(metadata["output"]["precision"]).bits == 8
 
 
 def test_bitstream_step_writes_the_block_design_params(default_build, tmp_path):
@@ -125,7 +126,7 @@ def test_bitstream_step_writes_the_block_design_params(default_build, tmp_path):
     summary = json.loads((build_dir / "summary.json").read_text())
     assert summary["steps"]["bitstream"]["status"] == "skipped: not requested (flow compile --bitstream runs Vivado)"
     params = (build_dir / "vivado" / "params.tcl").read_text()
-    assert "set flow_part {xc7z020clg400-1}\n" in params and "set flow_in_width {32}\n" in params
+    assert "set flow_part {xc7z020clg400-1}\n" in params and "set flow_in_width {8}\n" in params
     build = tmp_path / "build"
     shutil.copytree(build_dir, build, ignore=shutil.ignore_patterns("hls4ml_prj", "layer_projects"))
     ctx = StepContext(config=BuildConfig(out=build, bitstream=True), board=load_board("pynq-z2"), build_dir=build)
