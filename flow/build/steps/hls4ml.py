@@ -54,9 +54,6 @@ def narrow_output(hls_model, hls_config: dict, onnx_path) -> str | None:
             f"so {precision.width - MAX_STREAM_BITS} fraction bits are dropped")
 
 
-EXACT_TYPE_ROUNDS = 3
-
-
 def set_exact_types(hls_model, hls_config: dict) -> dict[str, dict[str, str]]:
     """Pin each weight layer's accumulator and result, and a quantized model's input, to their exact types
     (flow/hls4ml/accumulators.py) in `hls_config`; returns what changed (layer name -> precisions)."""
@@ -86,16 +83,20 @@ def convert_on_exact_types(ctx: StepContext, settings: dict):
     """The all-dense model converted on exact types, and the layers given them.
 
     A pinned output type changes what hls4ml fuses (a BatchNorm stays apart from the weight layer
-    before it), so the types are recomputed on each conversion until they hold for the model they
-    are converted into."""
+    before it) and the input types of the layers after it (through rescales whose types hls4ml
+    infers), so the types are recomputed on each conversion until they hold for the model they are
+    converted into: at most one round per weight layer, each settling the next, and one to confirm."""
+    from ...hls4ml.nodes import weight_layers
+
     model, exact = artifacts.convert(ctx.build_dir, settings), {}
-    for _ in range(EXACT_TYPE_ROUNDS):
+    rounds = len(weight_layers(model)) + 1
+    for _ in range(rounds):
         changed = set_exact_types(model, settings["hls_config"])
         if not changed:
             return model, exact
         exact.update(changed)
         model = artifacts.convert(ctx.build_dir, settings)
-    raise FlowError(f"the exact accumulator types did not settle in {EXACT_TYPE_ROUNDS} conversions "
+    raise FlowError(f"the exact accumulator types did not settle in {rounds} conversions "
                     f"(still changing: {', '.join(changed)}); report this model to flow's maintainers")
 
 
