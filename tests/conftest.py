@@ -63,11 +63,9 @@ LENET5 = REPO / "models" / "lenet5-admm-joint.pt"
 LENET5_SAMPLES = 100  # the dense LeNet-5's csim (400K-weight fc1) is the slow part; bench/sparse_lenet5.py runs 1,000
 
 
-def lenet5_compile_args(shared_dir: Path, build_dir: Path, *extra: str, allow_overfull: bool = True) -> list[str]:
-    # its float activations give 42- to 169-bit datapaths: several PYNQ-Z2s, so the fit step needs --allow-overfull
+def lenet5_compile_args(shared_dir: Path, build_dir: Path, *extra: str) -> list[str]:
     return ["compile", "--model", str(LENET5), "--data-dir", str(shared_dir / "data" / "mnist"),
-            "--n-samples", str(LENET5_SAMPLES), "--out", str(build_dir), "--no-progress",
-            *(["--allow-overfull"] if allow_overfull else []), *extra]
+            "--n-samples", str(LENET5_SAMPLES), "--out", str(build_dir), "--no-progress", *extra]
 
 
 @pytest.fixture(scope="session")

@@ -218,6 +218,7 @@ def truncate(path: Path) -> None:
 
 
 MNIST_RECIPE = str(REPO / "models" / "recipes" / "lenet5-pretrain.yaml")
+SHIPPED_LENET5_ACTIVATION_BITS = {"input": 8, "conv1": 8, "conv2": 8, "fc1": 8}  # models/lenet5-admm-joint.pt
 
 # id: (what the case needs, build the arguments, needles in the one error line)
 CASES = {
@@ -281,11 +282,13 @@ CASES = {
     "pruning-a-quantized-init": (
         (), lambda t, out: ["train", "--out", out, "--recipe", written(t / "r.yaml", json.dumps(
             {"arch": "lenet5", "dataset": "mnist", "init": str(REPO / "models" / "lenet5-admm-joint.pt"),
+             "activation_bits": SHIPPED_LENET5_ACTIVATION_BITS,
              "stages": [{"kind": "admm_prune", "epochs": 1, "keep": 0.5}]}))],
         ["stages.0 prunes, but init", "is already quantized (conv1, conv2, fc1, fc2)", "before its admm_quantize stage"]),
     "requantizing-a-quantized-init": (
         (), lambda t, out: ["train", "--out", out, "--recipe", written(t / "r.yaml", json.dumps(
             {"arch": "lenet5", "dataset": "mnist", "init": str(REPO / "models" / "lenet5-admm-joint.pt"),
+             "activation_bits": SHIPPED_LENET5_ACTIVATION_BITS,
              "stages": [{"kind": "admm_quantize", "epochs": 1, "bits": {"fc1": 1}}]}))],
         ["stages.0 quantizes fc1 again", "already has their levels"]),
     "resume-without-a-checkpoint": (

@@ -84,6 +84,15 @@ def test_default_build_counts_every_node_fifo_and_the_stream_top(default_build):
     assert all(placed[r] <= estimates["budget"][r] for r in ("dsp", "bram18", "lut", "ff"))
 
 
+def test_compressed_lenet5_takes_at_most_70_percent_of_every_pynq_z2_resource(lenet5_sparse_build):
+    """The issue's target for the shipped LeNet-5: the whole design at the implementation level."""
+    estimates = json.loads((lenet5_sparse_build / "estimates.json").read_text())
+    placed, budget = estimates["design"]["levels"]["implementation"], estimates["budget"]
+    shares = {resource: placed[resource] / budget[resource] for resource in ("dsp", "bram18", "lut", "ff")}
+    assert max(shares.values()) <= 0.70, shares
+    assert estimates["fits"] and not estimates["design"]["not_modelled"]
+
+
 def test_report_prints_the_node_table_within_80_columns(default_build):
     from flow.summary import estimate_tables, load_estimates
 

@@ -33,7 +33,7 @@ def io_type(ops: list[str]) -> str:
 def narrow_output(hls_model, hls_config: dict, onnx_path) -> str | None:
     """Round an inferred model output wider than the widest stream word down to 64 bits, keeping its integer bits.
 
-    Float activations make hls4ml infer outputs of 70+ bits (LeNet-5: fixed<78,46>) that no DMA word
+    Float activations make hls4ml infer outputs of 70+ bits (the float LeNet-5: fixed<71,39>) that no DMA word
     carries; dropping fraction bits below 2**-(64 - I) changes no argmax and lets the board stream
     them. Sets the output layer's result precision in `hls_config`; returns what was done, or None
     when the output already fits or cannot be narrowed.
