@@ -15,7 +15,7 @@
 6. The winner is compiled for the board (`flow compile` with the plan's sparse layers): its weights
    must fit the board's BRAM (the compile refuses otherwise) and csim must match; whether the
    whole estimated design fits (LUT, FF, DSP too) is recorded, and it is built either way
-   (--allow-overfull): float activations give wide datapaths the plan does not yet price.
+   (--allow-overfull): the search prices weight memory only, not the whole design.
 
 Writes plan.json (per layer: C_i, b_i, portion, keep count, dense or sparse; every probe; the
 build) into the plan dir; each probe's run dir is kept there, so an interrupted plan resumes where
