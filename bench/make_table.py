@@ -45,8 +45,24 @@ def sparse_memory(value: str, metrics: dict) -> str:
 
 
 def break_even(value: str, metrics: dict) -> str:
-    ratios = re.findall(r"break-even ([\d.]+x)", value)
-    return f"break-even ratios {' / '.join(ratios)} (conv1 / conv2 / fc1 / fc2); all four sparse by auto (estimator)"
+    layers = metrics["estimates"].values()
+    ratios = " / ".join("none" if layer["break_even_ratio"] is None else f"{layer['break_even_ratio']:.2f}x"
+                        for layer in layers)
+    picks = " / ".join(layer["kernel_by_auto"] for layer in layers)
+    return f"break-even ratios {ratios} (conv1 / conv2 / fc1 / fc2); auto: {picks} (estimator)"
+
+
+def whole_design(value: str, metrics: dict) -> str:
+    from flow.boards import load_board
+
+    board = load_board("pynq-z2").resources
+    budget = {"ff": board["ff"], "lut": board["lut"]}  # the binding pair here
+    cells = []
+    for name in ("sparse", "dense"):
+        design = metrics["whole_design"][name]
+        shares = ", ".join(f"{r.upper()} {100 * design['implementation'][r] / budget[r]:.0f}%" for r in budget)
+        cells.append(f"all-{name} {'fits' if design['fits'] else 'does not fit'} ({shares})")
+    return "; ".join(cells)
 
 
 def estimator_error(value: str, metrics: dict) -> str:
@@ -113,6 +129,7 @@ ROWS = [
     ("admm_quant_step_lenet5", "ADMM quantization: exact vs power-of-two step", quant_step),
     ("sparse_csim_equality", "Compressed LeNet-5: all-sparse vs all-dense csim", None),
     ("sparse_memory", "Compressed LeNet-5 weights on PYNQ-Z2", sparse_memory),
+    ("sparse_whole_design", "Compressed LeNet-5 whole design on PYNQ-Z2 (estimate, implementation level)", whole_design),
     ("breakeven_lenet5", "Compressed LeNet-5 on PYNQ-Z2", break_even),
     ("estimator_error", "Estimator vs HLS reports: latency / DSP / BRAM18 / LUT / FF", estimator_error),
     ("estimator_implementation_error", "Estimator vs routed designs: LUT / FF / DSP / BRAM18",
