@@ -1,8 +1,6 @@
-"""Sparse kernels inside real hls4ml projects: csim of sparse == csim of dense, bit for bit.
-
-The dense LeNet-5's csim (400K-weight fc1) sets the sample count (conftest.LENET5_SAMPLES);
-bench/sparse_lenet5.py compares the two on 1,000.
-"""
+"""Sparse kernels inside real hls4ml projects: the compressed LeNet-5 equal to QONNX to the LSB, and the
+digits model's all-sparse csim equal to its dense csim, bit for bit (bench/sparse_lenet5.py compares
+LeNet-5's two kernels on 1,000 images)."""
 import json
 
 import numpy as np
