@@ -53,16 +53,9 @@ def break_even(value: str, metrics: dict) -> str:
 
 
 def whole_design(value: str, metrics: dict) -> str:
-    from flow.boards import load_board
-
-    board = load_board("pynq-z2").resources
-    budget = {"ff": board["ff"], "lut": board["lut"]}  # the binding pair here
-    cells = []
-    for name in ("sparse", "dense"):
-        design = metrics["whole_design"][name]
-        shares = ", ".join(f"{r.upper()} {100 * design['implementation'][r] / budget[r]:.0f}%" for r in budget)
-        cells.append(f"all-{name} {'fits' if design['fits'] else 'does not fit'} ({shares})")
-    return "; ".join(cells)
+    # the binding pair on this board: FF and LUT shares, as the bench's row states them
+    cells = re.findall(r"(\w+): (fits|does not fit) \((FF \d+%), (LUT \d+%)", value)
+    return "; ".join(f"all-{name} {verdict} ({ff}, {lut})" for name, verdict, ff, lut in cells)
 
 
 def estimator_error(value: str, metrics: dict) -> str:
