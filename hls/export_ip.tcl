@@ -9,7 +9,9 @@
 
 open_project -reset $flow_hls_project
 set_top $flow_top
-set cflags "-std=c++14 -I$flow_firmware -I$flow_firmware/ap_types"
+# the tool's own ap_types and hls_stream: firmware/ap_types is hls4ml's open-source copy for C
+# simulation, which stops with #error under __SYNTHESIS__ (hls4ml's build_prj.tcl leaves it out too)
+set cflags "-std=c++14 -I$flow_firmware"
 foreach source [list $flow_firmware/$flow_model.cpp $flow_firmware/$flow_top.cpp] {
     add_files $source -cflags $cflags
 }

@@ -294,7 +294,7 @@ foreach command {open_project set_top open_solution set_part create_clock csynth
 }
 proc add_files {path args} {
     if {![file isfile $path]} { error "stub: no such source $path" }
-    record add_files $path
+    record add_files $path {*}$args
 }
 source [lindex $argv 0]
 close $log
@@ -317,6 +317,9 @@ def test_ip_export_script_synthesizes_the_stream_top(default_build, tmp_path):
     calls = [line.split("|") for line in (tmp_path / "calls.log").read_text().splitlines()]
     assert ["set_top", "flow_axis_top"] in calls and ["set_part", "xc7z020clg400-1"] in calls
     assert {Path(c[1]).name for c in calls if c[0] == "add_files"} == {"myproject.cpp", "flow_axis_top.cpp"}
+    # hls4ml's open-source ap_types (C simulation only) #error under __SYNTHESIS__: the tool's own must be found
+    cflags = {c[3] for c in calls if c[0] == "add_files" and c[2] == "-cflags"}
+    assert len(cflags) == 1 and "ap_types" not in cflags.pop()
     assert ["create_clock", "-period", "10.0", "-name", "default"] in calls
     assert calls[-2][0] == "csynth_design" and calls[-1][:3] == ["export_design", "-format", "ip_catalog"]
 
