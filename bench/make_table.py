@@ -118,7 +118,7 @@ ROWS = [
     ("admm_targets_85x", "LeNet-5 85x: ADMM vs magnitude pruning, drop per seed", None),
     ("admm_prune_lenet5", "LeNet-5 ADMM pruning, no distillation (GPU sweep)", drops_per_ratio),
     ("magnitude_baseline_lenet5", "LeNet-5 magnitude pruning, no distillation (GPU sweep)", drops_per_ratio),
-    ("admm_joint_recipe", "LeNet-5 joint ADMM (progressive recipe, float activations), from scratch", joint_recipe),
+    ("admm_joint_recipe", "LeNet-5 joint ADMM (progressive recipe, 8-bit activations), from scratch", joint_recipe),
     ("admm_quant_step_lenet5", "ADMM quantization: exact vs power-of-two step", quant_step),
     ("sparse_csim_equality", "Compressed LeNet-5: all-sparse vs all-dense csim", None),
     ("sparse_memory", "Compressed LeNet-5 weights on PYNQ-Z2", sparse_memory),
