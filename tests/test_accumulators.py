@@ -12,6 +12,7 @@ import pytest
 
 from flow.build import artifacts
 from flow.hls4ml.accumulators import FixedType, fixed_type_of, signed_type_for, stored
+from flow.hls4ml.exact_results import EXACT_RESULTS_KEY
 
 MAX_TENSOR_BITS = 32
 
@@ -117,8 +118,10 @@ def test_one_integer_bit_less_overflows(digits_copy, tmp_path):
     shutil.copytree(digits_copy, narrow)
     settings = json.loads((narrow / artifacts.HLS_CONFIG).read_text())
     precision = settings["hls_config"]["LayerName"]["MatMul_0"]["Precision"]
+    results = settings["hls_config"]["Model"][EXACT_RESULTS_KEY]
+    assert results["Dense_MatMul_0"] == precision["accum"]
     width, integer = map(int, re.fullmatch(r"fixed<(\d+),(\d+)>", precision["accum"]).groups())
-    precision["accum"] = precision["result"] = f"fixed<{width - 1},{integer - 1}>"
+    precision["accum"] = results["Dense_MatMul_0"] = f"fixed<{width - 1},{integer - 1}>"
     (narrow / artifacts.HLS_CONFIG).write_text(json.dumps(settings))
     node, first, last = cuts(narrow)["Dense_MatMul_0"]
     simulated, reference, _ = layer_at_worst_inputs(narrow, node, first, last, "sparse", narrow / "adv.log")

@@ -73,12 +73,12 @@ def test_io_stream_build_passes_with_every_fifo_at_its_declared_depth(default_bu
                      re.findall(r"#pragma HLS STREAM variable=(\w+) depth=(\d+)", (firmware / name).read_text())}
     assert {name: fifo["depth"] for name, fifo in report["fifos"].items()} == declared
     assert all(0 < fifo["max_fill"] <= fifo["depth"] for fifo in report["fifos"].values())
-    assert report["fifos"]["model_in"]["depth"] == 8  # a whole sample: 8 packets of 8 pixels
+    assert report["fifos"]["model_in"]["depth"] == 64  # a whole sample: 64 channels-last pixels of one channel
     # the rewritten copy threads every layer call; hls4ml's weight loading stays on the caller's thread
     rewritten = (build_dir / "fifo_check" / "myproject.cpp").read_text()
     original = (firmware / "myproject.cpp").read_text()
     assert rewritten.count("flow_fifo_processes.spawn(") == original.count("nnet::") - original.count(
-        "nnet::load_weights_from_txt") == 12  # the input quantizer is gone: the input already has its type
+        "nnet::load_weights_from_txt") == 11  # no input quantizer (the input has its type), no input transpose
     loading = rewritten[rewritten.index("#ifndef __SYNTHESIS__"):rewritten.index("#endif")]
     assert "load_weights_from_txt" in loading and "spawn" not in loading
 

@@ -11,6 +11,7 @@ from flow.build.artifacts import LAYER_PROJECTS, load_hls_model
 from flow.build.config import BuildConfig
 from flow.build.step import StepContext
 from flow.build.steps import estimate_after_synth
+from flow.build.steps.csim import to_hls_layout
 from flow.errors import FlowError
 from flow.hls4ml.layer_projects import convert_layer, subgraph, weight_layer_cuts
 from flow.reports.hls import read_hls_reports
@@ -43,7 +44,8 @@ def test_a_cut_layer_computes_what_it_computes_in_the_whole_model(default_build)
     build_dir, _ = default_build
     node, first, last = weight_layer_cuts(build_dir, load_hls_model(build_dir))[-1]
     whole = ModelWrapper(str(build_dir / "model_clean.onnx"))
-    images = np.load(build_dir / "verify_inputs.npy")[:16].astype(np.float32)
+    perm = json.loads((build_dir / "graph.json").read_text())["input_perm"]
+    images = to_hls_layout(np.load(build_dir / "verify_inputs.npy")[:16].astype(np.float32), perm)
     context_of = [execute_onnx(whole, {whole.graph.input[0].name: image[None]}, return_full_exec_context=True)
                   for image in images]
     inputs = np.concatenate([c[first] for c in context_of]).reshape(len(images), -1)

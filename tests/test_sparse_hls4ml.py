@@ -2,6 +2,7 @@
 digits model's all-sparse csim equal to its dense csim, bit for bit (bench/sparse_lenet5.py compares
 LeNet-5's two kernels on 1,000 images)."""
 import json
+import re
 
 import numpy as np
 import pytest
@@ -34,6 +35,27 @@ def test_compressed_lenet5_sparse_csim_agrees_with_qonnx_on_mnist(lenet5_sparse)
     width, line = widest_tensor(lenet5_sparse)
     assert width <= MAX_TENSOR_BITS, line
     assert "output_narrowed" not in json.loads((lenet5_sparse / "summary.json").read_text())["steps"]["hls4ml"]
+
+
+def test_the_bias_adds_fuse_into_fc1_and_fc2_and_the_input_needs_no_transpose(lenet5_sparse):
+    """hls4ml fuses QONNX's bias Add into the MatMul before it while that layer's result type is unspecified; flow
+    gives the exact type after the fusion, so the project has no rescale node and no FIFO in front of one, and
+    each fully connected layer adds its own (non-zero) biases. The graph input is channels-last, so nothing
+    transposes the image."""
+    firmware = lenet5_sparse / "hls4ml_prj" / "firmware"
+    top = (firmware / "myproject.cpp").read_text()
+    calls = [line.split("(")[0].split("<")[0].strip() for line in top.splitlines() if line.strip().startswith("nnet::")]
+    calls = [call for call in calls if call != "nnet::load_weights_from_txt"]
+    assert calls == ["nnet::conv_2d_cl", "nnet::relu", "nnet::pooling2d_cl", "nnet::conv_2d_cl", "nnet::relu",
+                     "nnet::pooling2d_cl", "nnet::sparse_dense", "nnet::relu", "nnet::sparse_dense"]
+    nodes = json.loads((lenet5_sparse / "estimates.json").read_text())["design"]["nodes"]
+    assert not [node["name"] for node in nodes if node["kind"] in ("rescale", "transpose")]
+    state = torch.load(LENET5, weights_only=True)["state_dict"]
+    for layer, key in (("Dense_MatMul_0", "fc1.bias"), ("Dense_MatMul_1", "fc2.bias")):
+        variable = re.search(rf"\(\w+, \w+, \w+, (\w+)\); // {layer}\n", top).group(1)
+        stored = np.loadtxt(firmware / "weights" / f"{variable}.txt", delimiter=",")
+        assert np.count_nonzero(stored) > 0 and stored.size == state[key].numel(), layer
+        np.testing.assert_allclose(stored, state[key].numpy(), atol=2.0 ** -5)  # the Add's bias, on its grid
 
 
 def test_sparse_project_really_uses_the_sparse_kernel(lenet5_sparse):

@@ -56,16 +56,24 @@ def narrow_output(hls_model, hls_config: dict, onnx_path) -> str | None:
 
 def set_exact_types(hls_model, hls_config: dict) -> dict[str, dict[str, str]]:
     """Pin each weight layer's accumulator and result, and a quantized model's input, to their exact types
-    (flow/hls4ml/accumulators.py) in `hls_config`; returns what changed (layer name -> precisions)."""
+    (flow/hls4ml/accumulators.py) in `hls_config`; returns what changed (layer name -> precisions).
+
+    Accumulators and the input go in the layers' own config. Results go in the model's ExactResults, which
+    flow's pass applies after hls4ml's fusions (flow/hls4ml/exact_results.py): a result in the layer's
+    config would keep hls4ml from fusing the bias add or rescale that follows."""
     from ...hls4ml.accumulators import exact_layer_precisions, quantized_input_precision
+    from ...hls4ml.exact_results import EXACT_RESULTS_KEY
 
     named = hls_config.setdefault("LayerName", {})
-    chosen = exact_layer_precisions(hls_model)
+    results = hls_config["Model"].setdefault(EXACT_RESULTS_KEY, {})
+    exact = exact_layer_precisions(hls_model)
+    in_config = {name: {"accum": precisions["accum"]} for name, precisions in exact.items()}
+    in_pass = {name: precisions["result"] for name, precisions in exact.items() if "result" in precisions}
     input_precision = quantized_input_precision(hls_model)
     if input_precision:
-        chosen[next(iter(hls_model.get_layers())).name] = {"result": input_precision}
+        in_config[next(iter(hls_model.get_layers())).name] = {"result": input_precision}
     changed = {}
-    for name, precisions in chosen.items():
+    for name, precisions in in_config.items():
         # hls4ml names a QONNX Conv / MatMul's layer <class>_<node> and gives it the node's config
         source = next((name[len(prefix):] for prefix in ("Conv2D_", "Conv1D_", "Dense_")
                        if name.startswith(prefix) and name[len(prefix):] in named), name)
@@ -75,16 +83,19 @@ def set_exact_types(hls_model, hls_config: dict) -> dict[str, dict[str, str]]:
         pinned = layer.setdefault("Precision", {})
         if any(pinned.get(var) != precision for var, precision in precisions.items()):
             pinned.update(precisions)
-            changed[name] = precisions
+            changed[name] = dict(precisions)
+    for name, precision in in_pass.items():
+        if results.get(name) != precision:
+            results[name] = precision
+            changed.setdefault(name, {})["result"] = precision
     return changed
 
 
 def convert_on_exact_types(ctx: StepContext, settings: dict):
     """The all-dense model converted on exact types, and the layers given them.
 
-    A pinned output type changes what hls4ml fuses (a BatchNorm stays apart from the weight layer
-    before it) and the input types of the layers after it (through rescales whose types hls4ml
-    infers), so the types are recomputed on each conversion until they hold for the model they are
+    A pinned result type changes the input types of the layers after it (through rescales whose types
+    hls4ml infers), so the types are recomputed on each conversion until they hold for the model they are
     converted into: at most one round per weight layer, each settling the next, and one to confirm."""
     from ...hls4ml.nodes import weight_layers
 

@@ -79,7 +79,8 @@ def run(ctx: StepContext) -> dict:
         _check_single_input(model)
         input_shape = _static_input_shape(model)
         _check_supported(model, original, also_accepted=REWRITTEN_OPS)
-        model = model.transform(ConvertToChannelsLastAndClean())
+        # the input too: hls4ml would keep a Transpose on an NCHW input as a whole-frame buffer
+        model = model.transform(ConvertToChannelsLastAndClean(make_input_channels_last=True))
         model = model.transform(AddZeroBiasToGemm())
         model = model.transform(GemmToMatMul())
         model = cleanup_model(model)
@@ -92,7 +93,7 @@ def run(ctx: StepContext) -> dict:
     graph = {
         "input_name": model.graph.input[0].name,
         "input_shape": input_shape,
-        "input_perm": _input_permutation(model),
+        "input_perm": _input_permutation(input_shape, model.get_tensor_shape(model.graph.input[0].name)),
         "output_name": model.graph.output[0].name,
         "output_shape": model.get_tensor_shape(model.graph.output[0].name),
         "output_quantized": output_producer is not None and output_producer.op_type in {"Quant", "BipolarQuant"},
@@ -102,13 +103,16 @@ def run(ctx: StepContext) -> dict:
     return {"nodes": len(ops), "input_shape": input_shape}
 
 
-def _input_permutation(model) -> list[int] | None:
-    """The Transpose channels-last conversion put on the input: hls4ml drops it and expects data in that order."""
-    consumers = model.find_consumers(model.graph.input[0].name)
-    if len(consumers) == 1 and consumers[0].op_type == "Transpose":
-        perm = next(a for a in consumers[0].attribute if a.name == "perm")
-        return list(perm.ints)
-    return None
+def _input_permutation(source_shape: list[int], clean_shape: list[int]) -> list[int] | None:
+    """The permutation from the exported model's input layout to the cleaned model's (the one hls4ml's project
+    and QONNX's reference take): channels moved last, or None when the layout is unchanged."""
+    if list(clean_shape) == list(source_shape):
+        return None
+    channels_last = [0, *range(2, len(source_shape)), 1]
+    if [source_shape[axis] for axis in channels_last] != list(clean_shape):
+        raise FlowError(f"the cleaned model's input has shape {clean_shape}, not the channels-last form of "
+                        f"{source_shape}; report this model to flow's maintainers")
+    return channels_last
 
 
 STEP = Step(name="qonnx", run=run, outputs=outputs)

@@ -40,12 +40,14 @@ def qonnx_outputs(ctx: StepContext, inputs: np.ndarray, graph: dict) -> np.ndarr
     from qonnx.core.onnx_exec import execute_onnx
 
     model = ModelWrapper(str(ctx.path(MODEL_CLEAN)))
+    perm = graph.get("input_perm")
     task = ctx.progress.add_task("  qonnx reference", total=len(inputs)) if ctx.progress else None
     rows = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for sample in inputs:
-            result = execute_onnx(model, {graph["input_name"]: sample[None].astype(np.float32)})
+            batch = sample[None].astype(np.float32)  # the cleaned model takes the hls4ml project's layout
+            result = execute_onnx(model, {graph["input_name"]: batch.transpose(perm) if perm else batch})
             rows.append(np.asarray(result[graph["output_name"]], dtype=np.float64).reshape(-1))
             if task is not None:
                 ctx.progress.advance(task)
