@@ -81,11 +81,10 @@ def test_compressed_lenet5_build_reports_estimates_and_break_even(lenet5_sparse_
     assert "![speedup of sparse over dense per layer](breakeven.png)" in text and "| Conv2D_Conv_1 | sparse |" in text
     assert estimates["layers_to_switch"] == []
     chosen = [layer["name"] for layer in estimates["layers"] if layer["kernel"] == "sparse"]
-    # against the decision: conv1 sparse, fc1 and fc2 dense, named as the checkpoint names them; the estimate is
-    # all this needs, and the fit step stops the build right after it (fc1 dense: FF 114% of the board)
+    # against the decision: conv1 sparse, fc1 and fc2 dense, named as the checkpoint names them (it still fits:
+    # fc1 dense is about three quarters of the board's FFs)
     forced = run_flow(*lenet5_compile_args(shared_dir, out, "--from-step", "hls4ml", "--sparse", "conv1,conv2"))
-    assert forced.returncode == 2 and "does not fit pynq-z2" in forced.stderr and "FF" in forced.stderr, \
-        forced.stderr[-3000:]
+    assert forced.returncode == 0, forced.stderr[-3000:]
     estimates = json.loads((out / "estimates.json").read_text())
     built = {layer["name"]: layer["kernel"] for layer in estimates["layers"]}
     names = [layer["name"] for layer in estimates["layers"]][:2]

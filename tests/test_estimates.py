@@ -51,11 +51,14 @@ def test_implementation_ratios_are_the_routed_over_hls_medians(shared_dir):
     assert all(pair["implementation"]["lut"] < pair["hls"]["lut"] for pair in pairs)
 
 
-def test_a_fifo_takes_srl_when_small_or_shallow_and_block_ram_when_deep_and_wide():
-    assert fifo_cost("f", "fifo", "", depth=32, width=8).bram18 == 0  # 256 bits: SRL
-    shallow = fifo_cost("f", "fifo", "", depth=1, width=1056)
-    assert shallow.bram18 == shallow.lutram == 0 and shallow.ff >= 1056  # one deep: registers
-    assert fifo_cost("f", "fifo", "", depth=16, width=264).bram18 == 0  # 16 deep: one SRL32 per bit
+def test_a_fifo_takes_srl_up_to_1024_bits_registers_when_shallow_and_memory_beyond():
+    """UG1399 config_storage's defaults, as Vitis HLS binds FIFOs in public csynth outputs: fifo_w16_d16_S
+    (256 bits) and fifo_w577_d2_S are SRL, fifo_w160_d16_A and fifo_w512_d8_A memory."""
+    small = fifo_cost("f", "fifo", "", depth=32, width=8)
+    assert small.bram18 == 0 and small.lutram == 8  # 256 bits: one SRL32 per bit
+    shallow = fifo_cost("f", "fifo", "", depth=2, width=577)
+    assert shallow.bram18 == shallow.lutram == 0 and shallow.ff >= 2 * 577  # a 2-deep chain: registers
+    assert fifo_cost("f", "fifo", "", depth=16, width=160).bram18 == 5  # 2,560 bits: memory, 160 / 36 wide
     deep = fifo_cost("f", "fifo", "", depth=64, width=264)
     assert deep.bram18 == 8 and deep.lutram == 0  # 64 x 264 bits: 8 blocks of 512 x 36
 
@@ -91,6 +94,56 @@ def test_compressed_lenet5_takes_at_most_70_percent_of_every_pynq_z2_resource(le
     shares = {resource: placed[resource] / budget[resource] for resource in ("dsp", "bram18", "lut", "ff")}
     assert max(shares.values()) <= 0.70, shares
     assert estimates["fits"] and not estimates["design"]["not_modelled"]
+
+
+def test_a_sparse_layer_counts_its_partitioned_arrays(lenet5_sparse_build):
+    """hls/nnet_sparse.h's stream wrapper fully partitions data[n_in] and res[n_out], and a sparse convolution's
+    output buffer (nnet_conv_stream.h) res_out[n_filt]: all registers, so each sparse layer's FFs hold at least
+    their bits."""
+    from flow.build.artifacts import load_hls_model
+
+    nodes = {node["name"]: node for node in
+             json.loads((lenet5_sparse_build / "estimates.json").read_text())["design"]["nodes"]}
+    sparse = [node for node in load_hls_model(lenet5_sparse_build).get_layers() if node.class_name.startswith("Sparse")]
+    assert [node.name for node in sparse] == ["Conv2D_Conv_1", "Dense_MatMul_0", "Dense_MatMul_1"]
+    for node in sparse:
+        outputs = node.get_attr("n_out", node.get_attr("n_filt")) * node.get_output_variable().type.precision.width
+        inputs = node.get_attr("n_in") * node.get_input_variable().type.precision.width if "Dense" in node.class_name else 0
+        assert nodes[node.name]["ff"] >= inputs + outputs, node.name
+
+
+def test_a_bias_add_costs_an_adder_and_a_register_per_value(tmp_path):
+    """QONNX's Add of a constant after a ReLU stays a node of its own (an hls4ml ApplyAlpha with scales of 1):
+    per biased value one adder of the output's width, per value the output register, no product."""
+    import warnings
+
+    import hls4ml
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+    from qonnx.core.modelwrapper import ModelWrapper
+    from qonnx.util.cleanup import cleanup_model
+
+    from flow.cost.design import DesignContext, rescale_cost
+
+    bias = np.array([0.5, -0.25, 0, 1, 2, -1, 0.75, 0.125], np.float32)  # one zero: no adder there
+    graph = helper.make_graph([helper.make_node("Relu", ["x"], ["r"], name="relu"),
+                               helper.make_node("Add", ["r", "b"], ["y"], name="add")], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 8])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 8])],
+                              [numpy_helper.from_array(bias, "b")])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), tmp_path / "m.onnx")
+    model = cleanup_model(ModelWrapper(str(tmp_path / "m.onnx")))
+    config = hls4ml.utils.config.config_from_onnx_model(model, granularity="name", backend="Vitis",
+                                                        default_precision="fixed<8,4>")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        converted = hls4ml.converters.convert_from_onnx_model(model, output_dir=str(tmp_path / "prj"), backend="Vitis",
+                                                              io_type="io_parallel", hls_config=config)
+    node = next(node for node in converted.get_layers() if node.class_name == "ApplyAlpha")
+    bits = node.get_output_variable().type.precision.width
+    [cost] = rescale_cost(node, DesignContext(stream=False, strategy="latency", weight_estimates={}))
+    assert (cost.dsp, cost.lut, cost.ff) == (0, 7 * bits, 8 * bits)
 
 
 def test_report_prints_the_node_table_within_80_columns(default_build):

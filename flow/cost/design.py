@@ -10,9 +10,10 @@ Building blocks (7-series / UltraScale fabric):
 - a register bit is one FF; an n:1 multiplexer of w bits w * ceil(n / 4) LUTs (kernels.input_mux_luts);
 - a comparator or an adder of w bits w LUTs (one LUT per bit on the carry chain);
 - an `ap_shift_reg` of depth d and w bits is w SRL32s per 32 of depth (LUTRAM);
-- a FIFO follows Vitis HLS's default storage (UG1399 config_storage: registers up to depth 2, SRL up
-  to 1,024 bits, else block RAM; a FIFO no deeper than one SRL32 stays in SRLs, as a block per 36
-  bits of width would waste the blocks), plus its read and write pointers.
+- a FIFO follows Vitis HLS's default storage (UG1399 config_storage: SRL up to depth 2 or 1,024
+  bits, else memory), plus its read and write pointers. Vivado builds a shift chain shorter than 3
+  in FFs (synth_design -shreg_min_size), so depth 1-2 FIFOs are registers. A memory FIFO is priced
+  as BRAM18, an upper bound: Vivado may build a shallow one in LUTRAM.
 
 Two levels: `hls_csynth` is the sum of the nodes (what C synthesis would report), `implementation`
 scales it by the routed / HLS ratios fitted on the reference designs that have both reports
@@ -28,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from ..sparse.memory import LUTRAM_LIMIT_BITS, bram18_blocks
-from .kernels import Estimate, LayerShape, DenseKernel, estimate_dense, input_mux_luts
+from .kernels import DenseKernel, Estimate, LayerShape, dense_products, input_mux_luts, lut_product_cost
 
 RESOURCES = ("dsp", "bram18", "lut", "ff", "lutram")
 BUDGETED = ("dsp", "bram18", "lut", "ff")  # what a board file gives a budget for; LUTRAM is inside LUT
@@ -82,19 +83,19 @@ def counter(bits: int) -> dict:
 
 def fifo_cost(name: str, kind: str, source: str, depth: int, width: int) -> NodeCost:
     """A FIFO of depth x width bits as Vitis HLS binds it by default: registers up to depth 2, SRL up to
-    1,024 bits or 32 deep, else BRAM18."""
+    1,024 bits, else memory (BRAM18, the upper bound)."""
     pointer = max(1, math.ceil(math.log2(depth + 1)))
     control = counter(2 * pointer)  # read and write pointers, full and empty from their compare
     detail = f"depth {depth} x {width} bits"
     if depth <= REGISTER_FIFO_DEPTH:
         return NodeCost(name, kind, source, lut=control["lut"], ff=depth * width + control["ff"],
                         detail=f"{detail}, registers")
-    if depth * width <= LUTRAM_LIMIT_BITS or depth <= SRL_DEPTH:
+    if depth * width <= LUTRAM_LIMIT_BITS:
         srl = shift_register_luts(depth, width)
         return NodeCost(name, kind, source, lut=srl + control["lut"], ff=width + control["ff"], lutram=srl,
                         detail=f"{detail}, SRL")
     return NodeCost(name, kind, source, bram18=bram18_blocks(depth, width), lut=control["lut"], ff=control["ff"],
-                    detail=f"{detail}, BRAM")
+                    detail=f"{detail}, memory (BRAM18 at most)")
 
 
 def _bits(variable) -> int:
@@ -133,14 +134,16 @@ def activation_cost(node, context) -> list[NodeCost]:
     values, bits = _elements(node, outputs), _bits(outputs)
     activation = str(node.get_attr("activation", node.class_name)).lower()
     registers = values * bits
+    precision = outputs.type.precision
+    # a rounding or saturating output type adds an increment and an overflow check per value
+    cast = values * bits if "RND" in str(precision.rounding_mode) or "SAT" in str(precision.saturation_mode) else 0
     if activation == "linear":
-        precision = outputs.type.precision
-        casts = "RND" in str(precision.rounding_mode) or "SAT" in str(precision.saturation_mode)
         return [NodeCost(node.name, "activation", "nnet_activation_stream.h: linear",
-                         lut=values * bits if casts else 0, ff=registers, detail=f"cast x {values}")]
+                         lut=cast, ff=registers, detail=f"cast x {values}")]
     if activation in ("relu", "leaky_relu", "leakyrelu", "relu6", "thresholdedrelu"):
         return [NodeCost(node.name, "activation", f"nnet_activation_stream.h: {activation}",
-                         lut=values * bits, ff=registers, detail=f"compare/select x {values}")]
+                         lut=values * bits + cast, ff=registers,
+                         detail=f"compare/select{' and cast' if cast else ''} x {values}")]
     table_size, table_bits = int(node.get_attr("table_size", 1024)), _bits_of(node.get_attr("table_t"))
     rom = table_size * table_bits
     bram = 0 if rom < LUTRAM_LIMIT_BITS else bram18_blocks(table_size, table_bits)
@@ -224,22 +227,29 @@ def constant_bits(values: np.ndarray, precision) -> int:
 
 
 def rescale_cost(node, context) -> list[NodeCost]:
-    """nnet_batchnorm(_stream).h normalize (ApplyAlpha too): per value a product with its scale and a bias
-    add, as a one-input dense product per value (constant scales, calibrated like the dense kernel). A scale
-    of zero or a power of two is a shift, no product (a Sub or Add rescale has only scales of 1)."""
-    inputs = node.get_input_variable()
-    values = _elements(node, inputs)
-    scale = node.get_weights("scale")
+    """nnet_batchnorm(_stream).h normalize (ApplyAlpha too): per value a product with its constant scale, a
+    bias add and the registered result, all values of a packet in one pipelined iteration. A scale of
+    zero or a power of two is a shift and a bias of zero no adder (a Sub or Add rescale has scales of 1).
+    Counted structurally, not with the dense kernel's coefficients, which absorb deep product pipelines:
+    a constant product as the dense Latency kernel builds it (DSP or LUT shift-adds), an adder of the
+    output's width, the output register."""
+    inputs, outputs = node.get_input_variable(), node.get_output_variable()
+    values, input_bits, output_bits = _elements(node, inputs), _bits(inputs), _bits(outputs)
+    scale, bias = node.get_weights("scale"), node.get_weights("bias")
     scales = np.abs(np.asarray(scale.data, dtype=float).ravel())
     shifts = (scales == 0) | (np.exp2(np.round(np.log2(np.where(scales > 0, scales, 1)))) == scales)
     products = math.ceil(values * float(np.mean(~shifts))) if scales.size else 0
+    biases = np.asarray(bias.data, dtype=float).ravel()
+    adders = math.ceil(values * float(np.mean(biases != 0))) if biases.size else 0
     reuse = 1 if context.stream else max(1, int(node.get_attr("reuse_factor", 1)))
     shape = LayerShape(node.name, 1, values, nonzeros=products, weight_bits=constant_bits(scales, scale.type.precision),
-                       input_bits=_bits(inputs), accum_bits=_bits(node.get_output_variable()))
-    estimate = estimate_dense(shape, DenseKernel(reuse_factor=reuse))
+                       input_bits=input_bits, accum_bits=output_bits)
+    built = dense_products(shape, DenseKernel(reuse_factor=reuse))
+    fabric_products = built.multipliers - built.dsp_products
+    lut = fabric_products * lut_product_cost(shape.weight_bits, input_bits) + adders * output_bits
     return [NodeCost(node.name, "rescale", "nnet_batchnorm_stream.h" if context.stream else "nnet_batchnorm.h",
-                     dsp=estimate.dsp, lut=estimate.lut, ff=estimate.ff,
-                     detail=f"{products} of {values} values scaled")]
+                     dsp=built.dsp, lut=lut, ff=values * output_bits,
+                     detail=f"{products} of {values} values scaled, {adders} biased")]
 
 
 NODE_COSTS = {

@@ -205,7 +205,8 @@ def estimate_dense(shape: LayerShape, kernel: DenseKernel, constants: dict = CAL
     built = dense_products(shape, kernel, constants)
     fill = constants["pipeline_fill_cycles"] + adder_tree_cycles(math.ceil(shape.n_in / reuse), constants)
     if kernel.io_type == "io_stream":
-        fill += constants["stream_overhead_cycles"]
+        # nnet::dense's stream wrapper reads every input packet, then writes every output packet, one per cycle
+        fill += constants["stream_overhead_cycles"] + shape.stream_packets
     lut_terms, ff_terms = dense_terms(shape, kernel, constants)
     # a convolution's line buffer takes one input pixel per reuse_factor cycles (hls4ml nnet_conv_stream.h)
     steps = shape.input_positions or shape.positions
@@ -238,12 +239,16 @@ def estimate_sparse(shape: LayerShape, kernel: SparseKernel, weight_bits: int | 
     pe_lut = input_mux + position_logic + levels + acc_bits + (0 if product_dsp else lut_product_cost(bits, shape.input_bits))
     memory = array_footprint(kernel.entries, kernel.index_bits + kernel.code_bits, copies=kernel.pes)
     finished_rows = array_footprint(kernel.rows, acc_bits, copies=kernel.pes)  # acc[pe][row]
-    # several PEs own rows by the row table: any PE may write any output and read any bias (its Rows
-    # loop), a P:1 mux per output and an n_out:1 mux per PE, at about accumulator width
-    scatter = 0 if kernel.pes == 1 else (shape.n_out * input_mux_luts(kernel.pes, acc_bits)
-                                         + kernel.pes * input_mux_luts(shape.n_out, acc_bits))
+    # the biases are fully partitioned, so each PE's Rows loop reads its row's through an n_out:1 mux; several
+    # PEs own rows by the row table, so any PE may also write any output, a P:1 mux per output (both at
+    # about accumulator width)
+    scatter = kernel.pes * input_mux_luts(shape.n_out, acc_bits) + (
+        0 if kernel.pes == 1 else shape.n_out * input_mux_luts(kernel.pes, acc_bits))
+    # the fully partitioned res[n_out] the Rows loop writes and, for a fully connected layer, the data[n_in] the
+    # stream wrapper (or the io_parallel port) fills; a convolution's window is its line buffer's
+    arrays = shape.n_out * acc_bits + (shape.n_in * shape.input_bits if shape.positions == 1 else 0)
     return Estimate(latency=int(cycles), interval=int(cycles),
                     dsp=int(kernel.pes * product_dsp), bram18=int(memory.bram18 + finished_rows.bram18),
                     lut=int(kernel.pes * pe_lut + memory.lutram_luts + finished_rows.lutram_luts + scatter),
-                    ff=int(kernel.pes * (acc_bits + column_bits + row_bits)),
+                    ff=int(kernel.pes * (acc_bits + column_bits + row_bits) + arrays),
                     lutram=int(memory.lutram_luts + finished_rows.lutram_luts))
