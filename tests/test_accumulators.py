@@ -59,17 +59,18 @@ def layer_at_worst_inputs(build_dir: Path, node, first: str, last: str, kernel: 
     bias, bias_above, _ = stored(np.asarray(bias.data).reshape(-1), fixed_type_of(bias.type.precision))
     assert np.array_equal(weights, above) and np.array_equal(bias, bias_above)  # quantized: on their grids
     cut = subgraph(ModelWrapper(str(build_dir / artifacts.MODEL_CLEAN)), first, last)
-    shape = cut.get_tensor_shape(first)
-    conv = len(shape) == 4
+    shape = cut.get_tensor_shape(first)  # a fully connected layer's cut may start before its Flatten
+    conv = any(n.op_type == "Conv" for n in cut.graph.node)
     if conv:  # hls4ml may move the padding into a layer of its own; the QONNX node has it
         conv_node = next(n for n in cut.graph.node if n.op_type == "Conv")
         attributes = {a.name: list(a.ints) for a in conv_node.attribute}
         assert set(attributes.get("strides", [1])) == {1}
         top, left = attributes.get("pads", [0, 0])[:2]
-    inputs = worst_inputs(weights, shape, kind)
+    inputs = worst_inputs(weights, shape if conv else [1, int(np.prod(shape))], kind)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        reference = np.concatenate([execute_onnx(cut, {first: sample[None]})[last] for sample in inputs])
+        reference = np.concatenate([execute_onnx(cut, {first: sample.reshape(1, *shape[1:])})[last]
+                                    for sample in inputs])
         project = convert_layer(build_dir, node, first, last, kernel)
         assert not isinstance(project, str), project
         simulated = np.asarray(compile_and_predict(project, inputs, log)).reshape(reference.shape)

@@ -61,6 +61,20 @@ def test_a_cut_layer_computes_what_it_computes_in_the_whole_model(default_build)
     assert np.abs(outputs["dense"] - expected.reshape(len(images), -1)).max() <= lsb
 
 
+def test_a_cut_layer_reads_its_input_in_the_packets_of_the_whole_model(default_build):
+    """fc1 follows a Flatten: its own project starts before it, so it reads the pooling layer's packets (as the
+    whole model does) rather than one word of every input; its synthesized interface is the model's."""
+    build_dir, _ = default_build
+    hls_model = load_hls_model(build_dir)
+    cuts = {node.name: (node, first, last) for node, first, last in weight_layer_cuts(build_dir, hls_model)}
+    node, first, last = cuts["Dense_MatMul_0"]
+    project = convert_layer(build_dir, node, first, last, "dense")
+    assert not isinstance(project, str), project
+    [inside] = [layer for layer in project.get_layers() if layer.class_name == "Dense"]
+    packet = node.get_input_variable().type.n_elem
+    assert inside.get_input_variable().type.n_elem == packet < node.get_attr("n_in")
+
+
 def test_reports_of_per_layer_projects_drive_the_decision(default_build, shared_dir, tmp_path):
     """Real Vivado HLS 2020.1 reports placed where a layer's dense and sparse projects keep theirs: the step after
     synthesis takes them as that layer's figures for both kernels and corrects the estimator with them."""

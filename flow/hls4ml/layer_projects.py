@@ -26,14 +26,18 @@ from .nodes import weight_layers
 from .sparse_layers import SPARSE_KEY
 
 WEIGHT_OPS = ("Conv", "MatMul", "Gemm")
+LAYOUT_OPS = ("Flatten", "Reshape")
 KERNELS = ("dense", "sparse")
 MAX_INPUT_BITS = 100  # hls4ml's FixInputPrecision rewrites wider model inputs
 
 
 def layer_boundaries(model) -> list[tuple[str, str]]:
-    """(input tensor, output tensor) of each weight node in graph order, the bias Add included."""
+    """(input tensor, output tensor) of each weight node in graph order, the bias Add included, and a Flatten or
+    Reshape in front of it too: the project then reads its input in the packets of the layer that feeds it in
+    the whole model (an io_stream flatten keeps its producer's packets), not as one wide word."""
     graph = model.graph
     initializers = {init.name for init in graph.initializer}
+    producers = {output: node for node in graph.node for output in node.output}
     consumers: dict[str, list] = {}
     for node in graph.node:
         for name in node.input:
@@ -42,11 +46,15 @@ def layer_boundaries(model) -> list[tuple[str, str]]:
     for node in graph.node:
         if node.op_type not in WEIGHT_OPS:
             continue
+        first = node.input[0]
+        layout = producers.get(first)
+        if layout is not None and layout.op_type in LAYOUT_OPS and len(consumers.get(first, [])) == 1:
+            first = layout.input[0]
         output = node.output[0]
         following = consumers.get(output, [])
         if len(following) == 1 and following[0].op_type == "Add" and any(i in initializers for i in following[0].input):
             output = following[0].output[0]
-        boundaries.append((node.input[0], output))
+        boundaries.append((first, output))
     return boundaries
 
 
