@@ -3,6 +3,7 @@ import json
 import re
 
 import numpy as np
+import pytest
 
 from conftest import TFC, run_flow
 
@@ -35,9 +36,11 @@ def test_tfc_2w2a_compiles_and_matches_qonnx(tfc_build, shared_dir, tmp_path):
     assert np.array_equal(np.load(tmp_path / "sparse" / "csim_outputs.npy"), np.load(build_dir / "csim_outputs.npy"))
 
 
-def test_a_three_channel_input_goes_in_channels_last_with_no_transpose(tmp_path):
+@pytest.mark.parametrize("channels, size", [(3, 6), (4, 4)])  # (4, 4): channels-last leaves the shape as it was
+def test_a_multichannel_input_goes_in_channels_last_with_no_transpose(tmp_path, channels, size):
     """A QONNX model with an RGB-like NCHW input: its cleaned graph takes NHWC (no Transpose left for hls4ml
-    to build as a whole-frame buffer), and csim, fed what the driver feeds, equals QONNX on every channel."""
+    to build as a whole-frame buffer), and csim, fed what the driver feeds, equals QONNX's execution of the
+    model in its own layout on every channel."""
     import brevitas.nn as qnn
     import torch
     from brevitas.export import export_qonnx
@@ -47,21 +50,21 @@ def test_a_three_channel_input_goes_in_channels_last_with_no_transpose(tmp_path)
     torch.manual_seed(0)
     model = torch.nn.Sequential(
         qnn.QuantIdentity(act_quant=Act8bUnsignedPo2, return_quant_tensor=True),
-        qnn.QuantConv2d(3, 4, 3, bias=False, weight_quant=Weight4bPo2, return_quant_tensor=True),
+        qnn.QuantConv2d(channels, 4, 3, bias=False, weight_quant=Weight4bPo2, return_quant_tensor=True),
         qnn.QuantReLU(act_quant=Act8bUnsignedPo2, return_quant_tensor=True),
         torch.nn.Flatten(),
-        qnn.QuantLinear(4 * 4 * 4, 5, bias=False, weight_quant=Weight4bPo2),
+        qnn.QuantLinear(4 * (size - 2) ** 2, 5, bias=False, weight_quant=Weight4bPo2),
     ).eval()
     with torch.no_grad():  # channels told apart: each input channel's weights a different sign and size
         model[1].weight[:, 1] *= -1.0
         model[1].weight[:, 2] *= 3.0
     path = tmp_path / "rgb.onnx"
-    export_qonnx(model, torch.rand(1, 3, 6, 6), export_path=str(path))
+    export_qonnx(model, torch.rand(1, channels, size, size), export_path=str(path))
     build_dir = tmp_path / "build"
     result = run_flow("compile", "--model", str(path), "--n-samples", "50", "--out", str(build_dir), "--no-progress")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     graph = json.loads((build_dir / "graph.json").read_text())
-    assert graph["input_shape"] == [1, 3, 6, 6] and graph["input_perm"] == [0, 2, 3, 1]
+    assert graph["input_shape"] == [1, channels, size, size] and graph["input_perm"] == [0, 2, 3, 1]
     assert "Transpose" not in graph["ops"]
     assert "nnet::transpose" not in (build_dir / "hls4ml_prj" / "firmware" / "myproject.cpp").read_text()
     report = json.loads((build_dir / "csim.json").read_text())

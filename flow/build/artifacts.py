@@ -16,6 +16,7 @@ TIME_PER_STEP = "time_per_step.json"
 SOURCE = "source.json"  # what the export step found: kind, path, files, weight layers
 MODEL_ONNX = "model.onnx"  # the source model in QONNX form
 MODEL_CLEAN = "model_clean.onnx"  # after the qonnx step's transforms: what hls4ml converts
+MODEL_REFERENCE = "model_reference.onnx"  # cleaned up only, in the source's layout: what verify executes
 GRAPH = "graph.json"  # input/output names, shapes and layout of the model
 HLS_CONFIG = "hls_config.json"  # backend, part, clock, io_type and the hls4ml config
 MEMORY = "memory.json"  # per weight layer: dense and sparse on-chip memory, and the kernel built

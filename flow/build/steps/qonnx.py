@@ -10,14 +10,14 @@ from pathlib import Path
 from ...errors import FlowError
 from ...frontends.qonnx_transforms import AddZeroBiasToGemm
 from ...paths import atomic_write_json
-from ..artifacts import GRAPH, MODEL_CLEAN, MODEL_ONNX, source_kind
+from ..artifacts import GRAPH, MODEL_CLEAN, MODEL_ONNX, MODEL_REFERENCE, source_kind
 from ..step import Step, StepContext
 
 KERAS_SKIP = "skipped: a Keras model goes to hls4ml's Keras frontend, not through QONNX"
 
 
 def outputs(build_dir: Path) -> list[str]:
-    return [] if source_kind(build_dir) == "keras" else [MODEL_CLEAN, GRAPH]
+    return [] if source_kind(build_dir) == "keras" else [MODEL_REFERENCE, MODEL_CLEAN, GRAPH]
 
 
 def _check_single_input(model) -> None:
@@ -79,21 +79,23 @@ def run(ctx: StepContext) -> dict:
         _check_single_input(model)
         input_shape = _static_input_shape(model)
         _check_supported(model, original, also_accepted=REWRITTEN_OPS)
+        reference = model
         # the input too: hls4ml would keep a Transpose on an NCHW input as a whole-frame buffer
         model = model.transform(ConvertToChannelsLastAndClean(make_input_channels_last=True))
         model = model.transform(AddZeroBiasToGemm())
         model = model.transform(GemmToMatMul())
         model = cleanup_model(model)
     _check_supported(model, original)
-    tmp = ctx.path("model_clean.tmp.onnx")
-    model.save(str(tmp))
-    tmp.replace(ctx.path(MODEL_CLEAN))
+    for kept, name in ((reference, MODEL_REFERENCE), (model, MODEL_CLEAN)):
+        tmp = ctx.path(f"{name}.tmp")
+        kept.save(str(tmp))
+        tmp.replace(ctx.path(name))
     ops = [n.op_type for n in model.graph.node]
     output_producer = model.find_producer(model.graph.output[0].name)
     graph = {
         "input_name": model.graph.input[0].name,
         "input_shape": input_shape,
-        "input_perm": _input_permutation(input_shape, model.get_tensor_shape(model.graph.input[0].name)),
+        "input_perm": _input_permutation(reference, model),
         "output_name": model.graph.output[0].name,
         "output_shape": model.get_tensor_shape(model.graph.output[0].name),
         "output_quantized": output_producer is not None and output_producer.op_type in {"Quant", "BipolarQuant"},
@@ -103,16 +105,24 @@ def run(ctx: StepContext) -> dict:
     return {"nodes": len(ops), "input_shape": input_shape}
 
 
-def _input_permutation(source_shape: list[int], clean_shape: list[int]) -> list[int] | None:
+def _input_permutation(reference, clean) -> list[int] | None:
     """The permutation from the exported model's input layout to the cleaned model's (the one hls4ml's project
-    and QONNX's reference take): channels moved last, or None when the layout is unchanged."""
-    if list(clean_shape) == list(source_shape):
+    takes): channels moved last when the conversion made the input channels-last (qonnx marks it so; its
+    shape alone may not change, as in [1, 4, 4, 4]), else None."""
+    from qonnx.core import data_layout
+
+    name = clean.graph.input[0].name
+    ndim = len(clean.get_tensor_shape(name))
+    channels_last = data_layout.get_channels_last_layout_for_ndims(ndim) if ndim > 2 else None
+    if channels_last is None or clean.get_tensor_layout(name) != channels_last or \
+            reference.get_tensor_layout(reference.graph.input[0].name) == channels_last:
         return None
-    channels_last = [0, *range(2, len(source_shape)), 1]
-    if [source_shape[axis] for axis in channels_last] != list(clean_shape):
-        raise FlowError(f"the cleaned model's input has shape {clean_shape}, not the channels-last form of "
-                        f"{source_shape}; report this model to flow's maintainers")
-    return channels_last
+    perm = [0, *range(2, ndim), 1]
+    source_shape = reference.get_tensor_shape(reference.graph.input[0].name)
+    if [source_shape[axis] for axis in perm] != list(clean.get_tensor_shape(name)):
+        raise FlowError(f"the cleaned model's input has shape {clean.get_tensor_shape(name)}, not the channels-last "
+                        f"form of {source_shape}; report this model to flow's maintainers")
+    return perm
 
 
 STEP = Step(name="qonnx", run=run, outputs=outputs)

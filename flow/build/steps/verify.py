@@ -15,7 +15,7 @@ from ...hls4ml import fifo_check
 from ...paths import atomic_save_npy, atomic_write_json
 from ...zoo import DEFAULT_CHECKPOINT, load_checkpoint
 from .. import artifacts
-from ..artifacts import (CSIM_META, CSIM_OUTPUTS, CSIM_REPORT, MEMORY, MODEL_CLEAN, PROJECT_DIR, VERIFY_INPUTS,
+from ..artifacts import (CSIM_META, CSIM_OUTPUTS, CSIM_REPORT, MEMORY, MODEL_REFERENCE, PROJECT_DIR, VERIFY_INPUTS,
                          VERIFY_LABELS)
 from ..step import Step, StepContext
 
@@ -35,20 +35,20 @@ def outputs(build_dir: Path) -> list[str]:
     return [CSIM_REPORT, f"{reference_kind(build_dir)}_outputs.npy"]
 
 
-def qonnx_outputs(ctx: StepContext, inputs: np.ndarray, graph: dict) -> np.ndarray:
+def qonnx_outputs(ctx: StepContext, inputs: np.ndarray) -> np.ndarray:
     from qonnx.core.modelwrapper import ModelWrapper
     from qonnx.core.onnx_exec import execute_onnx
 
-    model = ModelWrapper(str(ctx.path(MODEL_CLEAN)))
-    perm = graph.get("input_perm")
+    # the model before the layout conversion, on the source's own inputs: a wrong input permutation shows as a
+    # csim mismatch instead of being applied to both sides
+    model = ModelWrapper(str(ctx.path(MODEL_REFERENCE)))
     task = ctx.progress.add_task("  qonnx reference", total=len(inputs)) if ctx.progress else None
     rows = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for sample in inputs:
-            batch = sample[None].astype(np.float32)  # the cleaned model takes the hls4ml project's layout
-            result = execute_onnx(model, {graph["input_name"]: batch.transpose(perm) if perm else batch})
-            rows.append(np.asarray(result[graph["output_name"]], dtype=np.float64).reshape(-1))
+            result = execute_onnx(model, {model.graph.input[0].name: sample[None].astype(np.float32)})
+            rows.append(np.asarray(result[model.graph.output[0].name], dtype=np.float64).reshape(-1))
             if task is not None:
                 ctx.progress.advance(task)
     if task is not None:
@@ -100,7 +100,7 @@ def run(ctx: StepContext) -> dict:
         fifo_report = background.submit(fifo_check_report, ctx, inputs, csim, graph, meta)
         reference = (keras_frontend.reference_outputs(artifacts.keras_model_path(ctx.build_dir), inputs)
                      if reference_name == "keras"
-                     else qonnx_outputs(ctx, inputs, graph))
+                     else qonnx_outputs(ctx, inputs))
         brevitas = brevitas_outputs(ctx, inputs) if source["kind"] == "brevitas" else None
         fifo_report = fifo_report.result()
     atomic_save_npy(ctx.path(f"{reference_name}_outputs.npy"), reference)
