@@ -70,3 +70,39 @@ def test_a_multichannel_input_goes_in_channels_last_with_no_transpose(tmp_path, 
     report = json.loads((build_dir / "csim.json").read_text())
     assert report["csim_vs_qonnx"]["max_diff_lsb"] == 0.0
     assert np.load(build_dir / "csim_outputs.npy").std() > 0  # the noise inputs reach the output
+
+
+def test_a_float_output_too_wide_for_a_stream_word_is_narrowed_in_the_project(tmp_path):
+    """A float MLP (no quantizers: hls4ml's 32-bit default types, the bias Add fused into the last MatMul) sums to
+    more than 64 bits; the hls4ml step
+    narrows the output layer's type to one stream word, and the written project, csim and the bundle all
+    have that type."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    generator = np.random.default_rng(0)
+    first, second = (generator.normal(0, 0.5, shape).astype(np.float32) for shape in ((8, 6), (6, 4)))
+    bias = generator.normal(0, 0.5, 4).astype(np.float32)
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "w0"], ["h"], name="fc0"),  # no activation between: the sums grow
+         helper.make_node("MatMul", ["h", "w1"], ["m"], name="fc1"), helper.make_node("Add", ["m", "b1"], ["y"], name="add")],
+        "mlp", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 8])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])],
+        [numpy_helper.from_array(first, "w0"), numpy_helper.from_array(second, "w1"), numpy_helper.from_array(bias, "b1")])
+    path = tmp_path / "mlp.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), path)
+    build_dir = tmp_path / "build"
+    result = run_flow("compile", "--model", str(path), "--n-samples", "20", "--out", str(build_dir), "--no-progress",
+                      "--allow-overfull")  # 32-bit products: more DSPs than the board has
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    narrowed = json.loads((build_dir / "summary.json").read_text())["steps"]["hls4ml"]["output_narrowed"]
+    target = narrowed.split(" -> ")[1].split(":")[0]
+    assert re.fullmatch(r"fixed<64,\d+,TRN,WRAP>", target), narrowed
+    defines = (build_dir / "hls4ml_prj" / "firmware" / "defines.h").read_text()
+    width, integer = re.match(r"fixed<(\d+),(\d+)", target).groups()
+    assert f"typedef nnet::array<ap_fixed<{width},{integer},AP_TRN,AP_WRAP,0>" in defines or \
+        re.search(rf"typedef ap_fixed<{width},{integer}(,AP_TRN,AP_WRAP,0)?> result_t;", defines), defines
+    report = json.loads((build_dir / "csim.json").read_text())
+    assert report["output_precision"].startswith(f"fixed<{width},{integer}")
+    assert report["csim_vs_qonnx"]["argmax_agreement"] == 1.0
+    assert json.loads((build_dir / "summary.json").read_text())["steps"]["hls4ml"]["stream_top"].startswith("firmware/")

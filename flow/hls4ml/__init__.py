@@ -18,7 +18,7 @@ def register(backend_name: str) -> None:
     from hls4ml.backends import get_backend
     from hls4ml.model.layers import register_layer
 
-    from .exact_results import PinExactResults, add_to_convert_flow
+    from . import exact_results
     from .fixes import PASSES
     from .sparse_layers import SparseConv2D, SparseDense, UseSparseKernels
     from .sparse_templates import TEMPLATES
@@ -28,8 +28,7 @@ def register(backend_name: str) -> None:
     register_layer("SparseConv2D", SparseConv2D)
     for name, optimizer in {**PASSES, "use_sparse_kernels": UseSparseKernels}.items():
         backend.register_pass(name, optimizer, flow="vivado:optimize")
-    backend.register_pass("pin_exact_results", PinExactResults)
-    add_to_convert_flow(f"{backend.name.lower()}:pin_exact_results")
+    exact_results.register()
     for template in TEMPLATES:
         backend.register_template(template)
     backend.register_source(KERNEL_SOURCE)

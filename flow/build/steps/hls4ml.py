@@ -30,27 +30,25 @@ def io_type(ops: list[str]) -> str:
     return "io_stream" if any(op in streamed for op in ops) else "io_parallel"
 
 
-def narrow_output(hls_model, hls_config: dict, onnx_path) -> str | None:
+def narrow_output(hls_model, hls_config: dict) -> str | None:
     """Round an inferred model output wider than the widest stream word down to 64 bits, keeping its integer bits.
 
     Float activations make hls4ml infer outputs of 70+ bits (the float LeNet-5: fixed<71,39>) that no DMA word
     carries; dropping fraction bits below 2**-(64 - I) changes no argmax and lets the board stream
-    them. Sets the output layer's result precision in `hls_config`; returns what was done, or None
-    when the output already fits or cannot be narrowed.
+    them. Sets the type of the layer that writes the output in the model's ExactResults (applied after
+    hls4ml's fusions, flow/hls4ml/exact_results.py); returns what was done, or None when the output
+    already fits or cannot be narrowed.
     """
+    from ...hls4ml.exact_results import EXACT_RESULTS_KEY
+
     precision = hls_model.get_output_variables()[0].type.precision
     if precision.width <= MAX_STREAM_BITS or precision.integer >= MAX_STREAM_BITS:
         return None
-    from qonnx.core.modelwrapper import ModelWrapper
-
-    onnx_model = ModelWrapper(str(onnx_path))
-    producer = onnx_model.find_producer(onnx_model.graph.output[0].name)
-    layer = hls_config.get("LayerName", {}).get(producer.name if producer else None)
-    if layer is None:
-        return None
+    writer = next(node for node in hls_model.get_layers() if hls_model.outputs[0] in node.outputs)
     kind = "fixed" if precision.signed else "ufixed"
-    layer.setdefault("Precision", {})["result"] = f"{kind}<{MAX_STREAM_BITS},{precision.integer},TRN,WRAP>"
-    return (f"{precision} -> {layer['Precision']['result']}: the stream word is at most {MAX_STREAM_BITS} bits, "
+    narrowed = f"{kind}<{MAX_STREAM_BITS},{precision.integer},TRN,WRAP>"
+    hls_config["Model"].setdefault(EXACT_RESULTS_KEY, {})[writer.name] = narrowed
+    return (f"{precision} -> {narrowed}: the stream word is at most {MAX_STREAM_BITS} bits, "
             f"so {precision.width - MAX_STREAM_BITS} fraction bits are dropped")
 
 
@@ -111,6 +109,15 @@ def convert_on_exact_types(ctx: StepContext, settings: dict):
                     f"(still changing: {', '.join(changed)}); report this model to flow's maintainers")
 
 
+def check_result_types(hls_model) -> None:
+    from ...hls4ml.exact_results import unapplied
+
+    missing = unapplied(hls_model)
+    if missing:
+        raise FlowError(f"hls4ml did not keep flow's result types for {', '.join(missing)} (a fusion it refused "
+                        "after flow's pass ran); report this model to flow's maintainers")
+
+
 def base_hls_config(ctx: StepContext) -> dict:
     """hls4ml's own per-layer config of the model, from its frontend, with the build's defaults."""
     import hls4ml
@@ -160,13 +167,14 @@ def run(ctx: StepContext) -> dict:
             hls_config["Model"]["PipelineStyle"] = "dataflow"
         # a Keras model's output type comes from its own quantizers, or the default precision
         narrowed = (None if source_kind(ctx.build_dir) == "keras"
-                    else narrow_output(all_dense, hls_config, ctx.path(MODEL_CLEAN)))
+                    else narrow_output(all_dense, hls_config))
         atomic_write_json(ctx.path(HLS_CONFIG), settings)
         if selected or narrowed:
             hls_model = ctx.hls_model()  # sparse kernels or the narrowed output type: the chosen config converted
         else:
             ctx.keep_hls_model(all_dense)
             hls_model = all_dense
+        check_result_types(hls_model)
         layers = model_memory(hls_model)
         atomic_write_json(ctx.path(MEMORY), memory_report(layers, ctx.board))
         check_fits(layers, ctx.board)

@@ -41,6 +41,8 @@ def _static_input_shape(model) -> list[int]:
     return shape
 
 
+# ops that work per channel, for which hls4ml wants the channels last
+CHANNEL_OPS = ("Conv", "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool")
 # ops this step rewrites into ones hls4ml takes
 REWRITTEN_OPS = {"Gemm"}
 
@@ -80,8 +82,10 @@ def run(ctx: StepContext) -> dict:
         input_shape = _static_input_shape(model)
         _check_supported(model, original, also_accepted=REWRITTEN_OPS)
         reference = model
-        # the input too: hls4ml would keep a Transpose on an NCHW input as a whole-frame buffer
-        model = model.transform(ConvertToChannelsLastAndClean(make_input_channels_last=True))
+        # the input too where a layer works per channel: hls4ml would keep a Transpose on an NCHW input as a
+        # whole-frame buffer (a model that only flattens its input keeps it, folded into the first MatMul)
+        per_channel = any(node.op_type in CHANNEL_OPS for node in model.graph.node)
+        model = model.transform(ConvertToChannelsLastAndClean(make_input_channels_last=per_channel))
         model = model.transform(AddZeroBiasToGemm())
         model = model.transform(GemmToMatMul())
         model = cleanup_model(model)
