@@ -87,9 +87,9 @@ def fifo_cost(name: str, kind: str, source: str, depth: int, width: int) -> Node
     pointer = max(1, math.ceil(math.log2(depth + 1)))
     control = counter(2 * pointer)  # read and write pointers, full and empty from their compare
     detail = f"depth {depth} x {width} bits"
-    if depth <= REGISTER_FIFO_DEPTH:
-        return NodeCost(name, kind, source, lut=control["lut"], ff=depth * width + control["ff"],
-                        detail=f"{detail}, registers")
+    if depth <= REGISTER_FIFO_DEPTH:  # at depth 2 a read multiplexer picks the older word
+        return NodeCost(name, kind, source, lut=control["lut"] + (width if depth == 2 else 0),
+                        ff=depth * width + control["ff"], detail=f"{detail}, registers")
     if depth * width <= LUTRAM_LIMIT_BITS:
         srl = shift_register_luts(depth, width)
         return NodeCost(name, kind, source, lut=srl + control["lut"], ff=width + control["ff"], lutram=srl,
@@ -134,9 +134,7 @@ def activation_cost(node, context) -> list[NodeCost]:
     values, bits = _elements(node, outputs), _bits(outputs)
     activation = str(node.get_attr("activation", node.class_name)).lower()
     registers = values * bits
-    precision = outputs.type.precision
-    # a rounding or saturating output type adds an increment and an overflow check per value
-    cast = values * bits if "RND" in str(precision.rounding_mode) or "SAT" in str(precision.saturation_mode) else 0
+    cast = values * bits if casts(node.get_input_variable().type.precision, outputs.type.precision) else 0
     if activation == "linear":
         return [NodeCost(node.name, "activation", "nnet_activation_stream.h: linear",
                          lut=cast, ff=registers, detail=f"cast x {values}")]
@@ -152,6 +150,17 @@ def activation_cost(node, context) -> list[NodeCost]:
     return [NodeCost(node.name, "activation", f"nnet_activation_stream.h: {activation} (table)",
                      bram18=bram, lut=lutram + index, ff=registers, lutram=lutram,
                      detail=f"{table_size} x {table_bits}-bit table")]
+
+
+def casts(source, target) -> bool:
+    """Whether converting source to target rounds (target has fewer fraction bits, RND) or saturates (fewer
+    integer bits, SAT): an increment and an overflow check per value; otherwise the cast is wiring."""
+    integer = lambda kind: int(getattr(kind, "integer", kind.width))  # noqa: E731
+    fraction = lambda kind: int(kind.width) - integer(kind)  # noqa: E731
+    rounds = "RND" in str(getattr(target, "rounding_mode", "")) and fraction(target) < fraction(source)
+    sign = 1 if getattr(source, "signed", True) and not getattr(target, "signed", True) else 0
+    saturates = "SAT" in str(getattr(target, "saturation_mode", "")) and integer(target) < integer(source) - sign
+    return rounds or saturates
 
 
 def _bits_of(named_type) -> int:
@@ -228,28 +237,36 @@ def constant_bits(values: np.ndarray, precision) -> int:
 
 def rescale_cost(node, context) -> list[NodeCost]:
     """nnet_batchnorm(_stream).h normalize (ApplyAlpha too): per value a product with its constant scale, a
-    bias add and the registered result, all values of a packet in one pipelined iteration. A scale of
-    zero or a power of two is a shift and a bias of zero no adder (a Sub or Add rescale has scales of 1).
-    Counted structurally, not with the dense kernel's coefficients, which absorb deep product pipelines:
-    a constant product as the dense Latency kernel builds it (DSP or LUT shift-adds), an adder of the
-    output's width, the output register."""
+    bias add and the cast to the output type, all values of a packet in one pipelined iteration. A scale
+    of zero or a power of two is a shift and a bias of zero no adder (a Sub or Add rescale has scales of
+    1). Counted structurally, not with the dense kernel's coefficients, which absorb deep product
+    pipelines: a constant product as the dense Latency kernel builds it (DSP or LUT shift-adds); an
+    adder as wide as the uncast sum (in fabric unless a DSP's post-adder takes it); a rounding or
+    saturating cast to a narrower output, an increment over its bits and a check of the dropped ones;
+    the output register."""
     inputs, outputs = node.get_input_variable(), node.get_output_variable()
     values, input_bits, output_bits = _elements(node, inputs), _bits(inputs), _bits(outputs)
     scale, bias = node.get_weights("scale"), node.get_weights("bias")
     scales = np.abs(np.asarray(scale.data, dtype=float).ravel())
     shifts = (scales == 0) | (np.exp2(np.round(np.log2(np.where(scales > 0, scales, 1)))) == scales)
     products = math.ceil(values * float(np.mean(~shifts))) if scales.size else 0
-    biases = np.asarray(bias.data, dtype=float).ravel()
+    biases = np.abs(np.asarray(bias.data, dtype=float).ravel())
     adders = math.ceil(values * float(np.mean(biases != 0))) if biases.size else 0
     reuse = 1 if context.stream else max(1, int(node.get_attr("reuse_factor", 1)))
     shape = LayerShape(node.name, 1, values, nonzeros=products, weight_bits=constant_bits(scales, scale.type.precision),
                        input_bits=input_bits, accum_bits=output_bits)
     built = dense_products(shape, DenseKernel(reuse_factor=reuse))
-    fabric_products = built.multipliers - built.dsp_products
-    lut = fabric_products * lut_product_cost(shape.weight_bits, input_bits) + adders * output_bits
+    product_bits = input_bits + (shape.weight_bits if products else 0)
+    sum_bits = max(product_bits, constant_bits(biases, bias.type.precision)) + 1 if adders else product_bits
+    precision = outputs.type.precision
+    narrowing = sum_bits > output_bits and ("RND" in str(getattr(precision, "rounding_mode", ""))
+                                            or "SAT" in str(getattr(precision, "saturation_mode", "")))
+    cast = values * (output_bits + math.ceil((sum_bits - output_bits) / 5)) if narrowing else 0
+    lut = ((built.multipliers - built.dsp_products) * lut_product_cost(shape.weight_bits, input_bits)
+           + max(0, adders - built.dsp_products) * sum_bits + cast)
     return [NodeCost(node.name, "rescale", "nnet_batchnorm_stream.h" if context.stream else "nnet_batchnorm.h",
                      dsp=built.dsp, lut=lut, ff=values * output_bits,
-                     detail=f"{products} of {values} values scaled, {adders} biased")]
+                     detail=f"{products} of {values} values scaled, {adders} biased ({sum_bits}-bit sums)")]
 
 
 NODE_COSTS = {

@@ -65,6 +65,7 @@ class LayerShape:
     weight_bits: int = 16
     input_bits: int = 16
     accum_bits: int | None = None  # accum_t's width as hls4ml's config sets it; None: the exact sum's
+    output_bits: int | None = None  # the result type's width; None: the accumulator's
 
     @property
     def weights(self) -> int:
@@ -239,14 +240,15 @@ def estimate_sparse(shape: LayerShape, kernel: SparseKernel, weight_bits: int | 
     pe_lut = input_mux + position_logic + levels + acc_bits + (0 if product_dsp else lut_product_cost(bits, shape.input_bits))
     memory = array_footprint(kernel.entries, kernel.index_bits + kernel.code_bits, copies=kernel.pes)
     finished_rows = array_footprint(kernel.rows, acc_bits, copies=kernel.pes)  # acc[pe][row]
-    # the biases are fully partitioned, so each PE's Rows loop reads its row's through an n_out:1 mux; several
-    # PEs own rows by the row table, so any PE may also write any output, a P:1 mux per output (both at
-    # about accumulator width)
-    scatter = kernel.pes * input_mux_luts(shape.n_out, acc_bits) + (
-        0 if kernel.pes == 1 else shape.n_out * input_mux_luts(kernel.pes, acc_bits))
-    # the fully partitioned res[n_out] the Rows loop writes and, for a fully connected layer, the data[n_in] the
-    # stream wrapper (or the io_parallel port) fills; a convolution's window is its line buffer's
-    arrays = shape.n_out * acc_bits + (shape.n_in * shape.input_bits if shape.positions == 1 else 0)
+    # the Rows loop reads its row's bias from a fully partitioned array of constants (a ROM once Vivado folds
+    # them: 64 values per LUT6) and writes res[out] at a variable index (a write enable per output); several
+    # PEs own rows by the row table, so any PE may write any output, a P:1 mux per output instead
+    output_bits = shape.output_bits or acc_bits
+    bias_rom = kernel.pes * acc_bits * math.ceil(shape.n_out / 64)
+    scatter = bias_rom + (shape.n_out if kernel.pes == 1 else shape.n_out * input_mux_luts(kernel.pes, output_bits))
+    # the fully partitioned res[n_out] the Rows loop writes and an io_stream layer's data[n_in] its stream wrapper
+    # fills (io_parallel's data[] is its producer's output array; a convolution's window is its line buffer's)
+    arrays = shape.n_out * output_bits + (shape.n_in * shape.input_bits if shape.stream_packets else 0)
     return Estimate(latency=int(cycles), interval=int(cycles),
                     dsp=int(kernel.pes * product_dsp), bram18=int(memory.bram18 + finished_rows.bram18),
                     lut=int(kernel.pes * pe_lut + memory.lutram_luts + finished_rows.lutram_luts + scatter),

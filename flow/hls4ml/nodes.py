@@ -43,7 +43,8 @@ def layer_shape(node) -> LayerShape:
     return LayerShape(name=node.name, n_in=int(n_in), n_out=int(n_out), positions=int(positions),
                       input_positions=input_positions, stream_packets=int(stream_packets),
                       nonzeros=int(nonzeros), weight_bits=int(weight_bits),
-                      input_bits=int(node.get_input_variable().type.precision.width), accum_bits=accum_bits(node))
+                      input_bits=int(node.get_input_variable().type.precision.width), accum_bits=accum_bits(node),
+                      output_bits=int(node.get_output_variable().type.precision.width))
 
 
 def accum_bits(node) -> int | None:
