@@ -114,8 +114,8 @@ def test_a_sparse_layer_counts_its_partitioned_arrays(lenet5_sparse_build):
 
 def test_a_bias_add_costs_an_adder_and_a_register_per_value(tmp_path):
     """QONNX's Add of a constant after a ReLU stays a node of its own (an hls4ml ApplyAlpha with scales of 1):
-    per biased value one adder as wide as the sum, per value the output register, no product, and no cast
-    into an output type that holds the sum."""
+    per biased value one adder over the bits the sum really adds, per value the output register, no product,
+    and no cast into an output type that holds the sum."""
     import warnings
 
     import hls4ml
@@ -144,9 +144,9 @@ def test_a_bias_add_costs_an_adder_and_a_register_per_value(tmp_path):
     node = next(node for node in converted.get_layers() if node.class_name == "ApplyAlpha")
     bits = node.get_output_variable().type.precision.width
     [cost] = rescale_cost(node, DesignContext(stream=False, strategy="latency", weight_estimates={}))
-    # the ReLU's fixed<8,4> plus biases up to 2 stored with 4 fraction bits (7 bits): 9-bit sums, held by the
-    # fixed<10,6> output
-    assert bits == 10 and (cost.dsp, cost.lut, cost.ff) == (0, 7 * 9, 8 * bits)
+    # the ReLU's fixed<8,4> plus biases up to 2 whose lowest set bit is 2**-3: sums of 5 integer and 4 fraction
+    # bits, the input's last bit a wire, so 8-bit adders; the fixed<10,6> output holds the sums (no cast)
+    assert bits == 10 and (cost.dsp, cost.lut, cost.ff) == (0, 7 * 8, 8 * bits)
 
 
 def test_report_prints_the_node_table_within_80_columns(default_build):

@@ -24,6 +24,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import asdict, dataclass
+from types import SimpleNamespace
 from pathlib import Path
 
 import numpy as np
@@ -153,14 +154,30 @@ def activation_cost(node, context) -> list[NodeCost]:
 
 
 def casts(source, target) -> bool:
-    """Whether converting source to target rounds (target has fewer fraction bits, RND) or saturates (fewer
-    integer bits, SAT): an increment and an overflow check per value; otherwise the cast is wiring."""
+    """Whether converting source to target rounds (fewer fraction bits, any mode but TRN) or saturates (fewer
+    magnitude bits, or a sign to clear, under SAT): an increment and an overflow check per value; otherwise
+    the cast is wiring. Types are anything with width, integer (default: width) and signed (default: True)."""
     integer = lambda kind: int(getattr(kind, "integer", kind.width))  # noqa: E731
+    signed = lambda kind: bool(getattr(kind, "signed", True))  # noqa: E731
     fraction = lambda kind: int(kind.width) - integer(kind)  # noqa: E731
-    rounds = "RND" in str(getattr(target, "rounding_mode", "")) and fraction(target) < fraction(source)
-    sign = 1 if getattr(source, "signed", True) and not getattr(target, "signed", True) else 0
-    saturates = "SAT" in str(getattr(target, "saturation_mode", "")) and integer(target) < integer(source) - sign
+    magnitude = lambda kind: integer(kind) - signed(kind)  # noqa: E731
+    rounds = str(getattr(target, "rounding_mode", "TRN")) not in ("TRN", "None") and fraction(target) < fraction(source)
+    saturates = "SAT" in str(getattr(target, "saturation_mode", "")) and (
+        magnitude(target) < magnitude(source) or (signed(source) and not signed(target)))
     return rounds or saturates
+
+
+def constant_span(values: np.ndarray, precision) -> tuple[int, int]:
+    """(integer bits with the sign, fraction bits) the constants really use: from the largest magnitude's top bit
+    down to the lowest set bit over all of them, at most the type's fraction bits."""
+    values = np.abs(np.asarray(values, dtype=float).ravel())
+    values = values[values > 0]
+    if not values.size:
+        return 1, 0
+    limit = max(0, int(precision.width) - int(getattr(precision, "integer", precision.width)))
+    fraction = next((bits for bits in range(limit + 1)
+                     if np.array_equal(values * 2.0**bits, np.round(values * 2.0**bits))), limit)
+    return math.floor(math.log2(float(values.max()))) + 2, fraction
 
 
 def _bits_of(named_type) -> int:
@@ -241,32 +258,43 @@ def rescale_cost(node, context) -> list[NodeCost]:
     of zero or a power of two is a shift and a bias of zero no adder (a Sub or Add rescale has scales of
     1). Counted structurally, not with the dense kernel's coefficients, which absorb deep product
     pipelines: a constant product as the dense Latency kernel builds it (DSP or LUT shift-adds); an
-    adder as wide as the uncast sum (in fabric unless a DSP's post-adder takes it); a rounding or
-    saturating cast to a narrower output, an increment over its bits and a check of the dropped ones;
-    the output register."""
+    adder over the uncast sum's bits from the higher of the two operands' lowest bits up (in fabric
+    unless a DSP's post-adder takes it); a rounding or saturating cast to the output type, an increment
+    over its bits and a check of the dropped ones; the output register."""
     inputs, outputs = node.get_input_variable(), node.get_output_variable()
     values, input_bits, output_bits = _elements(node, inputs), _bits(inputs), _bits(outputs)
     scale, bias = node.get_weights("scale"), node.get_weights("bias")
     scales = np.abs(np.asarray(scale.data, dtype=float).ravel())
     shifts = (scales == 0) | (np.exp2(np.round(np.log2(np.where(scales > 0, scales, 1)))) == scales)
     products = math.ceil(values * float(np.mean(~shifts))) if scales.size else 0
-    biases = np.abs(np.asarray(bias.data, dtype=float).ravel())
+    biases = np.asarray(bias.data, dtype=float).ravel()
     adders = math.ceil(values * float(np.mean(biases != 0))) if biases.size else 0
     reuse = 1 if context.stream else max(1, int(node.get_attr("reuse_factor", 1)))
     shape = LayerShape(node.name, 1, values, nonzeros=products, weight_bits=constant_bits(scales, scale.type.precision),
                        input_bits=input_bits, accum_bits=output_bits)
     built = dense_products(shape, DenseKernel(reuse_factor=reuse))
-    product_bits = input_bits + (shape.weight_bits if products else 0)
-    sum_bits = max(product_bits, constant_bits(biases, bias.type.precision)) + 1 if adders else product_bits
-    precision = outputs.type.precision
-    narrowing = sum_bits > output_bits and ("RND" in str(getattr(precision, "rounding_mode", ""))
-                                            or "SAT" in str(getattr(precision, "saturation_mode", "")))
-    cast = values * (output_bits + math.ceil((sum_bits - output_bits) / 5)) if narrowing else 0
+    # the sum's binary point: the product spans the input's bits moved by the scale (a shift) or widened by the
+    # constant's span; the bias adds its own span. Below the lower of the two lowest bits the sum is wiring.
+    in_integer = int(getattr(inputs.type.precision, "integer", input_bits))
+    in_fraction = input_bits - in_integer
+    if products:
+        scale_integer, scale_fraction = constant_span(scales, scale.type.precision)
+        product_integer, product_fraction = in_integer + scale_integer, in_fraction + scale_fraction
+    else:
+        powers = np.log2(scales[scales > 0]) if np.any(scales > 0) else np.zeros(1)
+        product_integer, product_fraction = in_integer + int(powers.max()), in_fraction - int(powers.min())
+    bias_integer, bias_fraction = constant_span(biases, bias.type.precision)
+    sum_integer = max(product_integer, bias_integer) + 1 if adders else product_integer
+    sum_fraction = max(product_fraction, bias_fraction) if adders else product_fraction
+    adder_bits = sum_integer + min(product_fraction, bias_fraction)
+    sum_type = SimpleNamespace(width=sum_integer + sum_fraction, integer=sum_integer)
+    cast = (values * (output_bits + math.ceil(max(0, sum_type.width - output_bits) / 5))
+            if casts(sum_type, outputs.type.precision) else 0)
     lut = ((built.multipliers - built.dsp_products) * lut_product_cost(shape.weight_bits, input_bits)
-           + max(0, adders - built.dsp_products) * sum_bits + cast)
+           + max(0, adders - built.dsp_products) * adder_bits + cast)
     return [NodeCost(node.name, "rescale", "nnet_batchnorm_stream.h" if context.stream else "nnet_batchnorm.h",
                      dsp=built.dsp, lut=lut, ff=values * output_bits,
-                     detail=f"{products} of {values} values scaled, {adders} biased ({sum_bits}-bit sums)")]
+                     detail=f"{products} of {values} values scaled, {adders} biased ({adder_bits}-bit adders)")]
 
 
 NODE_COSTS = {

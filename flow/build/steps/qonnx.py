@@ -41,8 +41,6 @@ def _static_input_shape(model) -> list[int]:
     return shape
 
 
-# ops that work per channel, for which hls4ml wants the channels last
-CHANNEL_OPS = ("Conv", "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool")
 # ops this step rewrites into ones hls4ml takes
 REWRITTEN_OPS = {"Gemm"}
 
@@ -82,10 +80,12 @@ def run(ctx: StepContext) -> dict:
         input_shape = _static_input_shape(model)
         _check_supported(model, original, also_accepted=REWRITTEN_OPS)
         reference = model
-        # the input too where a layer works per channel: hls4ml would keep a Transpose on an NCHW input as a
-        # whole-frame buffer (a model that only flattens its input keeps it, folded into the first MatMul)
-        per_channel = any(node.op_type in CHANNEL_OPS for node in model.graph.node)
-        model = model.transform(ConvertToChannelsLastAndClean(make_input_channels_last=per_channel))
+        # where a Transpose is left on the NCHW input (a layer works per channel), the input too: hls4ml would
+        # keep that Transpose as a whole-frame buffer; a model that only flattens its input has it folded away
+        converted = model.transform(ConvertToChannelsLastAndClean())
+        if any(node.op_type == "Transpose" for node in converted.find_consumers(converted.graph.input[0].name)):
+            converted = model.transform(ConvertToChannelsLastAndClean(make_input_channels_last=True))
+        model = converted
         model = model.transform(AddZeroBiasToGemm())
         model = model.transform(GemmToMatMul())
         model = cleanup_model(model)
@@ -117,7 +117,7 @@ def _input_permutation(reference, clean) -> list[int] | None:
 
     name = clean.graph.input[0].name
     ndim = len(clean.get_tensor_shape(name))
-    channels_last = data_layout.get_channels_last_layout_for_ndims(ndim) if ndim > 2 else None
+    channels_last = data_layout.get_channels_last_layout_for_ndims(ndim) if ndim in (3, 4) else None
     if channels_last is None or clean.get_tensor_layout(name) != channels_last or \
             reference.get_tensor_layout(reference.graph.input[0].name) == channels_last:
         return None
