@@ -24,8 +24,8 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import asdict, dataclass
-from types import SimpleNamespace
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 
