@@ -240,11 +240,12 @@ def estimate_sparse(shape: LayerShape, kernel: SparseKernel, weight_bits: int | 
     pe_lut = input_mux + position_logic + levels + acc_bits + (0 if product_dsp else lut_product_cost(bits, shape.input_bits))
     memory = array_footprint(kernel.entries, kernel.index_bits + kernel.code_bits, copies=kernel.pes)
     finished_rows = array_footprint(kernel.rows, acc_bits, copies=kernel.pes)  # acc[pe][row]
-    # the Rows loop reads its row's bias from a fully partitioned array of constants (a ROM once Vivado folds
-    # them: 64 values per LUT6) and writes res[out] at a variable index (a write enable per output); several
-    # PEs own rows by the row table, so any PE may write any output, a P:1 mux per output instead
+    # the Rows loop reads its row's bias from a fully partitioned array of constants, indexed through the
+    # constant row table (a ROM of the PE's rows once Vivado folds them: 64 values per LUT6), and writes
+    # res[out] at a variable index (a write enable per output); several PEs own rows by the row table, so
+    # any PE may write any output, a P:1 mux per output instead
     output_bits = shape.output_bits or acc_bits
-    bias_rom = kernel.pes * acc_bits * math.ceil(shape.n_out / 64)
+    bias_rom = kernel.pes * acc_bits * math.ceil(kernel.rows / 64)
     scatter = bias_rom + (shape.n_out if kernel.pes == 1 else shape.n_out * input_mux_luts(kernel.pes, output_bits))
     # the fully partitioned res[n_out] the Rows loop writes and an io_stream layer's data[n_in] its stream wrapper
     # fills (io_parallel's data[] is its producer's output array; a convolution's window is its line buffer's)

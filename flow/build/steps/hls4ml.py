@@ -115,7 +115,7 @@ def check_result_types(hls_model) -> None:
     missing = unapplied(hls_model)
     if missing:
         raise FlowError(f"hls4ml did not keep flow's result types for {', '.join(missing)} (a fusion it refused "
-                        "after flow's pass ran); report this model to flow's maintainers")
+                        "late, or a node a later hls4ml pass made); report this model to flow's maintainers")
 
 
 def base_hls_config(ctx: StepContext) -> dict:
