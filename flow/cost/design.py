@@ -29,6 +29,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
+from ..hls4ml.accumulators import fraction_bits
 from ..sparse.memory import LUTRAM_LIMIT_BITS, bram18_blocks
 from .kernels import DenseKernel, Estimate, LayerShape, dense_products, input_mux_luts, lut_product_cost
 
@@ -175,9 +176,7 @@ def constant_span(values: np.ndarray, precision) -> tuple[int, int]:
     if not values.size:
         return 1, 0
     limit = max(0, int(precision.width) - int(getattr(precision, "integer", precision.width)))
-    fraction = next((bits for bits in range(limit + 1)
-                     if np.array_equal(values * 2.0**bits, np.round(values * 2.0**bits))), limit)
-    return math.floor(math.log2(float(values.max()))) + 2, fraction
+    return math.floor(math.log2(float(values.max()))) + 2, fraction_bits(values, limit)
 
 
 def _bits_of(named_type) -> int:

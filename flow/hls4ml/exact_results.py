@@ -34,13 +34,9 @@ def wanted_precision(model, name: str):
     return model.config.backend.convert_precision_string(exact_results(model)[name])
 
 
-def consumers(model, node) -> list:
-    return [other for other in model.graph.values() if node.outputs[0] in other.inputs]
-
-
-def fused_into(model, node) -> bool:
+def fused_into(node) -> bool:
     """Whether hls4ml's FuseBatchNormalization would still merge the node after this one into it."""
-    after = consumers(model, node)
+    after = node.get_output_nodes()
     return len(after) == 1 and FuseBatchNormalization().match(after[0])
 
 
@@ -52,7 +48,7 @@ class PinExactResults(OptimizerPass):
         if node.name not in exact_results(node.model) or not node.outputs:
             return False
         current = node.get_output_variable().type.precision
-        return current != wanted_precision(node.model, node.name) and not fused_into(node.model, node)
+        return current != wanted_precision(node.model, node.name) and not fused_into(node)
 
     def transform(self, model, node):
         node.types["result_t"].precision = wanted_precision(model, node.name)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ...errors import FlowError
 from ...frontends.qonnx_transforms import AddZeroBiasToGemm
-from ...paths import atomic_write_json
+from ...paths import atomic_write_bytes, atomic_write_json
 from ..artifacts import GRAPH, MODEL_CLEAN, MODEL_ONNX, MODEL_REFERENCE, source_kind
 from ..step import Step, StepContext
 
@@ -91,9 +91,7 @@ def run(ctx: StepContext) -> dict:
         model = cleanup_model(model)
     _check_supported(model, original)
     for kept, name in ((reference, MODEL_REFERENCE), (model, MODEL_CLEAN)):
-        tmp = ctx.path(f"{name}.tmp")
-        kept.save(str(tmp))
-        tmp.replace(ctx.path(name))
+        atomic_write_bytes(ctx.path(name), kept.model.SerializeToString())
     ops = [n.op_type for n in model.graph.node]
     output_producer = model.find_producer(model.graph.output[0].name)
     graph = {
