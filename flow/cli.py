@@ -33,6 +33,8 @@ def compile_command(
                                "or layer names separated by commas (hls4ml's, or a flow checkpoint's own: conv1,fc1)."),
     sparse_cycles: Optional[int] = typer.Option(None, help="Cycle target per sparse layer; sets its PE count "
                                                 "(default: one PE, the smallest memory)."),
+    rtl: bool = typer.Option(False, "--rtl", help="Also write each weight layer as Verilog, check it bit for bit in "
+                             "verilator and count its cells with yosys (needs both tools and the rtl extra)."),
     bitstream: bool = typer.Option(False, "--bitstream", help="Also run Vivado: block design, implementation, bitstream "
                                    "(hours; needs vivado on PATH and the IP the synth step exports with vitis-run)."),
     allow_overfull: bool = typer.Option(False, "--allow-overfull", help="Build on when the estimated design exceeds "
@@ -50,7 +52,8 @@ def compile_command(
 
     result = run_compile(BuildConfig(model=model, board=board, out=out_dir, data_dir=data_dir, n_samples=n_samples,
                                      from_step=from_step, sparse=sparse, sparse_cycles=sparse_cycles,
-                                     bitstream=bitstream, allow_overfull=allow_overfull, show_progress=progress))
+                                     rtl=rtl, bitstream=bitstream, allow_overfull=allow_overfull,
+                                     show_progress=progress))
     out.print(summary_table(result.summary))
     for line in [*verification_lines(result.summary), fit_line(result.summary)]:
         out.print(line)

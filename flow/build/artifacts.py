@@ -32,9 +32,19 @@ CSIM_REPORT = "csim.json"  # the verify step's comparisons
 SYNTH_REPORT = "synth.json"
 BITSTREAM_OUTPUT, BITSTREAM_STEM = "vivado/output", "flow_nn"  # where boards/block_design.tcl leaves .bit and .hwh
 BUNDLE = "bundle"
+RTL_DIR = "rtl"  # the rtl step: per weight layer its Verilog, testbench and yosys log, and summary.json
 REPORT = "report.md"  # written by `flow report`
 HLS4ML_LOG = "hls4ml.log"  # hls4ml's prints and g++ output
 EXPORT_LOG = "export.log"
+
+
+def to_hls_layout(inputs, input_perm: list[int] | None):
+    """Inputs in the model's own layout, permuted as the hls4ml project reads them (graph.json's input_perm)."""
+    import numpy as np
+
+    if input_perm is None:
+        return np.ascontiguousarray(inputs)
+    return np.ascontiguousarray(inputs.transpose(input_perm))
 
 
 def read_json(build_dir: Path, name: str):

@@ -41,6 +41,9 @@ class BuildConfig:
     sparse_cycles: int | None = None
     #: seed of the random verify inputs of models no dataset fits
     seed: int = 0
+    #: write every weight layer as Verilog, check it bit for bit in verilator and count its cells with yosys
+    #: (needs yosys, verilator and the rtl extra)
+    rtl: bool = False
     #: run Vivado (block design, implementation, bitstream) where it is installed
     bitstream: bool = False
     #: build on when the estimated design exceeds the board (any resource over 100% at the implementation level)

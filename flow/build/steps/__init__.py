@@ -2,8 +2,8 @@
 
 Only the runner imports these modules.
 """
-from . import bitstream, bundle, csim, estimate, estimate_after_synth, export, fit, hls4ml, qonnx, synth, verify
+from . import bitstream, bundle, csim, estimate, estimate_after_synth, export, fit, hls4ml, qonnx, rtl, synth, verify
 
-STEPS = [step.STEP for step in (export, qonnx, hls4ml, estimate, fit, csim, verify, synth, estimate_after_synth,
+STEPS = [step.STEP for step in (export, qonnx, hls4ml, estimate, fit, csim, verify, rtl, synth, estimate_after_synth,
                                 bitstream, bundle)]
 STEP_NAMES = [step.name for step in STEPS]

@@ -8,7 +8,7 @@ from ...errors import FlowError
 from ...hls4ml.csim import compile_and_predict, precision_lsb
 from ...paths import atomic_save_npy, atomic_write_json
 from .. import artifacts
-from ..artifacts import CSIM_META, CSIM_OUTPUTS, HLS4ML_LOG, VERIFY_INPUTS, VERIFY_LABELS
+from ..artifacts import CSIM_META, CSIM_OUTPUTS, HLS4ML_LOG, VERIFY_INPUTS, VERIFY_LABELS, to_hls_layout
 from ..step import Step, StepContext
 
 
@@ -27,12 +27,6 @@ def held_out_inputs(ctx: StepContext, graph: dict) -> tuple[np.ndarray, np.ndarr
     if channels_last:
         images = np.moveaxis(images.reshape(count, sample_shape[-1], *sample_shape[:-1]), 1, -1)
     return np.ascontiguousarray(images.reshape(count, *sample_shape)), split.labels[:count], f"{dataset}-test"
-
-
-def to_hls_layout(inputs: np.ndarray, input_perm: list[int] | None) -> np.ndarray:
-    if input_perm is None:
-        return np.ascontiguousarray(inputs)
-    return np.ascontiguousarray(inputs.transpose(input_perm))
 
 
 def run(ctx: StepContext) -> dict:

@@ -80,7 +80,7 @@ def fifo_check_report(ctx: StepContext, inputs: np.ndarray, csim: np.ndarray, gr
         return {"passed": None, "status": reason}
     count = min(FIFO_CHECK_SAMPLES, len(inputs))
     perm = graph.get("input_perm")
-    hls_inputs = inputs[:count].transpose(perm) if perm else inputs[:count]
+    hls_inputs = artifacts.to_hls_layout(inputs[:count], perm)
     try:
         return {"status": "done", **fifo_check.run(firmware, ctx.path(FIFO_CHECK_DIR), hls_inputs, csim[:count],
                                                    meta["input_precision"], meta["output_precision"])}

@@ -1,0 +1,93 @@
+"""Step `rtl` (flow compile --rtl): every weight layer as Verilog, bit-exact in verilator, counted by yosys.
+
+Per weight layer, the fully unrolled constant-weight form (flow/rtl/adder_graph.py: da4ml's adder
+graph of the exported weights, at the layer's input and result types) is written to
+rtl/<layer>/dense_constant/, verilated with a testbench and run on the distinct input vectors QONNX
+computed for that layer from the verify inputs (flow/rtl/layers.py); its outputs must equal QONNX's
+bit for bit. yosys `synth_xilinx` for the board's family gives its cells. rtl/summary.json holds
+per layer the cells, the estimator's figure for hls4ml's Latency kernel at RF 1 (the HLS form of the
+same unrolled product), the verilator verdict and the cycles per vector, with the tool versions and
+the yosys command. yosys counts cells before placement and routing, of a reference implementation
+written here, not of what Vitis HLS makes of the project.
+"""
+from __future__ import annotations
+
+import importlib.metadata
+import importlib.util
+import shutil
+
+import numpy as np
+
+from ...errors import VerificationError
+from ...paths import atomic_write_json
+from ...tools import missing_tool_status
+from ..artifacts import ESTIMATES, RTL_DIR, read_json, source_kind
+from ..step import Step, StepContext
+
+MAX_VECTORS = 2000  # distinct input vectors per layer the testbench runs
+SUMMARY_NAME = "summary.json"
+HONEST_NOTE = ("yosys counts cells before placement and routing; the Verilog is flow's reference implementation "
+               "of each layer, not what Vitis HLS makes of the hls4ml project")
+
+
+def skip_reason(ctx: StepContext) -> str | None:
+    """Why the step cannot run here, or None."""
+    from ...rtl.yosys import FAMILIES
+
+    if not ctx.config.rtl:
+        return "skipped: not requested (flow compile --rtl)"
+    for tool in ("yosys", "verilator"):
+        missing = missing_tool_status(tool)
+        if missing:
+            return missing["status"]
+    if importlib.util.find_spec("da4ml") is None:
+        return "skipped: da4ml not installed (pip install 'flow-fpga[rtl]')"
+    if source_kind(ctx.build_dir) == "keras":
+        return "skipped: the RTL forms are cut from the QONNX graph, and a Keras model has none"
+    if ctx.board.family not in FAMILIES:
+        return f"skipped: yosys synth_xilinx has no family for {ctx.board.family}"
+    return None
+
+
+def run(ctx: StepContext) -> dict:
+    reason = skip_reason(ctx)
+    rtl_dir = ctx.path(RTL_DIR)
+    shutil.rmtree(rtl_dir, ignore_errors=True)  # an earlier build's; summary.json comes last, so a folder without
+    if reason:                                  # it is unfinished
+        return {"status": reason}
+    from ...rtl import verilator, yosys
+    from ...rtl.checks import check_constant_layer
+    from ...rtl.layers import layer_vectors
+
+    family = yosys.FAMILIES[ctx.board.family]
+    layers = layer_vectors(ctx.build_dir, ctx.hls_model(), MAX_VECTORS)
+    estimates = {layer["name"]: layer["dense"] for layer in read_json(ctx.build_dir, ESTIMATES)["layers"]}
+    task = ctx.progress.add_task("  rtl layers", total=len(layers)) if ctx.progress else None
+    rows = []
+    for layer in layers:
+        row = {"name": layer.name, "n_in": layer.shape[0], "n_out": layer.shape[1],
+               "nonzero_weights": int(np.count_nonzero(layer.weights)), "input_type": layer.input_type.kif,
+               "result_type": layer.result_type.kif,
+               **check_constant_layer(layer, rtl_dir / layer.name / "dense_constant", family)}
+        estimate = estimates.get(layer.name)
+        if estimate:
+            row["estimate"] = {"kernel": "hls4ml Latency RF 1 (flow's estimator, HLS level)", **estimate["estimate"]}
+        rows.append(row)
+        if task is not None:
+            ctx.progress.advance(task)
+    if task is not None:
+        ctx.progress.remove_task(task)
+    summary = {"note": HONEST_NOTE, "board": ctx.board.name, "yosys_family": family,
+               "tools": {"yosys": yosys.version(), "verilator": verilator.version(),
+                         "da4ml": importlib.metadata.version("da4ml")},
+               "yosys_command": yosys.SCRIPT, "layers": rows}
+    atomic_write_json(rtl_dir / SUMMARY_NAME, summary)
+    wrong = [row["name"] for row in rows if not row["verilator_bit_exact"]]
+    if wrong:
+        raise VerificationError(f"RTL disagrees with QONNX in layer(s) {', '.join(wrong)}; "
+                                f"see {rtl_dir / SUMMARY_NAME}")
+    return {"layers": len(rows), "bit_exact": f"{len(rows)} of {len(rows)}",
+            "lut": sum(row["yosys"]["lut"] for row in rows), "summary": f"{RTL_DIR}/{SUMMARY_NAME}"}
+
+
+STEP = Step(name="rtl", run=run, reads=("rtl", "board"), outputs=(RTL_DIR,))
