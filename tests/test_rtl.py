@@ -18,51 +18,87 @@ needs_tools = pytest.mark.skipif(not TOOLS_HERE, reason="yosys, verilator or da4
 
 
 @pytest.fixture(scope="module")
-def lenet5_rtl_build(lenet5_sparse_build, tmp_path_factory):
-    """A copy of the shipped LeNet-5 build with the rtl step run on it."""
-    build_dir = tmp_path_factory.mktemp("lenet5-rtl") / "build"
-    shutil.copytree(lenet5_sparse_build, build_dir, symlinks=True)
-    config = json.loads((build_dir / "config.json").read_text())
-    result = run_flow("compile", "--model", config["model"], "--data-dir", config["data_dir"], "--n-samples",
-                      str(config["n_samples"]), "--out", str(build_dir), "--from-step", "rtl", "--rtl", "--no-progress")
+def digits_rtl_build(default_build, tmp_path_factory):
+    """A copy of the default digits build with the rtl step run on it."""
+    build_dir = tmp_path_factory.mktemp("digits-rtl") / "build"
+    shutil.copytree(default_build[0], build_dir, symlinks=True)
+    result = run_flow("compile", "--out", str(build_dir), "--from-step", "rtl", "--rtl", "--no-progress")
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
     return build_dir
 
 
 @needs_tools
-def test_every_lenet5_weight_layer_is_bit_exact_in_verilator_and_counted_by_yosys(lenet5_rtl_build):
-    summary = json.loads((lenet5_rtl_build / "rtl" / "summary.json").read_text())
-    layers = summary["layers"]
-    assert [layer["name"] for layer in layers] == ["Conv2D_Conv_0", "Conv2D_Conv_1", "Dense_MatMul_0", "Dense_MatMul_1"]
-    for layer in layers:
-        assert layer["kernel"] == "dense_constant" and layer["verilator_bit_exact"] is True, layer["name"]
-        assert layer["max_diff_lsb"] == 0.0 and layer["vectors"] >= 20, layer["name"]
-        cells = layer["yosys"]
-        assert cells["lut"] > 0 and cells["carry"] > 0 and cells["dsp"] == 0, (layer["name"], cells)  # 3-bit weights
-        # yosys' LUTs stay near da4ml's own adder-graph estimate (a wildly different count means a broken netlist)
-        assert 0.7 < cells["lut"] / layer["da4ml_luts"] < 1.5, (layer["name"], cells["lut"], layer["da4ml_luts"])
-        assert set(layer["estimate"]) >= {"lut", "ff", "dsp", "bram18"}
+def test_every_weight_layer_is_bit_exact_in_verilator_in_both_forms_and_counted_by_yosys(digits_rtl_build):
+    summary = json.loads((digits_rtl_build / "rtl" / "summary.json").read_text())
+    memory = {layer["name"]: layer for layer in json.loads((digits_rtl_build / "memory.json").read_text())["layers"]}
+    rows = summary["layers"]
+    assert [(row["name"], row["kernel"]) for row in rows] == [
+        (name, kernel) for name in memory for kernel in ("dense_constant", "sparse")]
+    for row in rows:
+        assert row["verilator_bit_exact"] is True and row["max_diff_lsb"] == 0.0, (row["name"], row["kernel"])
+        assert row["vectors"] >= 100 and row["yosys"]["lut"] > 0, (row["name"], row["kernel"])
+        assert set(row["estimate"]) >= {"lut", "ff", "dsp", "bram18"}
+        if row["kernel"] == "sparse":
+            # the walk, then the rows, plus the start cycle and the ROM's registered read
+            assert row["cycles_per_vector"] == row["entries_per_pe"] + row["rows_per_pe"] + 2, row["name"]
+            assert row["estimate"]["cycles_per_vector"] >= row["cycles_per_vector"], row["name"]
+        else:
+            # yosys' LUTs stay near da4ml's own adder-graph estimate (a wildly different count: a broken netlist)
+            assert 0.7 < row["yosys"]["lut"] / row["da4ml_luts"] < 1.6, (row["name"], row["yosys"], row["da4ml_luts"])
+    # the output layer's result type is its merged output quantizer's: round half to even, saturate
+    assert rows[-1]["result_type"] == [1, 5, 2]
     assert summary["yosys_family"] == "xc7" and "synth_xilinx" in summary["yosys_command"]
     assert all(summary["tools"][tool] for tool in ("yosys", "verilator", "da4ml"))
-    record = json.loads((lenet5_rtl_build / "summary.json").read_text())["steps"]["rtl"]
-    assert record["status"] == "done" and record["bit_exact"] == "4 of 4"
+    record = json.loads((digits_rtl_build / "summary.json").read_text())["steps"]["rtl"]
+    assert record["status"] == "done" and record["bit_exact"] == f"{len(rows)} of {len(rows)} forms"
+
+
+def _rounded_half_even_saturated(sums: np.ndarray, dropped: int, width: int) -> np.ndarray:
+    """Integer sums (units of the accumulator's LSB) in a signed width-bit type `dropped` bits coarser."""
+    floor = sums >> dropped
+    rest = sums - (floor << dropped)
+    half = 1 << (dropped - 1)
+    rounded = floor + ((rest > half) | ((rest == half) & (floor % 2 == 1)))
+    return np.clip(rounded, -(1 << (width - 1)), (1 << (width - 1)) - 1)
+
+
+@pytest.fixture(scope="module")
+def odd_layer():
+    """12 inputs x 7 outputs, 3-bit levels on signed 6-bit inputs, 60% pruned, one empty output row; the result
+    type drops a fraction bit with ties to even and saturates, so every cast path of both forms runs."""
+    from flow.rtl.layers import FixedType, LayerVectors
+
+    rng = np.random.default_rng(3)
+    levels = np.array([-1.5, -0.75, -0.25, 0.5, 1.0, 1.75])  # weight type ap_fixed<4,2>: multiples of 1/4
+    weights = rng.choice(levels, (12, 7)) * (rng.random((12, 7)) < 0.4)
+    weights[:, 4] = 0
+    bias = rng.integers(-8, 8, 7) / 16  # on the accumulator's grid of 1/16
+    inputs = rng.integers(-32, 32, (400, 12)) / 4  # ap_fixed<6,4>: -8 .. 7.75 by 1/4
+    sums = np.round((inputs @ weights + bias) * 16).astype(np.int64)
+    outputs = _rounded_half_even_saturated(sums, 1, 6) / 8  # ap_fixed<6,3,AP_RND_CONV,AP_SAT>
+    return LayerVectors(name="odd", kind="dense", weights=weights, bias=bias,
+                        input_type=FixedType(True, 6, 4), weight_type=FixedType(True, 4, 2),
+                        accum_type=FixedType(True, 16, 12), result_type=FixedType(True, 6, 3, "RND_CONV", "SAT"),
+                        firmware_entries=None, inputs=inputs, outputs=outputs)
 
 
 @needs_tools
-def test_a_layer_form_with_one_weight_off_by_a_level_is_caught(lenet5_rtl_build, tmp_path):
-    """The checker fails the bad case: fc2 with one kept weight moved by one quantization step."""
-    from flow.build.artifacts import load_hls_model
-    from flow.rtl.checks import check_constant_layer
-    from flow.rtl.layers import layer_vectors
+def test_both_forms_reproduce_an_odd_layer_and_catch_a_weight_off_by_a_level(odd_layer, tmp_path):
+    """Three PEs with 2-bit gaps (fillers), ties to even and saturation; the checker fails the bad case."""
+    from flow.rtl.checks import check_constant_layer, check_sparse_layer
 
-    fc2 = layer_vectors(lenet5_rtl_build, load_hls_model(lenet5_rtl_build), 50)[-1]
-    good = check_constant_layer(fc2, tmp_path / "good" / "fc2", "xc7")
-    row, column = np.argwhere(fc2.weights != 0)[0]
-    weights = fc2.weights.copy()
-    weights[row, column] += np.min(np.abs(weights[weights != 0]))
-    bad = check_constant_layer(replace(fc2, weights=weights), tmp_path / "bad" / "fc2", "xc7")
-    assert good["verilator_bit_exact"] is True
-    assert bad["verilator_bit_exact"] is False and bad["max_diff_lsb"] >= 1
+    sums = np.round((odd_layer.inputs @ odd_layer.weights + odd_layer.bias) * 16).astype(np.int64)
+    assert np.any(sums % 2 == 1) and np.any(np.abs(sums) > 64)  # ties and saturation are exercised
+    weights = odd_layer.weights.copy()
+    row, column = np.argwhere((weights != 0) & (weights < 1.5))[0]
+    weights[row, column] += 0.25  # one kept weight one step of its type off
+    bad = replace(odd_layer, weights=weights)
+    for name, layer in (("good", odd_layer), ("bad", bad)):
+        dense = check_constant_layer(layer, tmp_path / name / "dense", "xc7")
+        sparse = check_sparse_layer(layer, 3, 2, "lutram", tmp_path / name / "sparse", "xc7")
+        expected = name == "good"
+        assert dense["verilator_bit_exact"] is expected and sparse["verilator_bit_exact"] is expected, name
+    assert sparse["entries_per_pe"] > 0 and sparse["rows_per_pe"] == 3
 
 
 def test_the_step_says_why_it_did_not_run(default_build, tmp_path):

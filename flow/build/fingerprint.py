@@ -15,7 +15,7 @@ from pathlib import Path
 from ..paths import REPO_ROOT
 
 CODE_DIRS = ("flow", "hls", "boards")
-FPGA_TOOLS = ("vitis-run", "vivado")  # the tools the steps run (boards/README.md)
+FPGA_TOOLS = ("vitis-run", "vivado", "yosys", "verilator")  # the tools the steps run (boards/README.md, docs/rtl.md)
 
 
 def _add_file(digest, label: str, path: Path) -> None:

@@ -14,8 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import FlowError
-from .layers import LayerVectors
+from .layers import FormNotBuilt, LayerVectors
 
 # da4ml's cast modes for hls4ml's (ap_fixed's AP_TRN / AP_RND, AP_WRAP / AP_SAT)
 ROUNDING = {"TRN": "TRN", "RND": "RND"}
@@ -55,6 +54,15 @@ def _port(kifs) -> PortFormat:
                       signed=bool(signed))
 
 
+def round_half_even_bias(total, fraction: int, kept: int):
+    """total plus what makes truncation to `kept` fraction bits round half to even (ap_fixed's AP_RND_CONV), which
+    da4ml 0.5 lacks: with d bits dropped, floor(x + 2^(d-1) - 1 + b) where b is the kept part's lowest bit, all in
+    units of total's own LSB (2^-fraction). The bit itself is total wrapped to one kept LSB."""
+    lsb = 2.0 ** -fraction
+    lowest_kept_bit = total.quantize(0, 1 - kept, kept, overflow_mode="WRAP", round_mode="TRN")  # 0 or 2^-kept
+    return total + (2 ** (fraction - kept - 1) - 1) * lsb + lowest_kept_bit * (lsb / 2.0 ** -kept)
+
+
 def write_constant_layer(layer: LayerVectors, folder: Path, module: str = "layer") -> ConstantLayerRTL:
     """Trace layer's product plus bias, cast to its result type, and write the Verilog into `folder`."""
     from da4ml.codegen import RTLModel
@@ -62,26 +70,33 @@ def write_constant_layer(layer: LayerVectors, folder: Path, module: str = "layer
     from da4ml.trace import FixedVariableArray, HWConfig, comb_trace
 
     result = layer.result_type
-    if result.rounding not in ROUNDING or result.overflow not in OVERFLOW:
-        raise FlowError(f"layer {layer.name}: result type casts with {result.rounding}/{result.overflow}; "
-                        f"the RTL form builds {'/'.join(ROUNDING)} and {'/'.join(OVERFLOW)} only")
+    if result.overflow not in OVERFLOW:
+        raise FormNotBuilt(f"da4ml 0.5 casts with {' or '.join(OVERFLOW)} overflow, not {result.overflow}")
     n_in, n_out = layer.shape
     signed, integer, fraction = layer.input_type.kif
     inputs = FixedVariableArray.from_kif(np.full(n_in, signed), np.full(n_in, integer), np.full(n_in, fraction),
                                          HWConfig(1, -1, -1), solver_options={"hard_dc": ADDER_DEPTH_SLACK})
     # the solver's time grows with the matrix, not its nonzeros: solve only the rows and columns that hold a
-    # weight (a pruned column's output is its bias alone)
+    # weight; a pruned column's output is its bias alone, a constant cast here (da4ml 0.5 leaves a negative
+    # constant unwrapped)
     rows = np.flatnonzero(np.any(layer.weights != 0, axis=1))
     columns = np.flatnonzero(np.any(layer.weights != 0, axis=0))
-    sums = np.zeros(n_out, dtype=object)
-    if len(columns):
-        products = inputs[rows] @ layer.weights[np.ix_(rows, columns)]
-        for position, column in enumerate(columns):
-            sums[column] = products[position]
-    else:
-        sums[0] = inputs[0] * 0.0  # an all-pruned layer still needs one traced value to carry the hardware config
-    outputs = (FixedVariableArray(sums, inputs.solver_options) + layer.bias).quantize(
-        *result.kif, overflow_mode=OVERFLOW[result.overflow], round_mode=ROUNDING[result.rounding])
+    if not len(columns):
+        raise FormNotBuilt("every weight of the layer is pruned: its outputs are constants, with no logic to check")
+    total = inputs[rows] @ layer.weights[np.ix_(rows, columns)] + layer.bias[columns]
+    fraction = int(np.max(total.kif[2]))
+    dropped = fraction - result.fraction  # fraction bits the cast drops; none: no rounding at all
+    if result.rounding == "RND_CONV" and dropped > 0:
+        total = round_half_even_bias(total, fraction, result.fraction)
+    elif result.rounding not in ROUNDING and dropped > 0:
+        raise FormNotBuilt(f"the result type rounds with {result.rounding} and drops {dropped} fraction bits; "
+                           f"this form rounds with {', '.join([*ROUNDING, 'RND_CONV'])} only")
+    cast = total.quantize(*result.kif, overflow_mode=OVERFLOW[result.overflow],
+                          round_mode=ROUNDING.get(result.rounding, "TRN"))
+    values = np.array([float(value) for value in result.cast(layer.bias)], dtype=object)
+    for position, column in enumerate(columns):
+        values[column] = cast[position]
+    outputs = FixedVariableArray(values, inputs.solver_options)
     logic = comb_trace(inputs, outputs)
     folder = Path(folder)
     RTLModel(logic, module, folder, flavor="verilog", print_latency=False).write()

@@ -7,8 +7,9 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import FlowError
-from . import adder_graph, verilator, yosys
-from .layers import LayerVectors
+from ..sparse.encoding import encode
+from . import adder_graph, sparse_kernel, verilator, yosys
+from .layers import FormNotBuilt, LayerVectors
 
 
 def fields(values: np.ndarray, fraction: int, what: str) -> np.ndarray:
@@ -29,16 +30,54 @@ def check_constant_layer(layer: LayerVectors, folder: Path, family: str) -> dict
         logic = tuple(source for source in written.sources if source.name != f"{written.top}.v")
         synthesized = background.submit(yosys.synthesize, logic, written.core, family, folder)
         simulator = verilator.build(written.sources, written.top, written.inputs, written.outputs, folder / "verilator")
-        answers = verilator.simulate(simulator, written.inputs,
-                                     fields(layer.inputs, written.inputs.fraction, f"layer {layer.name}'s QONNX input"),
-                                     written.outputs)
+        answers, _ = verilator.simulate(simulator, fields(layer.inputs, written.inputs.fraction,
+                                                          f"layer {layer.name}'s QONNX input"), written.outputs)
         cells = synthesized.result()
-    values = answers * 2.0 ** -written.outputs.fraction  # exact in float64: every port is under 53 bits
     return {"kernel": "dense_constant", "form": "da4ml adder graph, combinational, one vector per cycle",
-            "yosys": {name: cells[name] for name in ("lut", "ff", "carry", "dsp", "bram18", "lutram")},
-            "yosys_cells": cells["cells"], "da4ml_luts": written.da4ml_luts,
-            "verilator_bit_exact": bool(np.array_equal(values, layer.outputs)),
-            "max_diff_lsb": float(np.abs(values - layer.outputs).max(initial=0.0) * 2.0 ** layer.result_type.fraction),
-            "vectors": int(len(values)), "cycles_per_vector": 1,
+            **_verdict(layer, answers, written.outputs), **_cells(cells), "da4ml_luts": written.da4ml_luts,
+            "cycles_per_vector": 1,
             "ports": {"inputs": written.inputs.to_json(), "outputs": written.outputs.to_json()},
             "folder": str(folder.relative_to(folder.parents[1]))}
+
+
+def check_sparse_layer(layer: LayerVectors, pes: int, index_bits: int, storage: str, folder: Path,
+                       family: str) -> dict:
+    """Encode layer at (pes, index_bits) as the build's encoder does, write flow's sparse kernel for it into
+    `folder`, run it on the layer's QONNX vectors (counting each vector's cycles), synthesize it.
+
+    Where the layer is built sparse, its entry words must be the project's own."""
+    try:
+        encoding = encode(layer.weights, pes, index_bits)
+    except ValueError as exc:
+        raise FormNotBuilt(f"the sparse encoding does not take this layer: {exc}") from None
+    if layer.firmware_entries is not None and not np.array_equal(encoding.entries.reshape(-1), layer.firmware_entries):
+        raise FlowError(f"layer {layer.name}: the encoder's entries differ from the project's; rebuild with "
+                        "flow compile --from-step hls4ml")
+    written = sparse_kernel.write_sparse_layer(encoding, layer.bias, layer.input_type, layer.weight_type,
+                                               layer.accum_type, layer.result_type, storage, folder)
+    limit = 4 * (written.entries + written.rows) + 16  # far past the schedule: a hung walk shows as wrong outputs
+    with ThreadPoolExecutor(max_workers=1) as background:
+        synthesized = background.submit(yosys.synthesize, written.sources, written.top, family, folder)
+        simulator = verilator.build(written.sources, written.top, written.inputs, written.outputs,
+                                    folder / "verilator", in_port="data", out_port="res", cycle_limit=limit)
+        answers, cycles = verilator.simulate(simulator, fields(layer.inputs, written.inputs.fraction,
+                                                               f"layer {layer.name}'s QONNX input"), written.outputs)
+        cells = synthesized.result()
+    return {"kernel": "sparse", "form": f"flow's sparse kernel, {pes} PE(s), {index_bits}-bit indices, "
+                                        f"{encoding.code_bits}-bit codes, entries in {storage}",
+            **_verdict(layer, answers, written.outputs), **_cells(cells),
+            "cycles_per_vector": int(cycles.max(initial=0)), "entries_per_pe": written.entries,
+            "rows_per_pe": written.rows, "entries_match_project": layer.firmware_entries is not None,
+            "folder": str(folder.relative_to(folder.parents[1]))}
+
+
+def _verdict(layer: LayerVectors, answers: np.ndarray, outputs) -> dict:
+    values = answers * 2.0 ** -outputs.fraction  # exact in float64: every port is under 53 bits
+    return {"verilator_bit_exact": bool(np.array_equal(values, layer.outputs)),
+            "max_diff_lsb": float(np.abs(values - layer.outputs).max(initial=0.0) * 2.0 ** layer.result_type.fraction),
+            "vectors": int(len(values))}
+
+
+def _cells(cells: dict) -> dict:
+    return {"yosys": {name: cells[name] for name in ("lut", "ff", "carry", "dsp", "bram18", "lutram")},
+            "yosys_cells": cells["cells"]}

@@ -21,6 +21,10 @@ from ..hls4ml.layer_projects import WEIGHT_OPS, layer_boundaries
 from ..hls4ml.nodes import weight_layers, weight_matrix_shape
 
 
+class FormNotBuilt(Exception):
+    """A layer's RTL form cannot be written with the tools here (the reason is the message): not bad input."""
+
+
 @dataclass(frozen=True)
 class FixedType:
     """ap_fixed<width, integer> (signed) or ap_ufixed<width, integer>, with hls4ml's cast modes.
@@ -44,6 +48,18 @@ class FixedType:
     def kif(self) -> tuple[int, int, int]:
         return int(self.signed), self.integer - int(self.signed), self.fraction
 
+    def cast(self, values) -> np.ndarray:
+        """values cast into this type as ap_fixed casts them: rounding (TRN floor, RND half up, RND_CONV half to
+        even), then overflow (SAT clamps, WRAP wraps)."""
+        modes = {"TRN": np.floor, "RND": lambda x: np.floor(x + 0.5), "RND_CONV": np.round}
+        if self.rounding not in modes or self.overflow not in ("SAT", "WRAP"):
+            raise FormNotBuilt(f"casts into {self.rounding}/{self.overflow} types are not modelled here")
+        rounded = modes[self.rounding](np.asarray(values, dtype=np.float64) * 2.0 ** self.fraction)
+        low = -(2 ** (self.width - 1)) if self.signed else 0
+        high = low + 2 ** self.width - 1
+        kept = np.clip(rounded, low, high) if self.overflow == "SAT" else (rounded - low) % 2 ** self.width + low
+        return kept * 2.0 ** -self.fraction
+
     @classmethod
     def of(cls, precision) -> "FixedType":
         """The type of an hls4ml fixed-point or integer precision object."""
@@ -63,7 +79,10 @@ class LayerVectors:
     weights: np.ndarray  # (n_in, n_out), the exported weights' values
     bias: np.ndarray  # (n_out,)
     input_type: FixedType
+    weight_type: FixedType  # the dense weights' type, the sparse kernel's level_t
+    accum_type: FixedType
     result_type: FixedType
+    firmware_entries: np.ndarray | None  # the sparse kernel's entry words in the project, where it is built sparse
     inputs: np.ndarray  # (vectors, n_in) values, distinct rows in the order QONNX met them
     outputs: np.ndarray  # (vectors, n_out) values QONNX computed from them
 
@@ -122,13 +141,18 @@ def layer_vectors(build_dir: Path, hls_model, max_vectors: int) -> list[LayerVec
             raise FlowError(f"Gemm node {node.name}: the qonnx step turns Gemm into MatMul; rebuild with "
                             "flow compile --from-step qonnx")
         weights = np.asarray(first[node.input[1]], dtype=np.float64)
+        output = last
+        readers = [n for n in model.graph.node if last in n.input]
+        if len(readers) == 1 and readers[0].op_type == "Quant":
+            # hls4ml merges a Quant right after the layer into the layer's result type: the reference is its output
+            output = readers[0].output[0]
         if node.op_type == "Conv":
             weights = weights.reshape(weights.shape[0], -1).T  # channels-last Conv: (F, kh, kw, C)
             rows_in = np.concatenate([_windows(context[node.input[0]], node) for context in contexts])
-            rows_out = np.concatenate([context[last].reshape(-1, weights.shape[1]) for context in contexts])
+            rows_out = np.concatenate([context[output].reshape(-1, weights.shape[1]) for context in contexts])
         else:
             rows_in = np.concatenate([context[node.input[0]].reshape(1, -1) for context in contexts])
-            rows_out = np.concatenate([context[last].reshape(1, -1) for context in contexts])
+            rows_out = np.concatenate([context[output].reshape(1, -1) for context in contexts])
         if weights.shape != tuple(weight_matrix_shape(hls_node)):
             raise FlowError(f"layer {hls_node.name}: QONNX node {node.name} has a {weights.shape} weight matrix, hls4ml "
                             f"{tuple(weight_matrix_shape(hls_node))}; rebuild with flow compile --from-step qonnx")
@@ -140,9 +164,16 @@ def layer_vectors(build_dir: Path, hls_model, max_vectors: int) -> list[LayerVec
             constant = next(name for name in add.input if name != node.output[0])
             bias = np.broadcast_to(np.asarray(first[constant], dtype=np.float64).reshape(-1), weights.shape[1:])
         inputs, outputs = _distinct(rows_in.astype(np.float64), rows_out.astype(np.float64), max_vectors)
+        sparse = hls_node.class_name.startswith("Sparse")
+        weight_precision = hls_node.get_attr("level_t").precision if sparse else \
+            hls_node.get_weights("weight").type.precision
         layers.append(LayerVectors(name=hls_node.name, kind="conv" if node.op_type == "Conv" else "dense",
                                    weights=weights, bias=np.array(bias),
                                    input_type=FixedType.of(hls_node.get_input_variable().type.precision),
+                                   weight_type=FixedType.of(weight_precision),
+                                   accum_type=FixedType.of(hls_node.get_attr("accum_t").precision),
                                    result_type=FixedType.of(hls_node.get_output_variable().type.precision),
+                                   firmware_entries=np.asarray(hls_node.get_weights("weight").data).reshape(-1)
+                                   if sparse else None,
                                    inputs=inputs, outputs=outputs))
     return layers

@@ -1,13 +1,17 @@
-"""Step `rtl` (flow compile --rtl): every weight layer as Verilog, bit-exact in verilator, counted by yosys.
+"""Step `rtl` (flow compile --rtl): every weight layer as Verilog in two forms, bit-exact in verilator,
+counted by yosys.
 
-Per weight layer, the fully unrolled constant-weight form (flow/rtl/adder_graph.py: da4ml's adder
-graph of the exported weights, at the layer's input and result types) is written to
-rtl/<layer>/dense_constant/, verilated with a testbench and run on the distinct input vectors QONNX
-computed for that layer from the verify inputs (flow/rtl/layers.py); its outputs must equal QONNX's
-bit for bit. yosys `synth_xilinx` for the board's family gives its cells. rtl/summary.json holds
-per layer the cells, the estimator's figure for hls4ml's Latency kernel at RF 1 (the HLS form of the
-same unrolled product), the verilator verdict and the cycles per vector, with the tool versions and
-the yosys command. yosys counts cells before placement and routing, of a reference implementation
+Per weight layer, two forms, each verilated with a testbench and run on the distinct input vectors
+QONNX computed for that layer from the verify inputs (flow/rtl/layers.py); their outputs must equal
+QONNX's bit for bit:
+- rtl/<layer>/dense_constant/: the fully unrolled constant-weight form (flow/rtl/adder_graph.py:
+  da4ml's adder graph of the exported weights, at the layer's input and result types);
+- rtl/<layer>/sparse/: flow's sparse kernel (flow/rtl/sparse_kernel.py) for the layer's encoding at
+  the PE count and index width the build chose (estimates.json), entries in memory.json's storage.
+yosys `synth_xilinx` for the board's family gives each form's cells. rtl/summary.json holds per
+layer and form the cells, the estimator's figure for the same kernel (hls4ml's Latency kernel at
+RF 1 for the unrolled form), the verilator verdict and the cycles per vector, with the tool
+versions and the yosys command. yosys counts cells before placement and routing, of a reference implementation
 written here, not of what Vitis HLS makes of the project.
 """
 from __future__ import annotations
@@ -21,7 +25,7 @@ import numpy as np
 from ...errors import VerificationError
 from ...paths import atomic_write_json
 from ...tools import missing_tool_status
-from ..artifacts import ESTIMATES, RTL_DIR, read_json, source_kind
+from ..artifacts import ESTIMATES, MEMORY, RTL_DIR, read_json, source_kind
 from ..step import Step, StepContext
 
 MAX_VECTORS = 2000  # distinct input vectors per layer the testbench runs
@@ -55,26 +59,37 @@ def run(ctx: StepContext) -> dict:
     shutil.rmtree(rtl_dir, ignore_errors=True)  # an earlier build's; summary.json comes last, so a folder without
     if reason:                                  # it is unfinished
         return {"status": reason}
+    from ...cost.kernels import SparseKernel, sparse_call_cycles
     from ...rtl import verilator, yosys
-    from ...rtl.checks import check_constant_layer
-    from ...rtl.layers import layer_vectors
+    from ...rtl.checks import check_constant_layer, check_sparse_layer
+    from ...rtl.layers import FormNotBuilt, layer_vectors
 
     family = yosys.FAMILIES[ctx.board.family]
     layers = layer_vectors(ctx.build_dir, ctx.hls_model(), MAX_VECTORS)
-    estimates = {layer["name"]: layer["dense"] for layer in read_json(ctx.build_dir, ESTIMATES)["layers"]}
-    task = ctx.progress.add_task("  rtl layers", total=len(layers)) if ctx.progress else None
+    estimates = {layer["name"]: layer for layer in read_json(ctx.build_dir, ESTIMATES)["layers"]}
+    storage = {layer["name"]: layer["entries_storage"] for layer in read_json(ctx.build_dir, MEMORY)["layers"]}
+    task = ctx.progress.add_task("  rtl layers", total=2 * len(layers)) if ctx.progress else None
     rows = []
     for layer in layers:
-        row = {"name": layer.name, "n_in": layer.shape[0], "n_out": layer.shape[1],
-               "nonzero_weights": int(np.count_nonzero(layer.weights)), "input_type": layer.input_type.kif,
-               "result_type": layer.result_type.kif,
-               **check_constant_layer(layer, rtl_dir / layer.name / "dense_constant", family)}
-        estimate = estimates.get(layer.name)
-        if estimate:
-            row["estimate"] = {"kernel": "hls4ml Latency RF 1 (flow's estimator, HLS level)", **estimate["estimate"]}
-        rows.append(row)
-        if task is not None:
-            ctx.progress.advance(task)
+        common = {"name": layer.name, "n_in": layer.shape[0], "n_out": layer.shape[1],
+                  "nonzero_weights": int(np.count_nonzero(layer.weights)), "input_type": layer.input_type.kif,
+                  "result_type": layer.result_type.kif}
+        estimate = estimates[layer.name]
+        sparse = estimate["sparse"]["kernel"]  # the P and k the build's encoder chose (or would choose)
+        forms = [("dense_constant", lambda folder: check_constant_layer(layer, folder, family),
+                  {"kernel": "hls4ml Latency RF 1 (flow's estimator, HLS level)", **estimate["dense"]["estimate"]}),
+                 ("sparse", lambda folder: check_sparse_layer(layer, sparse["pes"], sparse["index_bits"],
+                                                              storage[layer.name], folder, family),
+                  {"kernel": "flow's sparse kernel (flow's estimator, HLS level)", **estimate["sparse"]["estimate"],
+                   "cycles_per_vector": sparse_call_cycles(SparseKernel(**sparse))})]
+        for kernel, check, estimated in forms:
+            try:
+                record = check(rtl_dir / layer.name / kernel)
+            except FormNotBuilt as reason:
+                record = {"kernel": kernel, "status": f"not built: {reason}", "verilator_bit_exact": None}
+            rows.append({**common, **record, "estimate": estimated})
+            if task is not None:
+                ctx.progress.advance(task)
     if task is not None:
         ctx.progress.remove_task(task)
     summary = {"note": HONEST_NOTE, "board": ctx.board.name, "yosys_family": family,
@@ -82,12 +97,12 @@ def run(ctx: StepContext) -> dict:
                          "da4ml": importlib.metadata.version("da4ml")},
                "yosys_command": yosys.SCRIPT, "layers": rows}
     atomic_write_json(rtl_dir / SUMMARY_NAME, summary)
-    wrong = [row["name"] for row in rows if not row["verilator_bit_exact"]]
+    wrong = [f"{row['name']} ({row['kernel']})" for row in rows if row["verilator_bit_exact"] is False]
     if wrong:
-        raise VerificationError(f"RTL disagrees with QONNX in layer(s) {', '.join(wrong)}; "
-                                f"see {rtl_dir / SUMMARY_NAME}")
-    return {"layers": len(rows), "bit_exact": f"{len(rows)} of {len(rows)}",
-            "lut": sum(row["yosys"]["lut"] for row in rows), "summary": f"{RTL_DIR}/{SUMMARY_NAME}"}
+        raise VerificationError(f"RTL disagrees with QONNX in {', '.join(wrong)}; see {rtl_dir / SUMMARY_NAME}")
+    built = sum(row["verilator_bit_exact"] is True for row in rows)
+    return {"layers": len(layers), "bit_exact": f"{built} of {len(rows)} forms",
+            **({"not_built": len(rows) - built} if built < len(rows) else {}), "summary": f"{RTL_DIR}/{SUMMARY_NAME}"}
 
 
 STEP = Step(name="rtl", run=run, reads=("rtl", "board"), outputs=(RTL_DIR,))

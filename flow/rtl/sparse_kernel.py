@@ -1,0 +1,232 @@
+"""flow's sparse kernel (hls/nnet_sparse.h) as Verilog, written per layer from the encoder's output.
+
+The same entry words, level table, PE dealing and schedule as the C++ kernel:
+- on `start`, every PE's column is -1, its row 0, its running sum 0;
+- Entries: one word per PE per cycle from the PE's ROM (a registered read, so the walk takes
+  n_entries + 1 cycles): a filler advances 2^k - 1 positions, another word gap + 1 and adds
+  input[column] x levels[code]; crossing the row end subtracts n_in, stores the finished sum in
+  acc[pe][row] and starts the next row;
+- Rows: one local row per PE per cycle: the sum (acc for rows before the walk's last, the running
+  sum for that one, zero after) plus the output's bias, cast to the result type into res[out];
+- `done` rises for one cycle after the last row; res holds the outputs until the next start.
+
+Arithmetic follows hls4ml's types: the full product is cast to accum_t (floor, wrap), sums wrap in
+accum_t, and the bias plus sum is cast to the result type with its rounding and overflow. The
+entry ROMs carry yosys' rom_style attribute for the storage memory.json chose (ROM_STYLE).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import FlowError
+from ..sparse.encoding import SparseEncoding, filler_gap
+from .adder_graph import PortFormat
+from .layers import FixedType, FormNotBuilt
+
+# yosys rom_style per memory.json storage: a distributed ROM is LUT logic (yosys 0.23 finds no LUTRAM mapping for
+# a read-only memory, and Vivado counts a distributed ROM as logic LUTs too)
+ROM_STYLE = {"bram": "block", "lutram": "logic"}
+
+
+@dataclass(frozen=True)
+class SparseLayerRTL:
+    sources: tuple[Path, ...]
+    top: str
+    inputs: PortFormat
+    outputs: PortFormat
+    entries: int  # words per PE, fillers included
+    rows: int  # local rows per PE
+
+
+def _bits(count: int) -> int:
+    """Bits of an unsigned counter holding 0..count."""
+    return max(1, int(count).bit_length())
+
+
+def _integers(values, fraction: int, what: str) -> list[int]:
+    scaled = np.asarray(values, dtype=np.float64) * 2.0 ** fraction
+    if not np.array_equal(scaled, np.round(scaled)):
+        raise FlowError(f"{what} is off its type's grid of 2^-{fraction}")
+    return [int(v) for v in np.round(scaled)]
+
+
+def _literal(value: int, width: int) -> str:
+    """A width-bit two's complement constant."""
+    return f"{width}'sd{value}" if value >= 0 else f"-{width}'sd{-value}"
+
+
+def _shift(expression: str, right: int) -> str:
+    return expression if right == 0 else (f"({expression} >>> {right})" if right > 0 else f"({expression} <<< {-right})")
+
+
+def _cast(expression: str, source_fraction: int, source_width: int, target: FixedType) -> tuple[list[str], list[str]]:
+    """Verilog declarations and statements computing `cast_value`: expression (signed, source_fraction bits of
+    fraction) cast to the target type as ap_fixed casts (its rounding, then its overflow)."""
+    right = source_fraction - target.fraction
+    wide = source_width + max(0, -right) + 2
+    declarations, statements = [f"reg signed [{wide - 1}:0] cast_wide;"], []
+    floor = _shift(f"$signed({expression})", right)
+    if right <= 0 or target.rounding == "TRN":  # nothing dropped, or dropped toward minus infinity
+        statements.append(f"cast_wide = {floor};")
+    elif target.rounding == "RND":  # AP_RND: half up
+        statements.append(f"cast_wide = ($signed({expression}) + {_literal(1 << (right - 1), wide)}) >>> {right};")
+    elif target.rounding == "RND_CONV":  # AP_RND_CONV: to nearest, a tie to the even neighbour
+        rest = f" || {expression}[{right - 2}:0] != 0" if right > 1 else ""
+        statements.append(f"cast_wide = {floor} + (({expression}[{right - 1}] && "
+                          f"({expression}[{right}]{rest})) ? 1 : 0);")
+    else:
+        raise FormNotBuilt(f"the sparse RTL form casts with TRN, RND or RND_CONV, not {target.rounding}")
+    low, high = (-(1 << (target.width - 1)), (1 << (target.width - 1)) - 1) if target.signed else \
+        (0, (1 << target.width) - 1)
+    declarations.append(f"reg signed [{target.width}:0] cast_value;")
+    if target.overflow == "SAT":
+        statements.append(f"cast_value = cast_wide > {_literal(high, wide)} ? {_literal(high, target.width + 1)} : "
+                          f"(cast_wide < {_literal(low, wide)} ? {_literal(low, target.width + 1)} : cast_wide);")
+    elif target.overflow == "WRAP":
+        statements.append("cast_value = cast_wide;")
+    else:
+        raise FormNotBuilt(f"the sparse RTL form casts with WRAP or SAT overflow, not {target.overflow}")
+    return declarations, statements
+
+
+def write_sparse_layer(encoding: SparseEncoding, bias: np.ndarray, input_type: FixedType, weight_type: FixedType,
+                       accum_type: FixedType, result_type: FixedType, storage: str, folder: Path,
+                       module: str = "sparse_layer") -> SparseLayerRTL:
+    """Write the kernel for one encoded layer into folder/<module>.v."""
+    if not accum_type.signed:
+        raise FormNotBuilt("the sparse RTL form needs a signed accumulator type")
+    n_in, n_out, pes = encoding.n_in, encoding.n_out, encoding.pes
+    n_entries, n_rows = encoding.entries_per_pe, encoding.rows.shape[1]
+    index_bits, code_bits = encoding.index_bits, max(1, encoding.code_bits)
+    entry_bits = index_bits + code_bits
+    in_w, w_w, acc_w, res_w = input_type.width, weight_type.width, accum_type.width, result_type.width
+    levels = _integers(encoding.levels, weight_type.fraction, "a weight level")
+    # static_cast<accum_t>(bias): floor onto accum_t's grid
+    biases = [int(v) for v in np.floor(np.asarray(bias, dtype=np.float64) * 2.0 ** accum_type.fraction)]
+    column_w = _bits(2 * n_in) + 1
+    row_w = _bits(n_rows)
+    out_w = _bits(n_out)
+    product_w = in_w + 1 + w_w
+    product_right = input_type.fraction + weight_type.fraction - accum_type.fraction
+    cast_declarations, cast_statements = _cast("total", accum_type.fraction, acc_w, result_type)
+    lines = [
+        "// written by flow (flow/rtl/sparse_kernel.py) from the layer's sparse encoding: see hls/nnet_sparse.h",
+        f"module {module} (",
+        "    input clk,",
+        "    input start,",
+        f"    input [{n_in * in_w - 1}:0] data,",
+        "    output reg done,",
+        f"    output [{n_out * res_w - 1}:0] res",
+        ");",
+        f"    localparam N_IN = {n_in}, N_ENTRIES = {n_entries}, N_ROWS = {n_rows}, FILLER = {filler_gap(index_bits)};",
+        "    localparam IDLE = 2'd0, ENTRIES = 2'd1, ROWS = 2'd2;",
+        "    reg [1:0] state = IDLE;",
+        f"    reg [{_bits(max(n_entries, n_rows) + 1) - 1}:0] step = 0;",
+        f"    reg [{res_w - 1}:0] res_q [0:{n_out - 1}];",
+        "    genvar out_index;",
+        f"    generate for (out_index = 0; out_index < {n_out}; out_index = out_index + 1) begin : outputs",
+        f"        assign res[out_index * {res_w} +: {res_w}] = res_q[out_index];",
+        "    end endgenerate",
+        "    initial done = 1'b0;",
+        "    integer init_index;",
+        f"    initial for (init_index = 0; init_index < {n_out}; init_index = init_index + 1) res_q[init_index] = 0;",
+        "",
+        f"    function signed [{w_w - 1}:0] level;",
+        f"        input [{code_bits - 1}:0] code;",
+        "        case (code)",
+        *(f"            {code}: level = {_literal(value, w_w)};" for code, value in enumerate(levels)),
+        "            default: level = 0;",
+        "        endcase",
+        "    endfunction",
+        f"    reg signed [{acc_w - 1}:0] bias [0:{n_out}];  // index n_out: a padding row's, never written",
+        "    initial begin",
+        *(f"        bias[{index}] = {_literal(value, acc_w)};" for index, value in enumerate([*biases, 0])),
+        "    end",
+        f"    function [{res_w - 1}:0] to_result;",
+        f"        input signed [{acc_w - 1}:0] total;",
+        *("        " + line for line in cast_declarations),
+        "        begin",
+        *("            " + line for line in cast_statements),
+        f"            to_result = cast_value[{res_w - 1}:0];",
+        "        end",
+        "    endfunction",
+        "",
+        "    always @(posedge clk) begin",
+        "        done <= 1'b0;",
+        "        case (state)",
+        "            IDLE: if (start) begin state <= ENTRIES; step <= 0; end",
+        "            ENTRIES: begin step <= step + 1; if (step == N_ENTRIES) begin state <= ROWS; step <= 0; end end",
+        "            ROWS: begin step <= step + 1; if (step == N_ROWS - 1) begin state <= IDLE; done <= 1'b1; end end",
+        "            default: state <= IDLE;",
+        "        endcase",
+        "    end",
+    ]
+    for pe in range(pes):
+        lines += _pe_lines(pe, encoding, storage, entry_bits, index_bits, code_bits, in_w, input_type.signed, w_w,
+                           acc_w, res_w, column_w, row_w, out_w, product_w, product_right, n_out)
+    # one process writes res: several PEs write different outputs in the same Rows cycle
+    lines += ["", "    always @(posedge clk) if (state == ROWS) begin",
+              *(f"        if (pe{pe}_out < {n_out}) res_q[pe{pe}_out] <= to_result(bias[pe{pe}_out] + pe{pe}_sum);"
+                for pe in range(pes)),
+              "    end", "endmodule"]
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    source = folder / f"{module}.v"
+    source.write_text("\n".join(lines) + "\n")
+    return SparseLayerRTL(sources=(source,), top=module,
+                          inputs=PortFormat(n_in, in_w, input_type.fraction, input_type.signed),
+                          outputs=PortFormat(n_out, res_w, result_type.fraction, result_type.signed),
+                          entries=n_entries, rows=n_rows)
+
+
+def _pe_lines(pe, encoding, storage, entry_bits, index_bits, code_bits, in_w, in_signed, w_w, acc_w, res_w,
+              column_w, row_w, out_w, product_w, product_right, n_out) -> list[str]:
+    n_entries, n_rows = encoding.entries_per_pe, encoding.rows.shape[1]
+    words = [int(w) for w in encoding.entries[pe]]
+    table = [int(r) for r in encoding.rows[pe]]
+    p = f"pe{pe}_"
+    selected = f"data[{p}column_next * {in_w} +: {in_w}]"
+    extend = f"{{data[{p}column_next * {in_w} + {in_w - 1}], {selected}}}" if in_signed else f"{{1'b0, {selected}}}"
+    lines = [
+        "",
+        f"    // PE {pe}: its entry ROM, walk registers and finished rows",
+        f'    (* rom_style = "{ROM_STYLE[storage]}" *) reg [{entry_bits - 1}:0] {p}rom [0:{n_entries - 1}];',
+        "    initial begin",
+        *(f"        {p}rom[{index}] = {entry_bits}'d{word};" for index, word in enumerate(words)),
+        "    end",
+        f"    reg [{entry_bits - 1}:0] {p}word;",
+        f"    always @(posedge clk) {p}word <= {p}rom[step < N_ENTRIES ? step : 0];",
+        f"    reg signed [{column_w - 1}:0] {p}column;",
+        f"    reg [{row_w - 1}:0] {p}row;",
+        f"    reg signed [{acc_w - 1}:0] {p}running;",
+        f"    reg signed [{acc_w - 1}:0] {p}acc [0:{n_rows - 1}];",
+        "    // this entry: the advance (a filler's 2^k - 1, else gap + 1), the row step, the input it selects",
+        f"    wire [{index_bits - 1}:0] {p}gap = {p}word[{index_bits - 1}:0];",
+        f"    wire {p}filler = {p}gap == FILLER;",
+        f"    wire signed [{column_w - 1}:0] {p}advanced = "
+        f"{p}column + ({p}filler ? $signed(FILLER) : $signed({{1'b0, {p}gap}}) + 1);",
+        f"    wire {p}wraps = {p}advanced >= N_IN;",
+        f"    wire signed [{column_w - 1}:0] {p}column_next = {p}wraps ? {p}advanced - N_IN : {p}advanced;",
+        f"    wire signed [{product_w - 1}:0] {p}product = "
+        f"$signed({extend}) * level({p}word[{entry_bits - 1}:{index_bits}]);",
+        f"    wire signed [{acc_w - 1}:0] {p}base = {p}wraps ? 0 : {p}running;",
+        "    always @(posedge clk) begin",
+        "        if (state == IDLE && start) begin",
+        f"            {p}column <= -1; {p}row <= 0; {p}running <= 0;",
+        "        end else if (state == ENTRIES && step != 0) begin",
+        f"            if ({p}wraps && {p}row < N_ROWS) begin {p}acc[{p}row] <= {p}running; {p}row <= {p}row + 1; end",
+        f"            {p}column <= {p}column_next;",
+        f"            {p}running <= {p}filler ? {p}base : {p}base + {_shift(f'{p}product', product_right)};",
+        "        end",
+        "    end",
+        f"    wire signed [{acc_w - 1}:0] {p}sum = step < {p}row ? {p}acc[step] : (step == {p}row ? {p}running : 0);",
+        f"    reg [{out_w - 1}:0] {p}table [0:{n_rows - 1}];  // the PE's row table: local row -> output",
+        "    initial begin",
+        *(f"        {p}table[{index}] = {out};" for index, out in enumerate(table)),
+        "    end",
+        f"    wire [{out_w - 1}:0] {p}out = step < N_ROWS ? {p}table[step] : {n_out};",
+    ]
+    return lines
