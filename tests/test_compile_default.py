@@ -7,8 +7,8 @@ import numpy as np
 
 from conftest import run_flow
 
-STEPS = ["export", "qonnx", "hls4ml", "estimate", "fit", "csim", "verify", "synth", "estimate_after_synth", "bitstream",
-         "bundle"]
+STEPS = ["export", "qonnx", "hls4ml", "estimate", "fit", "csim", "verify", "rtl", "synth", "estimate_after_synth",
+         "bitstream", "bundle"]
 
 
 def test_summary_printed_and_written(default_build):

@@ -63,9 +63,13 @@ def check_sparse_layer(layer: LayerVectors, pes: int, index_bits: int, storage: 
         answers, cycles = verilator.simulate(simulator, fields(layer.inputs, written.inputs.fraction,
                                                                f"layer {layer.name}'s QONNX input"), written.outputs)
         cells = synthesized.result()
+    verdict = _verdict(layer, answers, written.outputs)
+    hung = int(np.sum(cycles >= limit))  # done never rose: the outputs are whatever res held
+    if hung:
+        verdict["verilator_bit_exact"] = False
     return {"kernel": "sparse", "form": f"flow's sparse kernel, {pes} PE(s), {index_bits}-bit indices, "
                                         f"{encoding.code_bits}-bit codes, entries in {storage}",
-            **_verdict(layer, answers, written.outputs), **_cells(cells),
+            **verdict, "hung_vectors": hung, **_cells(cells),
             "cycles_per_vector": int(cycles.max(initial=0)), "entries_per_pe": written.entries,
             "rows_per_pe": written.rows, "entries_match_project": layer.firmware_entries is not None,
             "folder": str(folder.relative_to(folder.parents[1]))}

@@ -66,7 +66,7 @@ def _cast(expression: str, source_fraction: int, source_width: int, target: Fixe
     """Verilog declarations and statements computing `cast_value`: expression (signed, source_fraction bits of
     fraction) cast to the target type as ap_fixed casts (its rounding, then its overflow)."""
     right = source_fraction - target.fraction
-    wide = source_width + max(0, -right) + 2
+    wide = max(source_width + max(0, -right), target.width) + 2  # holds the shifted value and the type's bounds
     declarations, statements = [f"reg signed [{wide - 1}:0] cast_wide;"], []
     floor = _shift(f"$signed({expression})", right)
     if right <= 0 or target.rounding == "TRN":  # nothing dropped, or dropped toward minus infinity
@@ -96,8 +96,8 @@ def write_sparse_layer(encoding: SparseEncoding, bias: np.ndarray, input_type: F
                        accum_type: FixedType, result_type: FixedType, storage: str, folder: Path,
                        module: str = "sparse_layer") -> SparseLayerRTL:
     """Write the kernel for one encoded layer into folder/<module>.v."""
-    if not accum_type.signed:
-        raise FormNotBuilt("the sparse RTL form needs a signed accumulator type")
+    if not accum_type.signed or not weight_type.signed:
+        raise FormNotBuilt("the sparse RTL form needs signed weight and accumulator types")
     n_in, n_out, pes = encoding.n_in, encoding.n_out, encoding.pes
     n_entries, n_rows = encoding.entries_per_pe, encoding.rows.shape[1]
     index_bits, code_bits = encoding.index_bits, max(1, encoding.code_bits)
