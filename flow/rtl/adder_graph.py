@@ -16,9 +16,9 @@ import numpy as np
 
 from .layers import FormNotBuilt, LayerVectors
 
-# da4ml's cast modes for hls4ml's (ap_fixed's AP_TRN / AP_RND, AP_WRAP / AP_SAT)
-ROUNDING = {"TRN": "TRN", "RND": "RND"}
-OVERFLOW = {"WRAP": "WRAP", "SAT": "SAT"}
+# the cast modes da4ml 0.5 has, named as hls4ml names ap_fixed's (AP_TRN / AP_RND, AP_WRAP / AP_SAT)
+ROUNDING = ("TRN", "RND")
+OVERFLOW = ("WRAP", "SAT")
 # hard depth constraint: at most this many adder levels beyond the shallowest tree (da4ml's hard_dc)
 ADDER_DEPTH_SLACK = 2
 
@@ -91,8 +91,9 @@ def write_constant_layer(layer: LayerVectors, folder: Path, module: str = "layer
     elif result.rounding not in ROUNDING and dropped > 0:
         raise FormNotBuilt(f"the result type rounds with {result.rounding} and drops {dropped} fraction bits; "
                            f"this form rounds with {', '.join([*ROUNDING, 'RND_CONV'])} only")
-    cast = total.quantize(*result.kif, overflow_mode=OVERFLOW[result.overflow],
-                          round_mode=ROUNDING.get(result.rounding, "TRN"))
+    # RND_CONV was folded into the sum above; a cast that drops no bits rounds nothing, whatever its mode
+    cast = total.quantize(*result.kif, overflow_mode=result.overflow,
+                          round_mode=result.rounding if result.rounding in ROUNDING else "TRN")
     values = np.array([float(value) for value in result.cast(layer.bias)], dtype=object)
     for position, column in enumerate(columns):
         values[column] = cast[position]

@@ -9,15 +9,7 @@ import numpy as np
 from ..errors import FlowError
 from ..sparse.encoding import encode
 from . import adder_graph, sparse_kernel, verilator, yosys
-from .layers import FormNotBuilt, LayerVectors
-
-
-def fields(values: np.ndarray, fraction: int, what: str) -> np.ndarray:
-    """values x 2^fraction as integers; FlowError where a value is off that grid."""
-    scaled = np.asarray(values, dtype=np.float64) * 2.0 ** fraction
-    if not np.array_equal(scaled, np.round(scaled)):
-        raise FlowError(f"{what} holds values off its type's grid of 2^-{fraction}")
-    return np.round(scaled).astype(np.int64)
+from .layers import FormNotBuilt, LayerVectors, grid_integers
 
 
 def check_constant_layer(layer: LayerVectors, folder: Path, family: str) -> dict:
@@ -26,13 +18,8 @@ def check_constant_layer(layer: LayerVectors, folder: Path, family: str) -> dict
     The record summary.json keeps for it: yosys' resources and cells, whether verilator reproduced every
     QONNX output bit for bit (and the largest difference in the result type's LSBs), the vectors run."""
     written = adder_graph.write_constant_layer(layer, folder)
-    with ThreadPoolExecutor(max_workers=1) as background:  # yosys on one core while verilator builds on the other
-        logic = tuple(source for source in written.sources if source.name != f"{written.top}.v")
-        synthesized = background.submit(yosys.synthesize, logic, written.core, family, folder)
-        simulator = verilator.build(written.sources, written.top, written.inputs, written.outputs, folder / "verilator")
-        answers, _ = verilator.simulate(simulator, fields(layer.inputs, written.inputs.fraction,
-                                                          f"layer {layer.name}'s QONNX input"), written.outputs)
-        cells = synthesized.result()
+    logic = tuple(source for source in written.sources if source.name != f"{written.top}.v")
+    answers, _, cells = _simulate_and_synthesize(layer, written, logic, written.core, folder, family)
     return {"kernel": "dense_constant", "form": "da4ml adder graph, combinational, one vector per cycle",
             **_verdict(layer, answers, written.outputs), **_cells(cells), "da4ml_luts": written.da4ml_luts,
             "cycles_per_vector": 1,
@@ -55,14 +42,9 @@ def check_sparse_layer(layer: LayerVectors, pes: int, index_bits: int, storage: 
                         "flow compile --from-step hls4ml")
     written = sparse_kernel.write_sparse_layer(encoding, layer.bias, layer.input_type, layer.weight_type,
                                                layer.accum_type, layer.result_type, storage, folder)
-    limit = 4 * (written.entries + written.rows) + 16  # far past the schedule: a hung walk shows as wrong outputs
-    with ThreadPoolExecutor(max_workers=1) as background:
-        synthesized = background.submit(yosys.synthesize, written.sources, written.top, family, folder)
-        simulator = verilator.build(written.sources, written.top, written.inputs, written.outputs,
-                                    folder / "verilator", in_port="data", out_port="res", cycle_limit=limit)
-        answers, cycles = verilator.simulate(simulator, fields(layer.inputs, written.inputs.fraction,
-                                                               f"layer {layer.name}'s QONNX input"), written.outputs)
-        cells = synthesized.result()
+    limit = 4 * (written.entries + written.rows) + 16  # far past the schedule: a vector that reaches it hung
+    answers, cycles, cells = _simulate_and_synthesize(layer, written, written.sources, written.top, folder, family,
+                                                      in_port="data", out_port="res", cycle_limit=limit)
     verdict = _verdict(layer, answers, written.outputs)
     hung = int(np.sum(cycles >= limit))  # done never rose: the outputs are whatever res held
     if hung:
@@ -73,6 +55,20 @@ def check_sparse_layer(layer: LayerVectors, pes: int, index_bits: int, storage: 
             "cycles_per_vector": int(cycles.max(initial=0)), "entries_per_pe": written.entries,
             "rows_per_pe": written.rows, "entries_match_project": layer.firmware_entries is not None,
             "folder": str(folder.relative_to(folder.parents[1]))}
+
+
+def _simulate_and_synthesize(layer: LayerVectors, written, logic: tuple[Path, ...], core: str, folder: Path,
+                             family: str, **ports) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Verilate the written form's top and run it on layer's QONNX inputs while yosys synthesizes `core` from
+    `logic` on the other core: the integer outputs, each vector's cycles, the cells."""
+    with ThreadPoolExecutor(max_workers=1) as background:
+        synthesized = background.submit(yosys.synthesize, logic, core, family, folder)
+        simulator = verilator.build(written.sources, written.top, written.inputs, written.outputs, folder / "verilator",
+                                    **ports)
+        answers, cycles = verilator.simulate(simulator, grid_integers(layer.inputs, written.inputs.fraction,
+                                                                      f"layer {layer.name}'s QONNX input"),
+                                             written.outputs)
+        return answers, cycles, synthesized.result()
 
 
 def _verdict(layer: LayerVectors, answers: np.ndarray, outputs) -> dict:

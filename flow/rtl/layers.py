@@ -18,7 +18,7 @@ from onnx import helper
 from ..build.artifacts import GRAPH, MODEL_CLEAN, VERIFY_INPUTS, read_json, to_hls_layout
 from ..errors import FlowError
 from ..hls4ml.layer_projects import WEIGHT_OPS, layer_boundaries
-from ..hls4ml.nodes import weight_layers, weight_matrix_shape
+from ..hls4ml.nodes import is_sparse, weight_layers, weight_matrix_shape
 
 
 class FormNotBuilt(Exception):
@@ -91,6 +91,14 @@ class LayerVectors:
         return self.weights.shape
 
 
+def grid_integers(values, fraction: int, what: str) -> np.ndarray:
+    """values x 2^fraction as integers; FlowError naming `what` where a value is off that grid."""
+    scaled = np.asarray(values, dtype=np.float64) * 2.0 ** fraction
+    if not np.array_equal(scaled, np.round(scaled)):
+        raise FlowError(f"{what} holds values off its type's grid of 2^-{fraction}")
+    return np.round(scaled).astype(np.int64)
+
+
 def _attribute(node, name: str, default):
     found = [attr for attr in node.attribute if attr.name == name]
     return helper.get_attribute_value(found[0]) if found else default
@@ -142,7 +150,7 @@ def layer_vectors(build_dir: Path, hls_model, max_vectors: int) -> list[LayerVec
                             "flow compile --from-step qonnx")
         weights = np.asarray(first[node.input[1]], dtype=np.float64)
         output = last
-        readers = [n for n in model.graph.node if last in n.input]
+        readers = model.find_consumers(last)
         if len(readers) == 1 and readers[0].op_type == "Quant":
             # hls4ml merges a Quant right after the layer into the layer's result type: the reference is its output
             output = readers[0].output[0]
@@ -160,11 +168,11 @@ def layer_vectors(build_dir: Path, hls_model, max_vectors: int) -> list[LayerVec
         if len(node.input) > 2:
             bias = np.asarray(first[node.input[2]], dtype=np.float64).reshape(-1)
         elif last != node.output[0]:  # the bias Add that follows (layer_boundaries)
-            add = next(n for n in model.graph.node if last in n.output)
+            add = model.find_producer(last)
             constant = next(name for name in add.input if name != node.output[0])
             bias = np.broadcast_to(np.asarray(first[constant], dtype=np.float64).reshape(-1), weights.shape[1:])
         inputs, outputs = _distinct(rows_in.astype(np.float64), rows_out.astype(np.float64), max_vectors)
-        sparse = hls_node.class_name.startswith("Sparse")
+        sparse = is_sparse(hls_node)
         weight_precision = hls_node.get_attr("level_t").precision if sparse else \
             hls_node.get_weights("weight").type.precision
         layers.append(LayerVectors(name=hls_node.name, kind="conv" if node.op_type == "Conv" else "dense",

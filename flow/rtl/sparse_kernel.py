@@ -21,10 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import FlowError
 from ..sparse.encoding import SparseEncoding, filler_gap
 from .adder_graph import PortFormat
-from .layers import FixedType, FormNotBuilt
+from .layers import FixedType, FormNotBuilt, grid_integers
 
 # yosys rom_style per memory.json storage: a distributed ROM is LUT logic (yosys 0.23 finds no LUTRAM mapping for
 # a read-only memory, and Vivado counts a distributed ROM as logic LUTs too)
@@ -44,13 +43,6 @@ class SparseLayerRTL:
 def _bits(count: int) -> int:
     """Bits of an unsigned counter holding 0..count."""
     return max(1, int(count).bit_length())
-
-
-def _integers(values, fraction: int, what: str) -> list[int]:
-    scaled = np.asarray(values, dtype=np.float64) * 2.0 ** fraction
-    if not np.array_equal(scaled, np.round(scaled)):
-        raise FlowError(f"{what} is off its type's grid of 2^-{fraction}")
-    return [int(v) for v in np.round(scaled)]
 
 
 def _literal(value: int, width: int) -> str:
@@ -103,7 +95,7 @@ def write_sparse_layer(encoding: SparseEncoding, bias: np.ndarray, input_type: F
     index_bits, code_bits = encoding.index_bits, max(1, encoding.code_bits)
     entry_bits = index_bits + code_bits
     in_w, w_w, acc_w, res_w = input_type.width, weight_type.width, accum_type.width, result_type.width
-    levels = _integers(encoding.levels, weight_type.fraction, "a weight level")
+    levels = [int(level) for level in grid_integers(encoding.levels, weight_type.fraction, "the level table")]
     # static_cast<accum_t>(bias): floor onto accum_t's grid
     biases = [int(v) for v in np.floor(np.asarray(bias, dtype=np.float64) * 2.0 ** accum_type.fraction)]
     column_w = _bits(2 * n_in) + 1
