@@ -72,6 +72,13 @@ def estimator_implementation(value: str, metrics: dict) -> str:
             f"{cell(placed['leave_one_origin_out_median_error'])} ({placed['pairs']} designs, routed / HLS ratio)")
 
 
+def rtl_estimator(value: str, metrics: dict) -> str:
+    cell = lambda m: "; ".join(f"{kernel.split('_')[0]} {100 * m[kernel]['lut']:.0f}/{100 * m[kernel]['ff']:.0f}%"  # noqa: E731
+                               for kernel in m)
+    return (f"median {cell(metrics['median_error'])}; HLS-level coefficients "
+            f"{cell(metrics['hls_level_median_error'])} ({metrics['points']} layers)")
+
+
 def infer_mnist(value: str, metrics: dict) -> str:
     same = "identical to" if metrics["identical_to_compile_csim"] else "DIFFERENT from"
     return (f"{metrics['n_samples']:,} images {same} compile-time csim; accuracy {metrics['accuracy']:.4f}; "
@@ -127,6 +134,7 @@ ROWS = [
     ("estimator_error", "Estimator vs HLS reports: latency / DSP / BRAM18 / LUT / FF", estimator_error),
     ("estimator_implementation_error", "Estimator vs routed designs: LUT / FF / DSP / BRAM18",
      estimator_implementation),
+    ("rtl_estimator_error", "Estimator vs yosys xc7 cells of flow's RTL: LUT / FF", rtl_estimator),
     ("plan_lenet5", "`flow plan` LeNet-5 for PYNQ-Z2, 1 probe", plan_lenet5),
     ("driver_codec_rate", "Board driver fixed-point codec", driver_codec),
     ("infer_csim_mnist", "`flow infer --target csim`, MNIST test set", infer_mnist),

@@ -142,20 +142,17 @@ def fit_grid(points: list[Point], constants: dict = CALIBRATED) -> dict:
     return best
 
 
-def fit_coefficients(points: list[Point], quantity: str, constants: dict) -> dict:
-    """Non-negative coefficients of the structural LUT (or FF) terms with the smallest median relative error.
+def fit_terms(term_rows: list[dict], reported: list[float]) -> dict:
+    """Non-negative coefficients of structural terms (one dict of term -> value per point, all with the same
+    terms) with the smallest median relative error against `reported`.
 
     The median is flat almost everywhere, so the objective adds a twentieth of the mean error (each
     point's capped at 2) to pull the tail in; Nelder-Mead from seeded random starts, in log space."""
     from scipy.optimize import minimize
 
-    def terms(point: Point) -> dict:
-        lut, ff = dense_terms(point.shape, point.kernel, constants)
-        return lut if quantity == "lut" else ff
-
-    names = list(constants[f"{quantity}_coefficients"])
-    matrix = np.array([[terms(point)[name] for name in names] for point in points], dtype=float)
-    reported = np.array([point.reported[quantity] for point in points], dtype=float)
+    names = list(term_rows[0])
+    matrix = np.array([[row[name] for name in names] for row in term_rows], dtype=float)
+    reported = np.array(reported, dtype=float)
 
     def relative_errors(log_coefficients):
         return np.abs(matrix @ np.exp(log_coefficients) - reported) / np.maximum(reported, 1)
@@ -169,6 +166,14 @@ def fit_coefficients(points: list[Point], quantity: str, constants: dict) -> dic
     best = min((minimize(objective, start, method="Nelder-Mead", options={"maxiter": 6000}) for start in starts),
                key=lambda result: result.fun)
     return {name: round(float(value), 4) for name, value in zip(names, np.exp(best.x))}
+
+
+def fit_coefficients(points: list[Point], quantity: str, constants: dict) -> dict:
+    """The LUT (or FF) coefficients of dense_terms fitted to the points' HLS reports."""
+    rows = [dense_terms(point.shape, point.kernel, constants)[0 if quantity == "lut" else 1] for point in points]
+    names = list(constants[f"{quantity}_coefficients"])
+    return fit_terms([{name: row[name] for name in names} for row in rows],
+                     [point.reported[quantity] for point in points])
 
 
 def fit(points: list[Point]) -> dict:

@@ -51,6 +51,7 @@ DSP_A_BITS, DSP_B_BITS = 25, 18  # DSP48E1 multiplier; DSP48E2 is 27 x 18, withi
 # lookup, multiply, accumulate) and the Rows pipeline (acc read, bias add, cast) fill once each
 SPARSE_ENTRIES_DEPTH, SPARSE_ROWS_DEPTH = 6, 3
 SPARSE_CALL_OVERHEAD = SPARSE_ENTRIES_DEPTH + SPARSE_ROWS_DEPTH
+UNROLLED_ADDER_LEVELS_PER_STAGE = 4  # flow/rtl/adder_graph.py pipelines its adder graph at this depth
 
 
 @dataclass(frozen=True)
@@ -221,7 +222,54 @@ def sparse_call_cycles(kernel: SparseKernel) -> int:
     return kernel.entries + kernel.rows + SPARSE_CALL_OVERHEAD
 
 
-def estimate_sparse(shape: LayerShape, kernel: SparseKernel, weight_bits: int | None = None) -> Estimate:
+def sparse_terms(shape: LayerShape, kernel: SparseKernel, weight_bits: int | None = None) -> tuple[dict, dict]:
+    """The structural LUT and FF terms of flow's sparse kernel (hls/nnet_sparse.h), per layer.
+
+    LUT, per PE: the input multiplexer (every PE may read any input), the column and row logic
+    (column add, compare, subtract; row counter), the level table, the accumulator's adder, the
+    product where it is built in fabric; then the entry ROMs and finished row sums where they are
+    LUTRAM, and the output write. FF: each PE's running sum, column and row registers, and the
+    fully partitioned arrays (res[n_out], and an io_stream layer's data[n_in]).
+    """
+    bits = weight_bits or shape.weight_bits
+    acc_bits = accumulator_bits(shape)
+    product_dsp = dsp_per_product(bits, shape.input_bits)
+    column_bits = int(math.ceil(math.log2(max(2 * shape.n_in, 2)))) + 1
+    row_bits = int(math.ceil(math.log2(max(kernel.rows + 1, 2))))
+    memory = array_footprint(kernel.entries, kernel.index_bits + kernel.code_bits, copies=kernel.pes)
+    finished_rows = array_footprint(kernel.rows, acc_bits, copies=kernel.pes)  # acc[pe][row]
+    # the Rows loop reads its row's bias from a fully partitioned array of constants, indexed through the
+    # constant row table (a ROM of the PE's rows once Vivado folds them: 64 values per LUT6), and writes
+    # res[out] at a variable index (a write enable per output); several PEs own rows by the row table, so
+    # any PE may write any output, a P:1 mux per output instead
+    output_bits = shape.output_bits or acc_bits
+    bias_rom = kernel.pes * acc_bits * math.ceil(kernel.rows / 64)
+    lut = {"input_mux_luts": kernel.pes * input_mux_luts(shape.n_in, shape.input_bits),
+           "position_luts": kernel.pes * (3 * column_bits + row_bits),
+           "level_luts": kernel.pes * ((2 ** kernel.code_bits) * bits // 6 + 1),
+           "accumulator_bits": kernel.pes * acc_bits,
+           "lut_product_luts": 0 if product_dsp else kernel.pes * lut_product_cost(bits, shape.input_bits),
+           "entry_rom_luts": memory.lutram_luts, "row_sum_luts": finished_rows.lutram_luts,
+           "output_write_luts": bias_rom + (shape.n_out if kernel.pes == 1 else
+                                            shape.n_out * input_mux_luts(kernel.pes, output_bits))}
+    # the fully partitioned res[n_out] the Rows loop writes and an io_stream layer's data[n_in] its stream wrapper
+    # fills (io_parallel's data[] is its producer's output array; a convolution's window is its line buffer's)
+    ff = {"pe_register_bits": kernel.pes * (acc_bits + column_bits + row_bits),
+          "array_bits": shape.n_out * output_bits + (shape.n_in * shape.input_bits if shape.stream_packets else 0)}
+    return lut, ff
+
+
+# The sparse kernel's terms as derived, each counted once: no HLS report of it exists to fit them to
+SPARSE_LUT_COEFFICIENTS = dict.fromkeys(("input_mux_luts", "position_luts", "level_luts", "accumulator_bits",
+                                         "lut_product_luts", "entry_rom_luts", "row_sum_luts", "output_write_luts"),
+                                        1.0)
+SPARSE_FF_COEFFICIENTS = dict.fromkeys(("pe_register_bits", "array_bits"), 1.0)
+MEMORY_LUT_TERMS = ("entry_rom_luts", "row_sum_luts")  # the LUTs that are LUTRAM
+
+
+def estimate_sparse(shape: LayerShape, kernel: SparseKernel, weight_bits: int | None = None,
+                    lut_coefficients: dict = SPARSE_LUT_COEFFICIENTS,
+                    ff_coefficients: dict = SPARSE_FF_COEFFICIENTS) -> Estimate:
     """flow's sparse kernel: per PE one entry per cycle; the level table makes each product a variable one."""
     bits = weight_bits or shape.weight_bits
     acc_bits = accumulator_bits(shape)
@@ -231,27 +279,67 @@ def estimate_sparse(shape: LayerShape, kernel: SparseKernel, weight_bits: int | 
     # the line buffer reads every input pixel (not pipelined around the call: one pixel step each);
     # the product runs at each output pixel
     cycles = shape.positions * per_vector + max(0, (shape.input_positions or shape.positions) - shape.positions)
-    product_dsp = dsp_per_product(bits, shape.input_bits)
-    input_mux = input_mux_luts(shape.n_in, shape.input_bits)  # every PE may read any input
-    column_bits = int(math.ceil(math.log2(max(2 * shape.n_in, 2)))) + 1
-    row_bits = int(math.ceil(math.log2(max(kernel.rows + 1, 2))))
-    position_logic = 3 * column_bits + row_bits  # column add, compare, subtract; row counter
-    levels = (2 ** kernel.code_bits) * bits // 6 + 1
-    pe_lut = input_mux + position_logic + levels + acc_bits + (0 if product_dsp else lut_product_cost(bits, shape.input_bits))
     memory = array_footprint(kernel.entries, kernel.index_bits + kernel.code_bits, copies=kernel.pes)
     finished_rows = array_footprint(kernel.rows, acc_bits, copies=kernel.pes)  # acc[pe][row]
-    # the Rows loop reads its row's bias from a fully partitioned array of constants, indexed through the
-    # constant row table (a ROM of the PE's rows once Vivado folds them: 64 values per LUT6), and writes
-    # res[out] at a variable index (a write enable per output); several PEs own rows by the row table, so
-    # any PE may write any output, a P:1 mux per output instead
-    output_bits = shape.output_bits or acc_bits
-    bias_rom = kernel.pes * acc_bits * math.ceil(kernel.rows / 64)
-    scatter = bias_rom + (shape.n_out if kernel.pes == 1 else shape.n_out * input_mux_luts(kernel.pes, output_bits))
-    # the fully partitioned res[n_out] the Rows loop writes and an io_stream layer's data[n_in] its stream wrapper
-    # fills (io_parallel's data[] is its producer's output array; a convolution's window is its line buffer's)
-    arrays = shape.n_out * output_bits + (shape.n_in * shape.input_bits if shape.stream_packets else 0)
+    lut_terms, ff_terms = sparse_terms(shape, kernel, weight_bits)
+    memory_luts = {name: lut_terms[name] for name in MEMORY_LUT_TERMS}
     return Estimate(latency=int(cycles), interval=int(cycles),
-                    dsp=int(kernel.pes * product_dsp), bram18=int(memory.bram18 + finished_rows.bram18),
-                    lut=int(kernel.pes * pe_lut + memory.lutram_luts + finished_rows.lutram_luts + scatter),
-                    ff=int(kernel.pes * (acc_bits + column_bits + row_bits) + arrays),
-                    lutram=int(memory.lutram_luts + finished_rows.lutram_luts))
+                    dsp=int(kernel.pes * dsp_per_product(bits, shape.input_bits)),
+                    bram18=int(memory.bram18 + finished_rows.bram18),
+                    lut=weighted(lut_terms, lut_coefficients), ff=weighted(ff_terms, ff_coefficients),
+                    lutram=weighted(memory_luts, {name: lut_coefficients[name] for name in MEMORY_LUT_TERMS}))
+
+
+def csd_digits(value: int) -> int:
+    """Nonzero digits of value's canonical signed-digit form: the adds a product by it takes, plus one."""
+    digits = 0
+    while value:
+        if value & 1:
+            value -= 2 - (value & 3)  # ...01 takes digit +1, ...11 digit -1 (and carries)
+            digits += 1
+        value >>= 1
+    return digits
+
+
+def mean_csd_digits(weight_bits: int) -> float:
+    """Mean nonzero CSD digits of the magnitudes a signed weight_bits-bit weight can take, taken as uniform."""
+    magnitudes = range(1, 2 ** max(1, weight_bits - 1))
+    return sum(csd_digits(m) for m in magnitudes) / len(magnitudes)
+
+
+def unrolled_terms(shape: LayerShape) -> tuple[dict, dict]:
+    """The structural LUT and FF terms of a constant-weight adder graph (da4ml; hls4ml's distributed_arithmetic
+    at RF 1), pipelined with registered inputs and outputs (flow/rtl/adder_graph.py). A mask is taken as uniformly
+    random: an input is read if any of its n_out weights is kept, an output computed if any of its n_in is.
+
+    LUT: one adder per signed digit of each kept weight beyond an output's first, as wide as the input plus the
+    weight's growth; each computed output's cast. FF: the registered inputs read and outputs, and the stage
+    registers of a tree as deep as an output's digits need, one stage per ADDER_LEVELS_PER_STAGE levels."""
+    density = shape.kept / shape.weights
+    inputs_read = shape.n_in * (1 - (1 - density) ** shape.n_out)
+    outputs_computed = shape.n_out * (1 - (1 - density) ** shape.n_in)
+    digits = shape.kept * mean_csd_digits(shape.weight_bits)
+    adders = max(0.0, digits - outputs_computed)
+    output_bits = shape.output_bits or accumulator_bits(shape)
+    depth = math.ceil(math.log2(max(2.0, digits / max(outputs_computed, 1.0))))
+    stages = math.ceil(depth / UNROLLED_ADDER_LEVELS_PER_STAGE)
+    lut = {"adder_input_bits": adders * shape.input_bits, "adder_growth_bits": adders * shape.weight_bits,
+           "output_cast_bits": outputs_computed * output_bits, "layer": 1}
+    ff = {"input_bits": inputs_read * shape.input_bits, "output_bits": outputs_computed * output_bits,
+          "stage_bits": max(0, stages - 1) * outputs_computed * accumulator_bits(shape), "layer": 1}
+    return lut, ff
+
+
+# The estimator's coefficients per kernel and resource at two levels, never mixed in one fit (gate_level.py):
+# HLS C synthesis (what Vitis HLS builds), and yosys synth_xilinx cells of flow's own RTL forms (flow/rtl),
+# fitted by `python bench/rtl_calibration.py` (bench/results/rtl_calibration.json)
+HLS_LEVEL = {"dense_constant": {"lut": LUT_COEFFICIENTS, "ff": FF_COEFFICIENTS},
+             "sparse": {"lut": SPARSE_LUT_COEFFICIENTS, "ff": SPARSE_FF_COEFFICIENTS}}
+GATE_LEVEL = {"dense_constant": {"lut": {"adder_input_bits": 0.6427, "adder_growth_bits": 0.171,
+                                         "output_cast_bits": 0.3887, "layer": 0.91},
+                                 "ff": {"input_bits": 0.4132, "output_bits": 0.6239, "stage_bits": 3.9781,
+                                        "layer": 11.2711}},
+              "sparse": {"lut": {"input_mux_luts": 3.5648, "position_luts": 1.1814, "level_luts": 1.1401,
+                                 "accumulator_bits": 0.3096, "lut_product_luts": 2.6303, "entry_rom_luts": 9.8329,
+                                 "row_sum_luts": 0.6548, "output_write_luts": 0.2445},
+                         "ff": {"pe_register_bits": 1.4739, "array_bits": 0.9943}}}

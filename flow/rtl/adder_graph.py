@@ -2,9 +2,10 @@
 
 This is what hls4ml's `distributed_arithmetic` strategy (da4ml 0.5.x) builds at reuse factor 1:
 every product by a constant weight becomes shifts and adds, shared across outputs, and a pruned
-weight costs nothing. The module is combinational, one input vector per cycle. Its ports are
-da4ml's uniform wrapper (`<module>_wrapper`): every input `in_port.width` bits wide holding
-value x 2^in_port.fraction, every output likewise.
+weight costs nothing. da4ml pipelines it as hls4ml's io_parallel Latency kernel is: registered
+inputs, a register stage every ADDER_LEVELS_PER_STAGE adder levels, registered outputs; one input
+vector per cycle. Its ports are da4ml's uniform wrapper (`<module>_wrapper`, with clk): every input
+`in_port.width` bits wide holding value x 2^in_port.fraction, every output likewise.
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..cost.kernels import UNROLLED_ADDER_LEVELS_PER_STAGE
 from .layers import FormNotBuilt, LayerVectors
 
 # the cast modes da4ml 0.5 has, named as hls4ml names ap_fixed's (AP_TRN / AP_RND, AP_WRAP / AP_SAT)
@@ -21,6 +23,10 @@ ROUNDING = ("TRN", "RND")
 OVERFLOW = ("WRAP", "SAT")
 # hard depth constraint: at most this many adder levels beyond the shallowest tree (da4ml's hard_dc)
 ADDER_DEPTH_SLACK = 2
+# adder levels between pipeline registers: da4ml counts one level per adder (HWConfig(1, -1, -1)); four carry-chain
+# adders of under 24 bits is about what one 10 ns cycle of a -1 speed grade xc7 holds. yosys checks no timing, so
+# whether a stage meets the clock is not checked here. The cost model prices the same depth.
+ADDER_LEVELS_PER_STAGE = UNROLLED_ADDER_LEVELS_PER_STAGE
 
 
 @dataclass(frozen=True)
@@ -40,12 +46,14 @@ class PortFormat:
 class ConstantLayerRTL:
     """What `write_constant_layer` wrote: the sources, the top modules and their port formats."""
 
-    sources: tuple[Path, ...]  # the layer's core module, its wrapper and the da4ml library modules they use
+    sources: tuple[Path, ...]  # the layer's core module, its stages, its wrapper and the da4ml library modules
     top: str  # the uniform-port wrapper: what the testbench drives
     core: str  # the layer itself: what yosys synthesizes
     inputs: PortFormat
     outputs: PortFormat
     da4ml_luts: float  # da4ml's own LUT estimate of the adder graph
+    da4ml_ffs: int  # da4ml's own count of the pipeline's register bits
+    latency: int  # clock edges from an input vector to its outputs: one per stage plus the output register
 
 
 def _port(kifs) -> PortFormat:
@@ -68,6 +76,7 @@ def write_constant_layer(layer: LayerVectors, folder: Path, module: str = "layer
     from da4ml.codegen import RTLModel
     from da4ml.codegen.rtl.rtl_model import get_io_kifs  # the port formats RTLModel's own wrapper uses
     from da4ml.trace import FixedVariableArray, HWConfig, comb_trace
+    from da4ml.trace.pipeline import to_pipeline
 
     result = layer.result_type
     if result.overflow not in OVERFLOW:
@@ -99,13 +108,16 @@ def write_constant_layer(layer: LayerVectors, folder: Path, module: str = "layer
         values[column] = cast[position]
     outputs = FixedVariableArray(values, inputs.solver_options)
     logic = comb_trace(inputs, outputs)
+    pipeline = to_pipeline(logic, ADDER_LEVELS_PER_STAGE, verbose=False)
     folder = Path(folder)
-    RTLModel(logic, module, folder, flavor="verilog", print_latency=False).write()
+    RTLModel(pipeline, module, folder, flavor="verilog", print_latency=False).write()
     core = folder / "src" / f"{module}.v"
-    text = core.read_text()
+    stages = [folder / "src" / f"{module}_stage{index}.v" for index in range(len(pipeline.solutions))]
+    text = "".join(path.read_text() for path in (core, *stages))
     library = [path for path in sorted((folder / "src" / "static").glob("*.v"))
                if re.search(rf"\b{re.escape(path.stem)}\b", text)]  # lookup_table.v wants memory files it never has
     in_kifs, out_kifs = get_io_kifs(logic)
-    return ConstantLayerRTL(sources=(core, folder / "src" / f"{module}_wrapper.v", *library),
+    return ConstantLayerRTL(sources=(core, *stages, folder / "src" / f"{module}_wrapper.v", *library),
                             top=f"{module}_wrapper", core=module, inputs=_port(in_kifs), outputs=_port(out_kifs),
-                            da4ml_luts=float(logic.cost))
+                            da4ml_luts=float(logic.cost), da4ml_ffs=int(pipeline.reg_bits),
+                            latency=len(pipeline.solutions) + 1)

@@ -12,7 +12,8 @@ The same entry words, level table, PE dealing and schedule as the C++ kernel:
 
 Arithmetic follows hls4ml's types: the full product is cast to accum_t (floor, wrap), sums wrap in
 accum_t, and the bias plus sum is cast to the result type with its rounding and overflow. The
-entry ROMs carry yosys' rom_style attribute for the storage memory.json chose (ROM_STYLE).
+entry ROMs carry yosys' rom_style attribute for the storage memory.json chose (ROM_STYLE); a product
+the cost model builds in LUTs carries use_dsp = "no", which Vivado obeys (yosys needs -nodsp).
 """
 from __future__ import annotations
 
@@ -28,6 +29,24 @@ from .layers import FixedType, FormNotBuilt, grid_integers
 # yosys rom_style per memory.json storage: a distributed ROM is LUT logic (yosys 0.23 finds no LUTRAM mapping for
 # a read-only memory, and Vivado counts a distributed ROM as logic LUTs too)
 ROM_STYLE = {"bram": "block", "lutram": "logic"}
+LUT_PRODUCT = '(* use_dsp = "no" *) '
+
+
+@dataclass(frozen=True)
+class _PEFormat:
+    """What every PE's Verilog is written at: its word fields, operand and register widths, the product's home."""
+
+    entry_bits: int
+    index_bits: int
+    input_width: int
+    input_signed: bool
+    accum_width: int
+    column_width: int
+    row_width: int
+    output_index_width: int
+    product_width: int
+    product_right: int  # the product's shift onto accum_t's grid
+    product_in_luts: bool
 
 
 @dataclass(frozen=True)
@@ -86,8 +105,9 @@ def _cast(expression: str, source_fraction: int, source_width: int, target: Fixe
 
 def write_sparse_layer(encoding: SparseEncoding, bias: np.ndarray, input_type: FixedType, weight_type: FixedType,
                        accum_type: FixedType, result_type: FixedType, storage: str, folder: Path,
-                       module: str = "sparse_layer") -> SparseLayerRTL:
-    """Write the kernel for one encoded layer into folder/<module>.v."""
+                       product_in_luts: bool = False, module: str = "sparse_layer") -> SparseLayerRTL:
+    """Write the kernel for one encoded layer into folder/<module>.v; product_in_luts marks the product
+    use_dsp = "no"."""
     if not accum_type.signed or not weight_type.signed:
         raise FormNotBuilt("the sparse RTL form needs signed weight and accumulator types")
     n_in, n_out, pes = encoding.n_in, encoding.n_out, encoding.pes
@@ -156,9 +176,10 @@ def write_sparse_layer(encoding: SparseEncoding, bias: np.ndarray, input_type: F
         "        endcase",
         "    end",
     ]
+    pe_format = _PEFormat(entry_bits, index_bits, in_w, input_type.signed, acc_w, column_w, row_w, out_w,
+                          product_w, product_right, product_in_luts)
     for pe in range(pes):
-        lines += _pe_lines(pe, encoding, storage, entry_bits, index_bits, code_bits, in_w, input_type.signed, w_w,
-                           acc_w, res_w, column_w, row_w, out_w, product_w, product_right, n_out)
+        lines += _pe_lines(pe, encoding, storage, pe_format)
     # one process writes res: several PEs write different outputs in the same Rows cycle
     lines += ["", "    always @(posedge clk) if (state == ROWS) begin",
               *(f"        if (pe{pe}_out < {n_out}) res_q[pe{pe}_out] <= to_result(bias[pe{pe}_out] + pe{pe}_sum);"
@@ -174,14 +195,16 @@ def write_sparse_layer(encoding: SparseEncoding, bias: np.ndarray, input_type: F
                           entries=n_entries, rows=n_rows)
 
 
-def _pe_lines(pe, encoding, storage, entry_bits, index_bits, code_bits, in_w, in_signed, w_w, acc_w, res_w,
-              column_w, row_w, out_w, product_w, product_right, n_out) -> list[str]:
-    n_entries, n_rows = encoding.entries_per_pe, encoding.rows.shape[1]
+def _pe_lines(pe: int, encoding: SparseEncoding, storage: str, f: _PEFormat) -> list[str]:
+    n_entries, n_rows, n_out = encoding.entries_per_pe, encoding.rows.shape[1], encoding.n_out
+    entry_bits, index_bits, in_w, acc_w = f.entry_bits, f.index_bits, f.input_width, f.accum_width
+    column_w, row_w, out_w = f.column_width, f.row_width, f.output_index_width
     words = [int(w) for w in encoding.entries[pe]]
     table = [int(r) for r in encoding.rows[pe]]
     p = f"pe{pe}_"
     selected = f"data[{p}column_next * {in_w} +: {in_w}]"
-    extend = f"{{data[{p}column_next * {in_w} + {in_w - 1}], {selected}}}" if in_signed else f"{{1'b0, {selected}}}"
+    extend = f"{{data[{p}column_next * {in_w} + {in_w - 1}], {selected}}}" if f.input_signed else \
+        f"{{1'b0, {selected}}}"
     lines = [
         "",
         f"    // PE {pe}: its entry ROM, walk registers and finished rows",
@@ -202,7 +225,7 @@ def _pe_lines(pe, encoding, storage, entry_bits, index_bits, code_bits, in_w, in
         f"{p}column + ({p}filler ? $signed(FILLER) : $signed({{1'b0, {p}gap}}) + 1);",
         f"    wire {p}wraps = {p}advanced >= N_IN;",
         f"    wire signed [{column_w - 1}:0] {p}column_next = {p}wraps ? {p}advanced - N_IN : {p}advanced;",
-        f"    wire signed [{product_w - 1}:0] {p}product = "
+        f"    {LUT_PRODUCT if f.product_in_luts else ''}wire signed [{f.product_width - 1}:0] {p}product = "
         f"$signed({extend}) * level({p}word[{entry_bits - 1}:{index_bits}]);",
         f"    wire signed [{acc_w - 1}:0] {p}base = {p}wraps ? 0 : {p}running;",
         "    always @(posedge clk) begin",
@@ -211,7 +234,7 @@ def _pe_lines(pe, encoding, storage, entry_bits, index_bits, code_bits, in_w, in
         "        end else if (state == ENTRIES && step != 0) begin",
         f"            if ({p}wraps && {p}row < N_ROWS) begin {p}acc[{p}row] <= {p}running; {p}row <= {p}row + 1; end",
         f"            {p}column <= {p}column_next;",
-        f"            {p}running <= {p}filler ? {p}base : {p}base + {_shift(f'{p}product', product_right)};",
+        f"            {p}running <= {p}filler ? {p}base : {p}base + {_shift(f'{p}product', f.product_right)};",
         "        end",
         "    end",
         f"    wire signed [{acc_w - 1}:0] {p}sum = step < {p}row ? {p}acc[step] : (step == {p}row ? {p}running : 0);",

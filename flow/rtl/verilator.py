@@ -3,8 +3,8 @@
 The testbench is C++ that verilator builds with the module: it reads one vector per line from
 stdin (count integers, each a port field's value x 2^fraction), sets the input bits, runs the
 model, and prints the output fields as integers (sign-extended where signed), then the cycles
-the vector took. A combinational module answers in one evaluation (1 cycle); a clocked one
-(clk, start, done) gets one start cycle and clock edges until done. Ports wider than 64 bits are
+the vector took. A pipelined module (clk only) gets its latency's clock edges with the vector held;
+a clocked one (clk, start, done) gets one start cycle and clock edges until done. Ports wider than 64 bits are
 Verilator's VlWide word arrays; the same bit-level helpers serve both.
 """
 from __future__ import annotations
@@ -56,8 +56,11 @@ int main() {{
     }}
 }}
 """
-# a combinational module answers in the same evaluation: one vector per cycle
-COMBINATIONAL = {"setup": "", "run": "model.eval();"}
+# a pipelined one: its latency's edges with the vector held fill every stage with it
+PIPELINED = {"setup": "model.clk = 0; model.eval();",
+             "run": ("cycles = {latency}; "
+                     "for (int edge = 0; edge < {latency}; ++edge) {{ model.clk = 1; model.eval(); model.clk = 0; "
+                     "model.eval(); }}")}
 # a clocked one: start high for the first edge, then edges until done, each counted
 CLOCKED = {"setup": "model.clk = 0; model.start = 0; model.eval();",
            "run": ("model.start = 1; cycles = 0; "
@@ -74,18 +77,22 @@ def version() -> str:
 
 
 def build(sources: tuple[Path, ...], top: str, inputs: PortFormat, outputs: PortFormat, work: Path,
-          in_port: str = "model_inp", out_port: str = "model_out", cycle_limit: int | None = None) -> Path:
+          in_port: str = "model_inp", out_port: str = "model_out", latency: int | None = None,
+          cycle_limit: int | None = None) -> Path:
     """Verilate `top` with the testbench into `work`; the simulator binary's path. Log: work/verilator.log.
 
-    Without cycle_limit the module is combinational; with it, clocked (clk, start, done), and a vector
-    that has not raised done after cycle_limit edges is answered as it stands."""
+    With latency the module is a pipeline (clk) answering after that many edges; with cycle_limit it is
+    clocked (clk, start, done), and a vector that has not raised done after cycle_limit edges is answered as
+    it stands."""
     work = Path(work)
     work.mkdir(parents=True, exist_ok=True)
     copies = work / "sources"
     copies.mkdir(exist_ok=True)
     for source in sources:
         (copies / Path(source).name).write_text(LINT_PRAGMA.sub("", Path(source).read_text()))
-    timing = COMBINATIONAL if cycle_limit is None else \
+    if (latency is None) == (cycle_limit is None):
+        raise ValueError("a testbench needs a pipeline's latency or a clocked module's cycle limit")
+    timing = {"setup": PIPELINED["setup"], "run": PIPELINED["run"].format(latency=latency)} if latency else \
         {"setup": CLOCKED["setup"], "run": CLOCKED["run"].format(limit=cycle_limit)}
     bench = work / "testbench.cpp"
     bench.write_text(TESTBENCH.format(top=top, n_in=inputs.count, in_bits=inputs.width, n_out=outputs.count,

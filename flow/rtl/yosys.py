@@ -9,7 +9,10 @@ from ..errors import FlowError
 
 # synth_xilinx -family per board family (boards/*.yaml `family`)
 FAMILIES = {"zynq-7000": "xc7", "zynq-ultrascale+": "xcup"}
-SCRIPT = "read_verilog {sources}; synth_xilinx -family {family} -flatten -noiopad -top {top}; tee -o {stat} stat"
+SCRIPT = ("read_verilog {sources}; synth_xilinx -family {family} -flatten -noiopad{options} -top {top}; "
+          "tee -o {stat} stat")
+# where flow's cost model builds a product in LUTs: yosys 0.23 ignores a use_dsp="no" attribute, this it obeys
+NO_DSP = " -nodsp"
 # what each cell counts as: LUTs (LUTRAM and SRL cells with the LUTs they take, as Vivado's "Slice LUTs"),
 # flip-flops, carry chains, DSP slices, 18-kbit block RAMs
 LOGIC_LUTS = {f"LUT{n}": 1 for n in range(1, 7)}
@@ -44,18 +47,19 @@ def resources(counts: dict[str, int]) -> dict[str, int]:
             "lutram": lutram}
 
 
-def command(sources: tuple[Path, ...], top: str, family: str, stat: Path) -> list[str]:
+def command(sources: tuple[Path, ...], top: str, family: str, stat: Path, options: str = "") -> list[str]:
     return ["yosys", "-q", "-p", SCRIPT.format(sources=" ".join(str(Path(s).resolve()) for s in sources),
-                                               family=family, top=top, stat=Path(stat).resolve())]
+                                               family=family, options=options, top=top, stat=Path(stat).resolve())]
 
 
-def synthesize(sources: tuple[Path, ...], top: str, family: str, work: Path) -> dict:
-    """synth_xilinx `top`; its resources and raw cell counts. Logs: work/yosys.log, work/yosys_stat.txt."""
+def synthesize(sources: tuple[Path, ...], top: str, family: str, work: Path, options: str = "") -> dict:
+    """synth_xilinx `top` (with `options` such as NO_DSP); its resources and raw cell counts.
+    Logs: work/yosys.log, work/yosys_stat.txt."""
     work = Path(work)
     stat = work / "yosys_stat.txt"
     stat.unlink(missing_ok=True)
     with open(work / "yosys.log", "w") as log:
-        finished = subprocess.run(command(sources, top, family, stat), stdout=log, stderr=subprocess.STDOUT)
+        finished = subprocess.run(command(sources, top, family, stat, options), stdout=log, stderr=subprocess.STDOUT)
     # a yosys that exits 0 without printing statistics (the yowasp build did) must not read as an empty design
     if finished.returncode != 0 or not stat.is_file() or "Number of cells" not in stat.read_text():
         raise FlowError(f"yosys did not synthesize {top} (exit {finished.returncode}); see {work / 'yosys.log'}")

@@ -10,17 +10,16 @@ QONNX's bit for bit:
   the PE count and index width the build chose (estimates.json), entries in memory.json's storage.
 yosys `synth_xilinx` for the board's family gives each form's cells. rtl/summary.json holds per
 layer and form the cells, the estimator's figure for the same kernel (hls4ml's Latency kernel at
-RF 1 for the unrolled form), the verilator verdict and the cycles per vector, with the tool
-versions and the yosys command. yosys counts cells before placement and routing, of a reference implementation
-written here, not of what Vitis HLS makes of the project.
+RF 1 for the unrolled form) and its gate-level estimate (coefficients fitted to yosys), the
+verilator verdict and the cycles per vector, with the tool versions and the yosys command.
+yosys counts cells before placement and routing, of a reference implementation written here,
+not of what Vitis HLS makes of the project.
 """
 from __future__ import annotations
 
 import importlib.metadata
 import importlib.util
 import shutil
-
-import numpy as np
 
 from ...errors import VerificationError
 from ...paths import atomic_write_json
@@ -59,22 +58,21 @@ def run(ctx: StepContext) -> dict:
     shutil.rmtree(rtl_dir, ignore_errors=True)  # an earlier build's; summary.json comes last, so a folder without
     if reason:                                  # it is unfinished
         return {"status": reason}
+    from ...cost import gate_level
     from ...cost.kernels import SparseKernel, sparse_call_cycles
     from ...rtl import verilator, yosys
-    from ...rtl.checks import check_constant_layer, check_sparse_layer
+    from ...rtl.checks import check_constant_layer, check_sparse_layer, layer_fields
     from ...rtl.layers import FormNotBuilt, layer_vectors
 
     family = yosys.FAMILIES[ctx.board.family]
     layers = layer_vectors(ctx.build_dir, ctx.hls_model(), MAX_VECTORS)
-    estimates = {layer["name"]: layer for layer in read_json(ctx.build_dir, ESTIMATES)["layers"]}
+    build_estimates = {layer["name"]: layer for layer in read_json(ctx.build_dir, ESTIMATES)["layers"]}
     storage = {layer["name"]: layer["entries_storage"] for layer in read_json(ctx.build_dir, MEMORY)["layers"]}
     task = ctx.progress.add_task("  rtl layers", total=2 * len(layers)) if ctx.progress else None
     rows = []
     for layer in layers:
-        common = {"name": layer.name, "n_in": layer.shape[0], "n_out": layer.shape[1],
-                  "nonzero_weights": int(np.count_nonzero(layer.weights)), "input_type": layer.input_type.kif,
-                  "result_type": layer.result_type.kif}
-        estimate = estimates[layer.name]
+        common = layer_fields(layer)
+        estimate = build_estimates[layer.name]
         sparse = estimate["sparse"]["kernel"]  # the P and k the build's encoder chose (or would choose)
         forms = [("dense_constant", lambda folder: check_constant_layer(layer, folder, family),
                   {"kernel": "hls4ml Latency RF 1 (flow's estimator, HLS level)", **estimate["dense"]["estimate"]}),
@@ -82,14 +80,19 @@ def run(ctx: StepContext) -> dict:
                                                               storage[layer.name], folder, family),
                   {"kernel": "flow's sparse kernel (flow's estimator, HLS level)", **estimate["sparse"]["estimate"],
                    "cycles_per_vector": sparse_call_cycles(SparseKernel(**sparse))})]
+        pair = []
         for kernel, check, estimated in forms:
             try:
                 record = check(rtl_dir / layer.name / kernel)
             except FormNotBuilt as reason:
                 record = {"kernel": kernel, "status": f"not built: {reason}", "verilator_bit_exact": None}
-            rows.append({**common, **record, "estimate": estimated})
+            pair.append({**common, **record, "estimate": estimated})
             if task is not None:
                 ctx.progress.advance(task)
+        if all("yosys" in row for row in pair):  # both forms counted: the gate-level estimate beside each
+            gate = gate_level.estimates(gate_level.point_from_records(*pair, ctx.board.name))
+            pair = [{**row, "estimate_gate_level": gate[row["kernel"]]} for row in pair]
+        rows += pair
     if task is not None:
         ctx.progress.remove_task(task)
     summary = {"note": HONEST_NOTE, "board": ctx.board.name, "yosys_family": family,
