@@ -112,8 +112,8 @@ def fit(points: list[GatePoint]) -> dict:
     """GATE_LEVEL's coefficients: per kernel and resource, the terms' fit to yosys' figures."""
     fitted = {}
     for kernel in KERNELS:
-        fitted[kernel] = {}
-        for index, quantity in enumerate(QUANTITIES):
-            rows = [terms(point, kernel)[index] for point in points]
-            fitted[kernel][quantity] = fit_terms(rows, [point.measured[kernel][quantity] for point in points])
+        found = [terms(point, kernel) for point in points]  # (lut, ff) per point
+        fitted[kernel] = {quantity: fit_terms([pair[index] for pair in found],
+                                              [point.measured[kernel][quantity] for point in points])
+                          for index, quantity in enumerate(QUANTITIES)}
     return fitted

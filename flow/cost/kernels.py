@@ -222,6 +222,12 @@ def sparse_call_cycles(kernel: SparseKernel) -> int:
     return kernel.entries + kernel.rows + SPARSE_CALL_OVERHEAD
 
 
+def sparse_memories(kernel: SparseKernel, acc_bits: int):
+    """The sparse kernel's two memories: every PE's entry ROM, and its finished row sums acc[pe][row]."""
+    return (array_footprint(kernel.entries, kernel.index_bits + kernel.code_bits, copies=kernel.pes),
+            array_footprint(kernel.rows, acc_bits, copies=kernel.pes))
+
+
 def sparse_terms(shape: LayerShape, kernel: SparseKernel, weight_bits: int | None = None) -> tuple[dict, dict]:
     """The structural LUT and FF terms of flow's sparse kernel (hls/nnet_sparse.h), per layer.
 
@@ -236,8 +242,7 @@ def sparse_terms(shape: LayerShape, kernel: SparseKernel, weight_bits: int | Non
     product_dsp = dsp_per_product(bits, shape.input_bits)
     column_bits = int(math.ceil(math.log2(max(2 * shape.n_in, 2)))) + 1
     row_bits = int(math.ceil(math.log2(max(kernel.rows + 1, 2))))
-    memory = array_footprint(kernel.entries, kernel.index_bits + kernel.code_bits, copies=kernel.pes)
-    finished_rows = array_footprint(kernel.rows, acc_bits, copies=kernel.pes)  # acc[pe][row]
+    memory, finished_rows = sparse_memories(kernel, acc_bits)
     # the Rows loop reads its row's bias from a fully partitioned array of constants, indexed through the
     # constant row table (a ROM of the PE's rows once Vivado folds them: 64 values per LUT6), and writes
     # res[out] at a variable index (a write enable per output); several PEs own rows by the row table, so
@@ -279,8 +284,7 @@ def estimate_sparse(shape: LayerShape, kernel: SparseKernel, weight_bits: int | 
     # the line buffer reads every input pixel (not pipelined around the call: one pixel step each);
     # the product runs at each output pixel
     cycles = shape.positions * per_vector + max(0, (shape.input_positions or shape.positions) - shape.positions)
-    memory = array_footprint(kernel.entries, kernel.index_bits + kernel.code_bits, copies=kernel.pes)
-    finished_rows = array_footprint(kernel.rows, acc_bits, copies=kernel.pes)  # acc[pe][row]
+    memory, finished_rows = sparse_memories(kernel, acc_bits)
     lut_terms, ff_terms = sparse_terms(shape, kernel, weight_bits)
     memory_luts = {name: lut_terms[name] for name in MEMORY_LUT_TERMS}
     return Estimate(latency=int(cycles), interval=int(cycles),
@@ -314,7 +318,7 @@ def unrolled_terms(shape: LayerShape) -> tuple[dict, dict]:
 
     LUT: one adder per signed digit of each kept weight beyond an output's first, as wide as the input plus the
     weight's growth; each computed output's cast. FF: the registered inputs read and outputs, and the stage
-    registers of a tree as deep as an output's digits need, one stage per ADDER_LEVELS_PER_STAGE levels."""
+    registers of a tree as deep as an output's digits need, one stage per UNROLLED_ADDER_LEVELS_PER_STAGE levels."""
     density = shape.kept / shape.weights
     inputs_read = shape.n_in * (1 - (1 - density) ** shape.n_out)
     outputs_computed = shape.n_out * (1 - (1 - density) ** shape.n_in)
