@@ -87,9 +87,11 @@ def odd_layer():
 
 
 @needs_tools
-def test_both_forms_reproduce_an_odd_layer_and_catch_a_weight_off_by_a_level(odd_layer, tmp_path):
-    """Three PEs with 2-bit gaps (fillers), ties to even and saturation; the checker fails the bad case."""
-    from flow.rtl.checks import check_constant_layer, check_sparse_layer
+def test_every_form_reproduces_an_odd_layer_and_catches_a_weight_off_by_a_level(odd_layer, tmp_path):
+    """Three PEs with 2-bit gaps (fillers), ties to even and saturation; the dense folded form at 7 PEs x 3 inputs
+    a cycle, pruned weights stored and multiplied; the checker fails the bad case."""
+    from flow.rtl.checks import check_constant_layer, check_folded_layer, check_sparse_layer
+    from flow.rtl.folded_kernel import Folding
 
     sums = np.round((odd_layer.inputs @ odd_layer.weights + odd_layer.bias) * 16).astype(np.int64)
     assert np.any(sums % 2 == 1) and np.any(np.abs(sums) > 64)  # ties and saturation are exercised
@@ -100,9 +102,12 @@ def test_both_forms_reproduce_an_odd_layer_and_catch_a_weight_off_by_a_level(odd
     for name, layer in (("good", odd_layer), ("bad", bad)):
         dense = check_constant_layer(layer, tmp_path / name / "dense", "xc7")
         sparse = check_sparse_layer(layer, 3, 2, "lutram", tmp_path / name / "sparse", "xc7")
+        folded = check_folded_layer(layer, Folding(pe=7, simd=3), tmp_path / name / "folded", "xc7")
         expected = name == "good"
-        assert dense["verilator_bit_exact"] is expected and sparse["verilator_bit_exact"] is expected, name
+        assert [form["verilator_bit_exact"] for form in (dense, sparse, folded)] == [expected] * 3, name
     assert sparse["entries_per_pe"] > 0 and sparse["rows_per_pe"] == 3
+    # one output row per PE, 12 inputs 3 at a time: 4 steps, plus the start cycle and the ROM's registered read
+    assert folded["steps"] == 4 and folded["cycles_per_vector"] == 6 and folded["hung_vectors"] == 0
 
 
 def test_the_step_says_why_it_did_not_run(default_build, tmp_path):
@@ -120,3 +125,14 @@ def test_the_step_says_why_it_did_not_run(default_build, tmp_path):
     record = json.loads((copy / "summary.json").read_text())["steps"]["rtl"]
     assert record["status"] == "skipped: yosys not on PATH"
     assert not (copy / "rtl").exists()
+
+
+def test_the_dense_folding_takes_the_most_products_that_divide_the_layer():
+    from flow.rtl.folded_kernel import Folding
+
+    assert Folding.largest(n_in=25, n_out=20, multipliers=55) == Folding(pe=10, simd=5)
+    assert Folding.largest(n_in=500, n_out=50, multipliers=55) == Folding(pe=50, simd=1)  # every output at once
+    assert Folding.largest(n_in=7, n_out=13, multipliers=5) == Folding(pe=1, simd=1)  # primes: one product a cycle
+    folding = Folding.largest(n_in=800, n_out=500, multipliers=55)
+    assert folding.multipliers <= 55 and 500 % folding.pe == 0 and 800 % folding.simd == 0
+    assert folding.cycles(800, 500) == 800 * 500 // folding.multipliers  # hls4ml's reuse factor

@@ -9,7 +9,7 @@ import numpy as np
 from ..cost.kernels import dsp_per_product
 from ..errors import FlowError
 from ..sparse.encoding import encode
-from . import adder_graph, sparse_kernel, verilator, yosys
+from . import adder_graph, folded_kernel, sparse_kernel, verilator, yosys
 from .adder_graph import ADDER_LEVELS_PER_STAGE
 from .layers import FormNotBuilt, LayerVectors, grid_integers
 
@@ -74,6 +74,28 @@ def check_sparse_layer(layer: LayerVectors, pes: int, index_bits: int, storage: 
             "folder": str(folder.relative_to(folder.parents[1]))}
 
 
+def check_folded_layer(layer: LayerVectors, folding: folded_kernel.Folding, folder: Path, family: str) -> dict:
+    """Write layer's dense folded form (flow/rtl/folded_kernel.py) at `folding` into `folder`, run it on the layer's
+    vectors (counting each vector's cycles), synthesize it; the product goes where the cost model puts it."""
+    product_in_luts = dsp_per_product(layer.weight_type.width, layer.input_type.width) == 0
+    written = folded_kernel.write_folded_layer(layer.weights, layer.bias, folding, layer.input_type, layer.weight_type,
+                                               layer.accum_type, layer.result_type, folder, product_in_luts)
+    limit = 2 * written.steps + 16  # far past the schedule: a vector that reaches it hung
+    options = yosys.NO_DSP if product_in_luts else ""
+    answers, cycles, cells = _simulate_and_synthesize(layer, written, written.sources, written.top, folder, family,
+                                                      options=options, in_port="data", out_port="res",
+                                                      cycle_limit=limit)
+    verdict = _verdict(layer, answers, written.outputs)
+    hung = int(np.sum(cycles >= limit))
+    if hung:
+        verdict["verilator_bit_exact"] = False
+    return {"kernel": "dense_folded", "form": f"dense folded kernel, PE {folding.pe}, SIMD {folding.simd}, "
+                                              f"weights in {written.storage}",
+            **verdict, "hung_vectors": hung, **_cells(cells), "yosys_options": options,
+            "cycles_per_vector": int(cycles.max(initial=0)), "pe": folding.pe, "simd": folding.simd,
+            "steps": written.steps, "folder": str(folder.relative_to(folder.parents[1]))}
+
+
 def _simulate_and_synthesize(layer: LayerVectors, written, logic: tuple[Path, ...], core: str, folder: Path,
                              family: str, options: str = "", **testbench) -> tuple[np.ndarray, np.ndarray, dict]:
     """Verilate the written form's top and run it on layer's QONNX inputs while yosys synthesizes `core` from
@@ -84,7 +106,7 @@ def _simulate_and_synthesize(layer: LayerVectors, written, logic: tuple[Path, ..
                                     **testbench)
         answers, cycles = verilator.simulate(simulator, grid_integers(layer.inputs, written.inputs.fraction,
                                                                       f"layer {layer.name}'s QONNX input"),
-                                             written.outputs)
+                                             written.outputs, cwd=folder)
         return answers, cycles, synthesized.result()
 
 

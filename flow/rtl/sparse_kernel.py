@@ -12,7 +12,7 @@ The same entry words, level table, PE dealing and schedule as the C++ kernel:
 
 Arithmetic follows hls4ml's types: the full product is cast to accum_t (floor, wrap), sums wrap in
 accum_t, and the bias plus sum is cast to the result type with its rounding and overflow. The
-entry ROMs carry yosys' rom_style attribute for the storage memory.json chose (ROM_STYLE); a product
+entry ROMs carry yosys' rom_style attribute for the storage memory.json chose (verilog.ROM_STYLE); a product
 the cost model builds in LUTs carries use_dsp = "no", which Vivado obeys (yosys needs -nodsp).
 """
 from __future__ import annotations
@@ -25,11 +25,7 @@ import numpy as np
 from ..sparse.encoding import SparseEncoding, filler_gap
 from .adder_graph import PortFormat
 from .layers import FixedType, FormNotBuilt, grid_integers
-
-# yosys rom_style per memory.json storage: a distributed ROM is LUT logic (yosys 0.23 finds no LUTRAM mapping for
-# a read-only memory, and Vivado counts a distributed ROM as logic LUTs too)
-ROM_STYLE = {"bram": "block", "lutram": "logic"}
-LUT_PRODUCT = '(* use_dsp = "no" *) '
+from .verilog import LUT_PRODUCT, counter_bits, literal, result_function, rom, shift, signed_operand
 
 
 @dataclass(frozen=True)
@@ -59,50 +55,6 @@ class SparseLayerRTL:
     rows: int  # local rows per PE
 
 
-def _bits(count: int) -> int:
-    """Bits of an unsigned counter holding 0..count."""
-    return max(1, int(count).bit_length())
-
-
-def _literal(value: int, width: int) -> str:
-    """A width-bit two's complement constant."""
-    return f"{width}'sd{value}" if value >= 0 else f"-{width}'sd{-value}"
-
-
-def _shift(expression: str, right: int) -> str:
-    return expression if right == 0 else (f"({expression} >>> {right})" if right > 0 else f"({expression} <<< {-right})")
-
-
-def _cast(expression: str, source_fraction: int, source_width: int, target: FixedType) -> tuple[list[str], list[str]]:
-    """Verilog declarations and statements computing `cast_value`: expression (signed, source_fraction bits of
-    fraction) cast to the target type as ap_fixed casts (its rounding, then its overflow)."""
-    right = source_fraction - target.fraction
-    wide = max(source_width + max(0, -right), target.width) + 2  # holds the shifted value and the type's bounds
-    declarations, statements = [f"reg signed [{wide - 1}:0] cast_wide;"], []
-    floor = _shift(f"$signed({expression})", right)
-    if right <= 0 or target.rounding == "TRN":  # nothing dropped, or dropped toward minus infinity
-        statements.append(f"cast_wide = {floor};")
-    elif target.rounding == "RND":  # AP_RND: half up
-        statements.append(f"cast_wide = ($signed({expression}) + {_literal(1 << (right - 1), wide)}) >>> {right};")
-    elif target.rounding == "RND_CONV":  # AP_RND_CONV: to nearest, a tie to the even neighbour
-        rest = f" || {expression}[{right - 2}:0] != 0" if right > 1 else ""
-        statements.append(f"cast_wide = {floor} + (({expression}[{right - 1}] && "
-                          f"({expression}[{right}]{rest})) ? 1 : 0);")
-    else:
-        raise FormNotBuilt(f"the sparse RTL form casts with TRN, RND or RND_CONV, not {target.rounding}")
-    low, high = (-(1 << (target.width - 1)), (1 << (target.width - 1)) - 1) if target.signed else \
-        (0, (1 << target.width) - 1)
-    declarations.append(f"reg signed [{target.width}:0] cast_value;")
-    if target.overflow == "SAT":
-        statements.append(f"cast_value = cast_wide > {_literal(high, wide)} ? {_literal(high, target.width + 1)} : "
-                          f"(cast_wide < {_literal(low, wide)} ? {_literal(low, target.width + 1)} : cast_wide);")
-    elif target.overflow == "WRAP":
-        statements.append("cast_value = cast_wide;")
-    else:
-        raise FormNotBuilt(f"the sparse RTL form casts with WRAP or SAT overflow, not {target.overflow}")
-    return declarations, statements
-
-
 def write_sparse_layer(encoding: SparseEncoding, bias: np.ndarray, input_type: FixedType, weight_type: FixedType,
                        accum_type: FixedType, result_type: FixedType, storage: str, folder: Path,
                        product_in_luts: bool = False, module: str = "sparse_layer") -> SparseLayerRTL:
@@ -110,6 +62,8 @@ def write_sparse_layer(encoding: SparseEncoding, bias: np.ndarray, input_type: F
     use_dsp = "no"."""
     if not accum_type.signed or not weight_type.signed:
         raise FormNotBuilt("the sparse RTL form needs signed weight and accumulator types")
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
     n_in, n_out, pes = encoding.n_in, encoding.n_out, encoding.pes
     n_entries, n_rows = encoding.entries_per_pe, encoding.rows.shape[1]
     index_bits, code_bits = encoding.index_bits, max(1, encoding.code_bits)
@@ -118,12 +72,11 @@ def write_sparse_layer(encoding: SparseEncoding, bias: np.ndarray, input_type: F
     levels = [int(level) for level in grid_integers(encoding.levels, weight_type.fraction, "the level table")]
     # static_cast<accum_t>(bias): floor onto accum_t's grid
     biases = [int(v) for v in np.floor(np.asarray(bias, dtype=np.float64) * 2.0 ** accum_type.fraction)]
-    column_w = _bits(2 * n_in) + 1
-    row_w = _bits(n_rows)
-    out_w = _bits(n_out)
+    column_w = counter_bits(2 * n_in) + 1
+    row_w = counter_bits(n_rows)
+    out_w = counter_bits(n_out)
     product_w = in_w + 1 + w_w
     product_right = input_type.fraction + weight_type.fraction - accum_type.fraction
-    cast_declarations, cast_statements = _cast("total", accum_type.fraction, acc_w, result_type)
     lines = [
         "// written by flow (flow/rtl/sparse_kernel.py) from the layer's sparse encoding: see hls/nnet_sparse.h",
         f"module {module} (",
@@ -136,7 +89,7 @@ def write_sparse_layer(encoding: SparseEncoding, bias: np.ndarray, input_type: F
         f"    localparam N_IN = {n_in}, N_ENTRIES = {n_entries}, N_ROWS = {n_rows}, FILLER = {filler_gap(index_bits)};",
         "    localparam IDLE = 2'd0, ENTRIES = 2'd1, ROWS = 2'd2;",
         "    reg [1:0] state = IDLE;",
-        f"    reg [{_bits(max(n_entries, n_rows) + 1) - 1}:0] step = 0;",
+        f"    reg [{counter_bits(max(n_entries, n_rows) + 1) - 1}:0] step = 0;",
         f"    reg [{res_w - 1}:0] res_q [0:{n_out - 1}];",
         "    genvar out_index;",
         f"    generate for (out_index = 0; out_index < {n_out}; out_index = out_index + 1) begin : outputs",
@@ -149,22 +102,15 @@ def write_sparse_layer(encoding: SparseEncoding, bias: np.ndarray, input_type: F
         f"    function signed [{w_w - 1}:0] level;",
         f"        input [{code_bits - 1}:0] code;",
         "        case (code)",
-        *(f"            {code}: level = {_literal(value, w_w)};" for code, value in enumerate(levels)),
+        *(f"            {code}: level = {literal(value, w_w)};" for code, value in enumerate(levels)),
         "            default: level = 0;",
         "        endcase",
         "    endfunction",
         f"    reg signed [{acc_w - 1}:0] bias [0:{n_out}];  // index n_out: a padding row's, never written",
         "    initial begin",
-        *(f"        bias[{index}] = {_literal(value, acc_w)};" for index, value in enumerate([*biases, 0])),
+        *(f"        bias[{index}] = {literal(value, acc_w)};" for index, value in enumerate([*biases, 0])),
         "    end",
-        f"    function [{res_w - 1}:0] to_result;",
-        f"        input signed [{acc_w - 1}:0] total;",
-        *("        " + line for line in cast_declarations),
-        "        begin",
-        *("            " + line for line in cast_statements),
-        f"            to_result = cast_value[{res_w - 1}:0];",
-        "        end",
-        "    endfunction",
+        *result_function(accum_type, result_type),
         "",
         "    always @(posedge clk) begin",
         "        done <= 1'b0;",
@@ -179,14 +125,12 @@ def write_sparse_layer(encoding: SparseEncoding, bias: np.ndarray, input_type: F
     pe_format = _PEFormat(entry_bits, index_bits, in_w, input_type.signed, acc_w, column_w, row_w, out_w,
                           product_w, product_right, product_in_luts)
     for pe in range(pes):
-        lines += _pe_lines(pe, encoding, storage, pe_format)
+        lines += _pe_lines(pe, encoding, storage, pe_format, folder)
     # one process writes res: several PEs write different outputs in the same Rows cycle
     lines += ["", "    always @(posedge clk) if (state == ROWS) begin",
               *(f"        if (pe{pe}_out < {n_out}) res_q[pe{pe}_out] <= to_result(bias[pe{pe}_out] + pe{pe}_sum);"
                 for pe in range(pes)),
               "    end", "endmodule"]
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
     source = folder / f"{module}.v"
     source.write_text("\n".join(lines) + "\n")
     return SparseLayerRTL(sources=(source,), top=module,
@@ -195,23 +139,18 @@ def write_sparse_layer(encoding: SparseEncoding, bias: np.ndarray, input_type: F
                           entries=n_entries, rows=n_rows)
 
 
-def _pe_lines(pe: int, encoding: SparseEncoding, storage: str, f: _PEFormat) -> list[str]:
-    n_entries, n_rows, n_out = encoding.entries_per_pe, encoding.rows.shape[1], encoding.n_out
+def _pe_lines(pe: int, encoding: SparseEncoding, storage: str, f: _PEFormat, folder: Path) -> list[str]:
+    n_rows, n_out = encoding.rows.shape[1], encoding.n_out
     entry_bits, index_bits, in_w, acc_w = f.entry_bits, f.index_bits, f.input_width, f.accum_width
     column_w, row_w, out_w = f.column_width, f.row_width, f.output_index_width
     words = [int(w) for w in encoding.entries[pe]]
     table = [int(r) for r in encoding.rows[pe]]
     p = f"pe{pe}_"
-    selected = f"data[{p}column_next * {in_w} +: {in_w}]"
-    extend = f"{{data[{p}column_next * {in_w} + {in_w - 1}], {selected}}}" if f.input_signed else \
-        f"{{1'b0, {selected}}}"
+    selected = signed_operand("data", f"{p}column_next * {in_w}", in_w, f.input_signed)
     lines = [
         "",
         f"    // PE {pe}: its entry ROM, walk registers and finished rows",
-        f'    (* rom_style = "{ROM_STYLE[storage]}" *) reg [{entry_bits - 1}:0] {p}rom [0:{n_entries - 1}];',
-        "    initial begin",
-        *(f"        {p}rom[{index}] = {entry_bits}'d{word};" for index, word in enumerate(words)),
-        "    end",
+        *rom(f"{p}rom", entry_bits, words, storage, folder),
         f"    reg [{entry_bits - 1}:0] {p}word;",
         f"    always @(posedge clk) {p}word <= {p}rom[step < N_ENTRIES ? step : 0];",
         f"    reg signed [{column_w - 1}:0] {p}column;",
@@ -226,7 +165,7 @@ def _pe_lines(pe: int, encoding: SparseEncoding, storage: str, f: _PEFormat) -> 
         f"    wire {p}wraps = {p}advanced >= N_IN;",
         f"    wire signed [{column_w - 1}:0] {p}column_next = {p}wraps ? {p}advanced - N_IN : {p}advanced;",
         f"    {LUT_PRODUCT if f.product_in_luts else ''}wire signed [{f.product_width - 1}:0] {p}product = "
-        f"$signed({extend}) * level({p}word[{entry_bits - 1}:{index_bits}]);",
+        f"{selected} * level({p}word[{entry_bits - 1}:{index_bits}]);",
         f"    wire signed [{acc_w - 1}:0] {p}base = {p}wraps ? 0 : {p}running;",
         "    always @(posedge clk) begin",
         "        if (state == IDLE && start) begin",
@@ -234,7 +173,7 @@ def _pe_lines(pe: int, encoding: SparseEncoding, storage: str, f: _PEFormat) -> 
         "        end else if (state == ENTRIES && step != 0) begin",
         f"            if ({p}wraps && {p}row < N_ROWS) begin {p}acc[{p}row] <= {p}running; {p}row <= {p}row + 1; end",
         f"            {p}column <= {p}column_next;",
-        f"            {p}running <= {p}filler ? {p}base : {p}base + {_shift(f'{p}product', f.product_right)};",
+        f"            {p}running <= {p}filler ? {p}base : {p}base + {shift(f'{p}product', f.product_right)};",
         "        end",
         "    end",
         f"    wire signed [{acc_w - 1}:0] {p}sum = step < {p}row ? {p}acc[step] : (step == {p}row ? {p}running : 0);",

@@ -108,12 +108,13 @@ def build(sources: tuple[Path, ...], top: str, inputs: PortFormat, outputs: Port
     return work / "obj" / "simulate"
 
 
-def simulate(simulator: Path, vectors: np.ndarray, outputs: PortFormat) -> tuple[np.ndarray, np.ndarray]:
-    """Run the verilated testbench on integer `vectors` (one row per vector): the (rows, outputs.count)
-    integer outputs and each vector's cycles."""
+def simulate(simulator: Path, vectors: np.ndarray, outputs: PortFormat,
+             cwd: Path | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Run the verilated testbench in `cwd` (where the module's $readmemh files are) on integer `vectors` (one row
+    per vector): the (rows, outputs.count) integer outputs and each vector's cycles."""
     vectors = np.asarray(vectors, dtype=np.int64)
     text = "\n".join(" ".join(map(str, row)) for row in vectors) + "\n"
-    finished = subprocess.run([str(simulator)], input=text, capture_output=True, text=True)
+    finished = subprocess.run([str(Path(simulator).resolve())], input=text, capture_output=True, text=True, cwd=cwd)
     if finished.returncode != 0:
         raise FlowError(f"the verilated testbench {simulator} failed (exit {finished.returncode}): "
                         f"{finished.stderr.strip()[:200]}")

@@ -53,13 +53,15 @@ def command(sources: tuple[Path, ...], top: str, family: str, stat: Path, option
 
 
 def synthesize(sources: tuple[Path, ...], top: str, family: str, work: Path, options: str = "") -> dict:
-    """synth_xilinx `top` (with `options` such as NO_DSP); its resources and raw cell counts.
+    """synth_xilinx `top` (with `options` such as NO_DSP) in `work`; its resources and raw cell counts.
     Logs: work/yosys.log, work/yosys_stat.txt."""
     work = Path(work)
     stat = work / "yosys_stat.txt"
     stat.unlink(missing_ok=True)
     with open(work / "yosys.log", "w") as log:
-        finished = subprocess.run(command(sources, top, family, stat, options), stdout=log, stderr=subprocess.STDOUT)
+        # in work: the sources' $readmemh files are named relative to it
+        finished = subprocess.run(command(sources, top, family, stat, options), stdout=log, stderr=subprocess.STDOUT,
+                                  cwd=work)
     # a yosys that exits 0 without printing statistics (the yowasp build did) must not read as an empty design
     if finished.returncode != 0 or not stat.is_file() or "Number of cells" not in stat.read_text():
         raise FlowError(f"yosys did not synthesize {top} (exit {finished.returncode}); see {work / 'yosys.log'}")
