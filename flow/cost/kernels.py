@@ -343,7 +343,7 @@ GATE_LEVEL = {"dense_constant": {"lut": {"adder_input_bits": 0.6427, "adder_grow
                                          "output_cast_bits": 0.3887, "layer": 0.91},
                                  "ff": {"input_bits": 0.4132, "output_bits": 0.6239, "stage_bits": 3.9781,
                                         "layer": 11.2711}},
-              "sparse": {"lut": {"input_mux_luts": 3.5648, "position_luts": 1.1814, "level_luts": 1.1401,
-                                 "accumulator_bits": 0.3096, "lut_product_luts": 2.6303, "entry_rom_luts": 9.8329,
-                                 "row_sum_luts": 0.6548, "output_write_luts": 0.2445},
+              "sparse": {"lut": {"input_mux_luts": 2.8914, "position_luts": 4.1441, "level_luts": 1.4021,
+                                 "accumulator_bits": 1.6439, "lut_product_luts": 0.0005, "entry_rom_luts": 0.1237,
+                                 "row_sum_luts": 0.0404, "output_write_luts": 0.3214},
                          "ff": {"pe_register_bits": 1.4739, "array_bits": 0.9943}}}
