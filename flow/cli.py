@@ -33,6 +33,11 @@ def compile_command(
                                "or layer names separated by commas (hls4ml's, or a flow checkpoint's own: conv1,fc1)."),
     sparse_cycles: Optional[int] = typer.Option(None, help="Cycle target per sparse layer; sets its PE count "
                                                 "(default: one PE, the smallest memory)."),
+    target_fps: Optional[float] = typer.Option(None, help="Inferences per second to sustain at BOARD's clock: "
+                                               "each layer's kernel is chosen for the least area that meets it "
+                                               "(design.json); replaces --sparse."),
+    max_utilization: float = typer.Option(0.8, help="Largest share of any BOARD resource the design chosen for "
+                                          "--target-fps may take."),
     rtl: bool = typer.Option(False, "--rtl", help="Also write each weight layer as Verilog, check it bit for bit in "
                              "verilator and count its cells with yosys (needs both tools and the rtl extra)."),
     bitstream: bool = typer.Option(False, "--bitstream", help="Also run Vivado: block design, implementation, bitstream "
@@ -52,6 +57,7 @@ def compile_command(
 
     result = run_compile(BuildConfig(model=model, board=board, out=out_dir, data_dir=data_dir, n_samples=n_samples,
                                      from_step=from_step, sparse=sparse, sparse_cycles=sparse_cycles,
+                                     target_fps=target_fps, max_utilization=max_utilization,
                                      rtl=rtl, bitstream=bitstream, allow_overfull=allow_overfull,
                                      show_progress=progress))
     out.print(summary_table(result.summary))

@@ -127,6 +127,15 @@ def test_sparse_cycle_target_out_of_reach_names_the_layer(tmp_path):
     assert_one_line_exit_2(result, "--sparse-cycles must be at least 1")
 
 
+def test_a_target_rate_out_of_reach_names_the_fastest_design_that_fits(tmp_path):
+    result = run_flow_in_process("compile", "--out", str(tmp_path / "b"), "--target-fps", "1e9", "--no-progress")
+    assert_one_line_exit_2(result, "--target-fps 1e+09 needs 1 cycles per inference at 100 MHz on pynq-z2",
+                           "the fastest that fits is", "lower --target-fps")
+    result = run_flow_in_process("compile", "--out", str(tmp_path / "c"), "--target-fps", "1000",
+                                 "--max-utilization", "1.5", "--no-progress")
+    assert_one_line_exit_2(result, "--max-utilization must be above 0 and at most 1")
+
+
 def test_plan_bad_input(tmp_path):
     result = run_flow_in_process("plan", "--init", str(tmp_path / "missing.pt"), "--out", str(tmp_path / "plan"))
     assert_one_line_exit_2(result, "model file not found", "missing.pt")
@@ -303,6 +312,9 @@ CASES = {
     "sparse-cycles-without-sparse-layers": (
         (), lambda t, out: ["compile", "--sparse", "none", "--sparse-cycles", "4", "--out", out],
         ["--sparse-cycles", "--sparse none", "drop one"]),
+    "target-fps-with-sparse": (
+        (), lambda t, out: ["compile", "--target-fps", "1000", "--sparse", "all", "--out", out],
+        ["--target-fps chooses every layer's kernel", "drop --sparse"]),
     "from-step-past-a-changed-setting": (
         ("default_build",), lambda t, out, b: ["compile", "--out", str(b[0]), "--from-step", "csim", "--sparse", "all"],
         ["--from-step csim would keep what step 'hls4ml' built with sparse='auto'", "--from-step hls4ml"]),

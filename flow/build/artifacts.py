@@ -22,6 +22,7 @@ HLS_CONFIG = "hls_config.json"  # backend, part, clock, io_type and the hls4ml c
 MEMORY = "memory.json"  # per weight layer: dense and sparse on-chip memory, and the kernel built
 PROJECT_DIR = "hls4ml_prj"  # the hls4ml project
 ESTIMATES = "estimates.json"
+DESIGN = "design.json"  # with --target-fps: the chooser's kernel per layer, every candidate, the rate achieved
 BREAKEVEN_PLOT = "breakeven.png"
 LAYER_PROJECTS = "layer_projects.json"  # per-layer dense/sparse projects of the synth step
 LAYER_PROJECTS_DIR = "layer_projects"  # where they are written, one folder per layer and kernel

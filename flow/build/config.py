@@ -39,6 +39,12 @@ class BuildConfig:
     sparse: str = "auto"
     #: cycle target per sparse layer and input vector, which sets its PE count; None: one PE
     sparse_cycles: int | None = None
+    #: inferences per second the design must sustain at the board's clock: each weight layer's kernel (hls4ml
+    #: Latency, Resource at a reuse factor, or flow's sparse kernel at a PE count) is then chosen for the least
+    #: area that meets it (design.json); None: kernels by --sparse
+    target_fps: float | None = None
+    #: the largest share of any board resource the chosen design may take (with target_fps)
+    max_utilization: float = 0.8
     #: seed of the random verify inputs of models no dataset fits
     seed: int = 0
     #: write every weight layer as Verilog, check it bit for bit in verilator and count its cells with yosys

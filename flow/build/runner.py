@@ -94,6 +94,13 @@ def _check(config: BuildConfig) -> None:
         raise FlowError("--n-samples must be at least 1")
     if config.sparse_cycles is not None and config.sparse_cycles < 1:
         raise FlowError("--sparse-cycles must be at least 1 (cycles per sparse layer and input vector)")
+    if config.target_fps is not None and config.target_fps <= 0:
+        raise FlowError("--target-fps must be above 0 (inferences per second)")
+    if not 0 < config.max_utilization <= 1:
+        raise FlowError("--max-utilization must be above 0 and at most 1 (a share of each board resource)")
+    if config.target_fps is not None and (config.sparse != "auto" or config.sparse_cycles is not None):
+        raise FlowError("--target-fps chooses every layer's kernel and PE count itself; drop --sparse and "
+                        "--sparse-cycles, or drop --target-fps")
     if config.sparse_cycles is not None and config.sparse == "none":
         raise FlowError("--sparse-cycles sets the speed of sparse layers, but --sparse none chooses none; "
                         "drop one of the two flags")

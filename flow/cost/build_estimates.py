@@ -98,14 +98,17 @@ def write_estimates(build_dir: Path, hls_model, board: Board, config: BuildConfi
     build_dir = Path(build_dir)
     settings = read_json(build_dir, HLS_CONFIG)
     memory = {layer["name"]: layer for layer in read_json(build_dir, MEMORY)["layers"]}
-    dense_kernel = DenseKernel(reuse_factor=config.reuse_factor, strategy=config.strategy.lower(),
-                               io_type=settings["io_type"])
     tool, modules = synthesized_modules(build_dir, hls_model)
     layer_tool, per_layer = layer_project_figures(build_dir)
     tool = tool or layer_tool
     layers, synthesized = [], []
     for node in weight_layers(hls_model):
         shape = layer_shape(node)
+        # the layer's own Strategy and ReuseFactor (the design chooser sets them per layer); a sparse node keeps
+        # its dense source's reuse factor at the Latency strategy
+        dense_kernel = DenseKernel(reuse_factor=int(node.get_attr("reuse_factor", config.reuse_factor)),
+                                   strategy=str(node.get_attr("strategy", config.strategy)).lower(),
+                                   io_type=settings["io_type"])
         plan = memory[node.name]
         sparse_kernel = SparseKernel(pes=plan["pes"], entries=plan["cycles"], rows=plan["rows_per_pe"],
                                      index_bits=plan["index_bits"], code_bits=plan["code_bits"])

@@ -49,6 +49,7 @@ class Design:
     utilization: dict[str, float]  # implementation level
     fits: bool
     reasons: dict[str, str]
+    menus: dict[str, list[Candidate]]  # every candidate considered, per layer
 
     @property
     def scarcest(self) -> str:
@@ -102,7 +103,7 @@ def _design(choice: dict[str, Candidate], target: int | None, fixed: dict[str, i
                          f"interval ({interval:,} cycles), the one that leaves the design's scarcest resource "
                          f"({scarcest.upper()}) lowest")
     return Design(chosen=choice, target_interval=target, interval=interval, used=used, utilization=utilization,
-                  fits=fits, reasons=reasons)
+                  fits=fits, reasons=reasons, menus=menus)
 
 
 def choose(menus: dict[str, list[Candidate]], board: Board, target_interval: int | None = None,

@@ -226,7 +226,8 @@ def weight_layer_cost(node, context) -> list[NodeCost]:
     (nnet_conv_stream.h: compute_output_buffer_2d)."""
     estimate = context.weight_estimates[node.name]
     kernel = "sparse" if node.class_name.startswith("Sparse") else "dense"
-    source = "hls/nnet_sparse.h" if kernel == "sparse" else f"nnet_dense_{context.strategy}.h"
+    strategy = node.get_attr("strategy", context.strategy)
+    source = "hls/nnet_sparse.h" if kernel == "sparse" else f"nnet_dense_{strategy}.h"
     parts = [NodeCost(node.name, "weight layer", source, dsp=estimate.dsp, bram18=estimate.bram18, lut=estimate.lut,
                       ff=estimate.ff, lutram=estimate.lutram, detail=f"{kernel} kernel")]
     # hls4ml's own conv modules, the dense kernel's calibration points, include their line buffer
@@ -381,6 +382,16 @@ def node_costs(hls_model, weight_estimates: dict[str, Estimate], strategy: str) 
                                                             detail="no cost model: counted as zero")]
     firmware = Path(hls_model.config.get_output_dir()) / "firmware"
     return costs + channel_costs(hls_model, firmware) + stream_top_costs(hls_model, firmware, stream)
+
+
+def other_node_totals(hls_model) -> dict:
+    """HLS-level totals of the nodes other than weight layers (activations, pooling, rescales, line buffers),
+    before the FIFOs and the stream top, which the written project sets: what a kernel choice leaves fixed."""
+    stream = hls_model.config.get_config_value("IOType") == "io_stream"
+    context = DesignContext(stream=stream, strategy="latency", weight_estimates={})
+    costs = [cost for node in hls_model.get_layers() if NODE_COSTS.get(node.class_name) not in (None, weight_layer_cost)
+             for cost in NODE_COSTS[node.class_name](node, context)]
+    return totals(costs)
 
 
 def totals(costs: list[NodeCost]) -> dict:

@@ -1,14 +1,25 @@
-"""Which weight layers get flow's sparse kernel: `--sparse` resolved to hls4ml layer names.
+"""Which kernel each weight layer gets: `--sparse` resolved to hls4ml layer names, or with `--target-fps` the design
+chooser's pick per layer (flow/cost/chooser.py).
 
 The choice is made on a conversion with every layer dense, where each layer's shape, nonzeros and
-precisions are final, then handed to `UseSparseKernels` as an explicit list of names.
+precisions are final, then written into the hls4ml config: sparse layers as an explicit list of
+names (with the chooser's PE count and index width each) for `UseSparseKernels`, dense layers'
+Strategy and ReuseFactor in their own entries.
 """
 from __future__ import annotations
 
+import math
+
 from ..boards import Board
 from ..cost.breakeven import break_even_portion
+from ..cost.candidates import layer_candidates
+from ..cost.chooser import Design, choose
+from ..cost.design import other_node_totals
 from ..errors import FlowError
-from .nodes import DENSE_WEIGHT_LAYERS, code_bits_of, layer_shape, weight_layers
+from .nodes import DENSE_WEIGHT_LAYERS, code_bits_of, config_entry, layer_shape, weight_layers, weight_matrix_shape
+from .sparse_layers import SPARSE_KEY
+
+STRATEGIES = {"latency": "Latency", "resource": "Resource"}  # candidate kernel -> hls4ml's Strategy
 
 
 def parse_selection(spec: str) -> str | list[str]:
@@ -47,3 +58,62 @@ def sparse_layers(spec: str, dense_model, board: Board, source_layers: list[str]
         known = ", ".join(names + [f"{s} (= {h})" for s, h in by_source_name.items()])
         raise FlowError(f"--sparse names unknown layer {unknown[0]!r}; layers with weights: {known}")
     return resolved
+
+
+def target_interval(board: Board, target_fps: float) -> int:
+    """Cycles per inference at the board's clock that sustain target_fps."""
+    return max(1, math.floor(1e9 / board.clock_period_ns / target_fps))
+
+
+def design_for_target(dense_model, board: Board, target_fps: float, max_utilization: float,
+                      io_type: str) -> Design:
+    """The chooser's design for target_fps on the all-dense model; FlowError where no design meets it within
+    max_utilization, naming the fastest one that fits."""
+    layers = [node for node in weight_layers(dense_model) if node.class_name in DENSE_WEIGHT_LAYERS]
+    menus = {node.name: layer_candidates(layer_shape(node), node.get_weights("weight").data.reshape(
+        weight_matrix_shape(node)), io_type) for node in layers}
+    fixed = other_node_totals(dense_model)
+    design = choose(menus, board, target_interval(board, target_fps), max_utilization, fixed)
+    if design is not None and design.fits:
+        return design
+    fastest = choose(menus, board, None, max_utilization, fixed)
+    clock_hz = 1e9 / board.clock_period_ns
+    best = ("no design fits" if fastest is None else
+            f"the fastest that fits is {clock_hz / fastest.interval:,.0f}/s ({fastest.interval:,} cycles)")
+    reason = ("a layer has no kernel that fast" if design is None else
+              f"its smallest design takes {100 * max(design.utilization.values()):.0f}% of "
+              f"{design.scarcest.upper()}")
+    raise FlowError(f"--target-fps {target_fps:g} needs {target_interval(board, target_fps):,} cycles per inference "
+                    f"at {clock_hz / 1e6:g} MHz on {board.name}, and {reason} (within --max-utilization "
+                    f"{max_utilization:g}); {best}: lower --target-fps or raise --max-utilization")
+
+
+def apply_design(design: Design, hls_config: dict) -> list[str]:
+    """Write the chosen kernels into hls_config; returns the sparse layers' names."""
+    sparse = hls_config["Model"][SPARSE_KEY]
+    sparse["select"], sparse["layers"] = [], {}
+    for name, candidate in design.chosen.items():
+        if candidate.kernel == "sparse":
+            sparse["select"].append(name)
+            sparse["layers"][name] = {"pes": candidate.pes, "index_bits": candidate.index_bits}
+        else:
+            entry = config_entry(hls_config, name)
+            entry["Strategy"], entry["ReuseFactor"] = STRATEGIES[candidate.kernel], candidate.reuse_factor
+    return sparse["select"]
+
+
+def design_record(design: Design, board: Board, target_fps: float, max_utilization: float) -> dict:
+    """design.json: the target, the clock, what the chosen design achieves, and per layer every candidate."""
+    clock_hz = 1e9 / board.clock_period_ns
+    return {
+        "board": board.name, "clock_mhz": clock_hz / 1e6, "target_fps": target_fps,
+        "target_interval": design.target_interval, "max_utilization": max_utilization,
+        "interval": design.interval, "throughput_fps": round(clock_hz / design.interval, 1),
+        "level": "estimator (flow/cost/kernels.py), HLS level per layer; shares at the implementation level "
+                 "(flow/cost/design.py), the weight layers plus the other nodes, before FIFOs and the stream top",
+        "utilization": design.utilization, "scarcest": design.scarcest, "fits": design.fits,
+        "layers": [{"name": name, "chosen": candidate.to_json(), "label": candidate.label,
+                    "pinned_by_user": False, "reason": design.reasons[name],
+                    "candidates": [c.to_json() for c in design.menus[name]]}
+                   for name, candidate in design.chosen.items()],
+    }

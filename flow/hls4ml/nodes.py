@@ -58,3 +58,12 @@ def code_bits_of(node) -> int:
     if is_sparse(node):
         return int(node.get_attr("sparse_code_bits"))
     return code_bits_for(level_table(node.get_weights("weight").data))
+
+
+def config_entry(hls_config: dict, name: str) -> dict:
+    """The hls4ml config's LayerName entry that configures node `name`: hls4ml names a QONNX Conv / MatMul's node
+    <class>_<node> and gives it the source node's entry."""
+    named = hls_config.setdefault("LayerName", {})
+    source = next((name[len(prefix):] for prefix in ("Conv2D_", "Conv1D_", "Dense_")
+                   if name.startswith(prefix) and name[len(prefix):] in named), name)
+    return named.setdefault(source, {})

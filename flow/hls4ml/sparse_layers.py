@@ -3,8 +3,9 @@
 `UseSparseKernels` runs at the end of hls4ml's `optimize` flow, when precisions are final. It
 replaces each Dense / Conv2D node named in hls_config["Model"]["SparseKernels"]["select"] by a
 SparseDense / SparseConv2D node whose `weight` variable holds the encoded entry words; hls4ml
-writes them like any weight array. `max_cycles` there (or None) is the cycle target per input
-vector that sets the PE count. `flow.hls4ml.kernel_selection` decides which names to list.
+writes them like any weight array. A layer's entry in `layers` there ({"pes", "index_bits"}) is the
+kernel the design chooser picked; other layers take `max_cycles` (or None), the cycle target per
+input vector that sets the PE count. `flow.hls4ml.kernel_selection` decides which names to list.
 """
 from __future__ import annotations
 
@@ -50,8 +51,12 @@ class UseSparseKernels(OptimizerPass):
         weights = node.get_weights("weight")
         matrix = weights.data.reshape(weight_matrix_shape(node))  # hls4ml's flat order: input index major
         try:
-            choice = choose(matrix, settings.get("max_cycles"))
-            encoding = encode(matrix, choice.pes, choice.index_bits)
+            chosen = settings.get("layers", {}).get(node.name)
+            if chosen:
+                encoding = encode(matrix, chosen["pes"], chosen["index_bits"])
+            else:
+                choice = choose(matrix, settings.get("max_cycles"))
+                encoding = encode(matrix, choice.pes, choice.index_bits)
         except ValueError as exc:
             raise FlowError(f"layer {node.name} cannot use the sparse kernel: {exc}; leave it dense "
                             "(--sparse with other layers, or none) or raise --sparse-cycles") from None

@@ -18,7 +18,7 @@ from ...frontends import keras as keras_frontend
 from ...paths import atomic_write_json
 from ...quiet import stdout_to
 from .. import artifacts
-from ..artifacts import HLS4ML_LOG, HLS_CONFIG, MEMORY, MODEL_CLEAN, PROJECT_DIR, source_kind
+from ..artifacts import CONFIG, DESIGN, HLS4ML_LOG, HLS_CONFIG, MEMORY, MODEL_CLEAN, PROJECT_DIR, source_kind
 from ..step import Step, StepContext
 
 MAX_STREAM_BITS = max(CONTAINERS)
@@ -61,8 +61,8 @@ def set_exact_types(hls_model, hls_config: dict) -> dict[str, dict[str, str]]:
     config would keep hls4ml from fusing the bias add or rescale that follows."""
     from ...hls4ml.accumulators import exact_layer_precisions, quantized_input_precision
     from ...hls4ml.exact_results import EXACT_RESULTS_KEY
+    from ...hls4ml.nodes import config_entry
 
-    named = hls_config.setdefault("LayerName", {})
     results = hls_config["Model"].setdefault(EXACT_RESULTS_KEY, {})
     exact = exact_layer_precisions(hls_model)
     in_config = {name: {"accum": precisions["accum"]} for name, precisions in exact.items()}
@@ -72,10 +72,7 @@ def set_exact_types(hls_model, hls_config: dict) -> dict[str, dict[str, str]]:
         in_config[next(iter(hls_model.get_layers())).name] = {"result": input_precision}
     changed = {}
     for name, precisions in in_config.items():
-        # hls4ml names a QONNX Conv / MatMul's layer <class>_<node> and gives it the node's config
-        source = next((name[len(prefix):] for prefix in ("Conv2D_", "Conv1D_", "Dense_")
-                       if name.startswith(prefix) and name[len(prefix):] in named), name)
-        layer = named.setdefault(source, {})
+        layer = config_entry(hls_config, name)
         if not isinstance(layer.get("Precision", {}), dict):  # one precision for the whole layer
             layer["Precision"] = {"default": layer["Precision"]}
         pinned = layer.setdefault("Precision", {})
@@ -138,13 +135,14 @@ def base_hls_config(ctx: StepContext) -> dict:
 
 
 def run(ctx: StepContext) -> dict:
-    from ...hls4ml.kernel_selection import sparse_layers
+    from ...hls4ml.kernel_selection import apply_design, design_for_target, design_record, sparse_layers
     from ...hls4ml.sparse_layers import SPARSE_KEY
     from ...hls4ml.stream_top import write_axis_top
     from ...hls4ml.weight_memory import check_fits, memory_report, model_memory
 
     graph = artifacts.read_json(ctx.build_dir, artifacts.GRAPH)
-    ctx.path(HLS_CONFIG).unlink(missing_ok=True)  # written once the kernels are chosen; none is left from before
+    for name in (HLS_CONFIG, DESIGN):  # written once the kernels are chosen; none is left from before
+        ctx.path(name).unlink(missing_ok=True)
     hls_config = base_hls_config(ctx)
     hls_config["Model"]["Strategy"] = ctx.config.strategy
     hls_config["Model"][SPARSE_KEY] = {"select": [], "max_cycles": ctx.config.sparse_cycles}
@@ -157,9 +155,15 @@ def run(ctx: StepContext) -> dict:
     }
     try:
         all_dense, exact_types = convert_on_exact_types(ctx, settings)  # the kernel choice sees the real widths
-        source_layers = artifacts.read_json(ctx.build_dir, artifacts.SOURCE).get("weight_layers", [])
-        selected = sparse_layers(ctx.config.sparse, all_dense, ctx.board, source_layers)
-        hls_config["Model"][SPARSE_KEY]["select"] = selected
+        design = None
+        if ctx.config.target_fps is not None:
+            design = design_for_target(all_dense, ctx.board, ctx.config.target_fps, ctx.config.max_utilization,
+                                       settings["io_type"])
+            selected = apply_design(design, hls_config)
+        else:
+            source_layers = artifacts.read_json(ctx.build_dir, artifacts.SOURCE).get("weight_layers", [])
+            selected = sparse_layers(ctx.config.sparse, all_dense, ctx.board, source_layers)
+            hls_config["Model"][SPARSE_KEY]["select"] = selected
         if selected and settings["io_type"] == "io_parallel":
             # hls4ml pipelines an io_parallel top, which would unroll the sparse entries walk; as a dataflow
             # region (what hls4ml picks itself for Resource-strategy layers) each layer is a process
@@ -169,8 +173,11 @@ def run(ctx: StepContext) -> dict:
         narrowed = (None if source_kind(ctx.build_dir) == "keras"
                     else narrow_output(all_dense, hls_config))
         atomic_write_json(ctx.path(HLS_CONFIG), settings)
-        if selected or narrowed:
-            hls_model = ctx.hls_model()  # sparse kernels or the narrowed output type: the chosen config converted
+        if design is not None:
+            atomic_write_json(ctx.path(DESIGN), design_record(design, ctx.board, ctx.config.target_fps,
+                                                              ctx.config.max_utilization))
+        if selected or narrowed or design is not None:
+            hls_model = ctx.hls_model()  # kernels or the output type changed: the chosen config converted
         else:
             ctx.keep_hls_model(all_dense)
             hls_model = all_dense
@@ -191,13 +198,22 @@ def run(ctx: StepContext) -> dict:
             f"hls4ml cannot convert this model ({type(exc).__name__}: {str(exc).splitlines()[0][:160] if str(exc) else ''}); "
             f"see {ctx.path(HLS4ML_LOG)}"
         ) from None
-    return {"backend": settings["backend"], "part": settings["part"], "io_type": settings["io_type"],
+    chosen = {} if design is None else {"design": (
+        f"{1e3 / ctx.board.clock_period_ns / design.interval:,.3f} M/s ({design.interval:,} cycles), "
+        f"{design.scarcest.upper()} {100 * design.utilization[design.scarcest]:.0f}%; see {DESIGN}")}
+    return {"backend": settings["backend"], "part": settings["part"], "io_type": settings["io_type"], **chosen,
             **({"output_narrowed": narrowed} if narrowed else {}), "exact_types": len(exact_types),
             "layers": len(hls_model.get_layers()),
             "sparse_layers": [layer.name for layer in layers if layer.kernel == "sparse"], "stream_top": stream_top,
             "weight_bram18": sum(layer.chosen.bram18 for layer in layers)}
 
 
+def outputs(build_dir) -> list[str]:
+    chosen = artifacts.read_json(build_dir, CONFIG).get("target_fps") is not None
+    return [HLS_CONFIG, MEMORY, f"{PROJECT_DIR}/firmware/myproject.cpp", *([DESIGN] if chosen else [])]
+
+
 STEP = Step(name="hls4ml", run=run,
-            reads=("board", "default_precision", "strategy", "reuse_factor", "sparse", "sparse_cycles"),
-            outputs=(HLS_CONFIG, MEMORY, f"{PROJECT_DIR}/firmware/myproject.cpp"))
+            reads=("board", "default_precision", "strategy", "reuse_factor", "sparse", "sparse_cycles", "target_fps",
+                   "max_utilization"),
+            outputs=outputs)
