@@ -105,10 +105,14 @@ def apply_design(design: Design, hls_config: dict) -> list[str]:
 def design_record(design: Design, board: Board, target_fps: float, max_utilization: float) -> dict:
     """design.json: the target, the clock, what the chosen design achieves, and per layer every candidate."""
     clock_hz = 1e9 / board.clock_period_ns
+    latency_sum = sum(candidate.estimate.latency for candidate in design.chosen.values())
     return {
         "board": board.name, "clock_mhz": clock_hz / 1e6, "target_fps": target_fps,
         "target_interval": design.target_interval, "max_utilization": max_utilization,
         "interval": design.interval, "throughput_fps": round(clock_hz / design.interval, 1),
+        # hls/flow_axis_top.h runs myproject once per sample to its end: until the top overlaps samples, the
+        # board's rate is bounded below by the layers' latencies run back to back, not by the interval
+        "latency_sum": latency_sum, "throughput_fps_serial_top_at_least": round(clock_hz / latency_sum, 1),
         "level": "estimator (flow/cost/kernels.py), HLS level per layer; shares at the implementation level "
                  "(flow/cost/design.py), the weight layers plus the other nodes, before FIFOs and the stream top",
         "utilization": design.utilization, "scarcest": design.scarcest, "fits": design.fits,
