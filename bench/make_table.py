@@ -79,6 +79,13 @@ def rtl_estimator(value: str, metrics: dict) -> str:
             f"{cell(metrics['hls_level_median_error'])} ({metrics['points']} layers)")
 
 
+def rtl_breakeven(value: str, metrics: dict) -> str:
+    percent = lambda p: "never" if p is None else f"{100 * p:.0f}%"  # noqa: E731
+    cells = " / ".join(f"{name} {percent(layer['measured_break_even'])} ({percent(layer['estimator']['break_even'])})"
+                       for name, layer in zip(("conv1", "conv2", "fc1", "fc2"), metrics["layers"]))
+    return f"{cells}; estimator in brackets"
+
+
 def infer_mnist(value: str, metrics: dict) -> str:
     same = "identical to" if metrics["identical_to_compile_csim"] else "DIFFERENT from"
     return (f"{metrics['n_samples']:,} images {same} compile-time csim; accuracy {metrics['accuracy']:.4f}; "
@@ -135,6 +142,8 @@ ROWS = [
     ("estimator_implementation_error", "Estimator vs routed designs: LUT / FF / DSP / BRAM18",
      estimator_implementation),
     ("rtl_estimator_error", "Estimator vs yosys xc7 cells of flow's RTL: LUT / FF", rtl_estimator),
+    ("rtl_breakeven_lenet5", "Compressed LeNet-5 on PYNQ-Z2: break-even from yosys + verilator",
+     rtl_breakeven),
     ("plan_lenet5", "`flow plan` LeNet-5 for PYNQ-Z2, 1 probe", plan_lenet5),
     ("driver_codec_rate", "Board driver fixed-point codec", driver_codec),
     ("infer_csim_mnist", "`flow infer --target csim`, MNIST test set", infer_mnist),

@@ -61,12 +61,18 @@ def best_index_bits(nonzeros: int, pruned: float, code_bits: int, n_in: int) -> 
                key=lambda k: expected_entries(nonzeros, pruned, k) * (k + code_bits))
 
 
+def reference_multipliers(shape: LayerShape, board: Board, dsp_share: float = DSP_SHARE) -> int:
+    """The dense reference's parallel products: as many as dsp_share of the board's DSPs hold (one slot each
+    where a product is built in LUTs)."""
+    per_product = max(1, dsp_per_product(shape.weight_bits, shape.input_bits))
+    return max(1, min(shape.weights, int(board.resources["dsp"] * dsp_share) // per_product))
+
+
 def dense_reference(shape: LayerShape, board: Board, dsp_share: float = DSP_SHARE,
                     corrections: Corrections = NONE) -> tuple[DenseKernel, Estimate]:
     """Resource strategy at the smallest reuse factor whose DSPs stay within dsp_share of the board."""
-    per_product = max(1, dsp_per_product(shape.weight_bits, shape.input_bits))
-    multipliers = max(1, min(shape.weights, int(board.resources["dsp"] * dsp_share) // per_product))
-    kernel = DenseKernel(reuse_factor=math.ceil(shape.weights / multipliers), strategy="resource")
+    kernel = DenseKernel(reuse_factor=math.ceil(shape.weights / reference_multipliers(shape, board, dsp_share)),
+                         strategy="resource")
     return kernel, corrections.apply("dense", estimate_dense(shape, kernel))
 
 
@@ -84,8 +90,13 @@ class Comparison:
 
     @classmethod
     def of(cls, shape: LayerShape, board: Board, code_bits: int, level_bits: int | None = None,
-           dsp_share: float = DSP_SHARE, corrections: Corrections = NONE) -> tuple["Comparison", DenseKernel]:
-        kernel, dense = dense_reference(shape, board, dsp_share, corrections)
+           dsp_share: float = DSP_SHARE, corrections: Corrections = NONE,
+           dense_kernel: DenseKernel | None = None) -> tuple["Comparison", DenseKernel]:
+        """Against dense_kernel, or without one the reference at dsp_share of the board's DSPs."""
+        if dense_kernel is None:
+            kernel, dense = dense_reference(shape, board, dsp_share, corrections)
+        else:
+            kernel, dense = dense_kernel, corrections.apply("dense", estimate_dense(shape, dense_kernel))
         return cls(shape, board, code_bits, level_bits or shape.weight_bits, utilization(dense, board),
                    dense.latency, corrections), kernel
 
@@ -164,16 +175,38 @@ def break_even_portion(shape: LayerShape, board: Board, code_bits: int = 3, leve
 
 
 def break_even_curve(shape: LayerShape, board: Board, code_bits: int = 3, level_bits: int | None = None,
-                     dsp_share: float = DSP_SHARE, corrections: Corrections = NONE) -> Curve:
-    """Speedup of the sparse kernel over hls4ml's dense one at 10%..99% pruned, and the break-even portion."""
-    comparison, dense_kernel = Comparison.of(shape, board, code_bits, level_bits, dsp_share, corrections)
-    points = [comparison.speedup(p) for p in PORTIONS]
+                     dsp_share: float = DSP_SHARE, corrections: Corrections = NONE,
+                     dense_kernel: DenseKernel | None = None, portions: tuple[float, ...] = PORTIONS) -> Curve:
+    """Speedup of the sparse kernel over hls4ml's dense one (dense_kernel, or the reference at dsp_share of the
+    board's DSPs) at each pruned portion, and the break-even portion."""
+    comparison, dense_kernel = Comparison.of(shape, board, code_bits, level_bits, dsp_share, corrections,
+                                             dense_kernel)
+    points = [comparison.speedup(p) for p in portions]
     speedups = tuple(round(s, 4) for s, _ in points)
-    faster = next((p for p, s in zip(PORTIONS, speedups) if s >= 1), None)
+    faster = next((p for p, s in zip(portions, speedups) if s >= 1), None)
     return Curve(layer=shape.name, board=board.name, dense_reuse_factor=dense_kernel.reuse_factor,
-                 dense_latency=comparison.dense_latency, budget=round(comparison.budget, 5), portions=PORTIONS,
+                 dense_latency=comparison.dense_latency, budget=round(comparison.budget, 5), portions=tuple(portions),
                  speedups=speedups, pes=tuple(pes for _, pes in points),
                  break_even_portion=None if faster is None else comparison.break_even(faster))
+
+
+def measured_break_even(portions: tuple[float, ...], speedups: tuple[float, ...]) -> float | None:
+    """Where speedups measured at ascending pruned portions first reach 1: interpolated linearly in log speedup
+    between the two points around the crossing (at the point itself after one where no sparse design fit);
+    the first portion where that one already reaches 1; None where none does.
+
+    Example::
+
+        measured_break_even((0.5, 0.9), (0.5, 2.0))   # 0.7: halfway in log speedup
+    """
+    for index, (portion, speedup) in enumerate(zip(portions, speedups)):
+        if speedup < 1:
+            continue
+        if index == 0 or speedups[index - 1] <= 0:
+            return portion
+        low, before = portions[index - 1], speedups[index - 1]
+        return round(low + (portion - low) * math.log(1 / before) / math.log(speedup / before), 4)
+    return None
 
 
 def plot_curves(curves: list[Curve], path) -> None:
