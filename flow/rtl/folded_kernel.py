@@ -30,7 +30,8 @@ import numpy as np
 from ..sparse.memory import array_footprint
 from .adder_graph import PortFormat
 from .layers import FixedType, FormNotBuilt, grid_integers
-from .verilog import LUT_PRODUCT, counter_bits, literal, result_function, rom, shift, signed_operand
+from .verilog import (LUT_PRODUCT, accum_biases, counter_bits, literal, module_header, result_function, rom,
+                      shift, signed_operand)
 
 
 @dataclass(frozen=True)
@@ -107,19 +108,13 @@ def write_folded_layer(weights: np.ndarray, bias: np.ndarray, folding: Folding, 
                     word |= int(codes[fold * simd + s, row * pe + p]) << ((p * simd + s) * w_w)
             words.append(word)
     storage = rom_storage(steps, pe * simd * w_w)
-    biases = [int(v) for v in np.floor(np.asarray(bias, dtype=np.float64) * 2.0 ** accum_type.fraction)]
+    biases = accum_biases(bias, accum_type)
     product_w = in_w + 1 + w_w
     product_right = input_type.fraction + weight_type.fraction - accum_type.fraction
     step_w, fold_w, row_w = counter_bits(steps), counter_bits(folds), counter_bits(rows)
     lines = [
-        "// written by flow (flow/rtl/folded_kernel.py): a dense folded kernel, every weight stored and multiplied",
-        f"module {module} (",
-        "    input clk,",
-        "    input start,",
-        f"    input [{n_in * in_w - 1}:0] data,",
-        "    output reg done,",
-        f"    output [{n_out * res_w - 1}:0] res",
-        ");",
+        *module_header("written by flow (flow/rtl/folded_kernel.py): a dense folded kernel, every weight stored and "
+                       "multiplied", module, n_in, in_w, n_out, res_w),
         f"    localparam STEPS = {steps}, FOLDS = {folds};",
         "    reg walking = 1'b0;",
         f"    reg [{step_w - 1}:0] step = 0;",

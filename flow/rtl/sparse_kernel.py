@@ -25,7 +25,8 @@ import numpy as np
 from ..sparse.encoding import SparseEncoding, filler_gap
 from .adder_graph import PortFormat
 from .layers import FixedType, FormNotBuilt, grid_integers
-from .verilog import LUT_PRODUCT, counter_bits, literal, result_function, rom, shift, signed_operand
+from .verilog import (LUT_PRODUCT, accum_biases, counter_bits, literal, module_header, result_function, rom,
+                      shift, signed_operand)
 
 
 @dataclass(frozen=True)
@@ -70,22 +71,15 @@ def write_sparse_layer(encoding: SparseEncoding, bias: np.ndarray, input_type: F
     entry_bits = index_bits + code_bits
     in_w, w_w, acc_w, res_w = input_type.width, weight_type.width, accum_type.width, result_type.width
     levels = [int(level) for level in grid_integers(encoding.levels, weight_type.fraction, "the level table")]
-    # static_cast<accum_t>(bias): floor onto accum_t's grid
-    biases = [int(v) for v in np.floor(np.asarray(bias, dtype=np.float64) * 2.0 ** accum_type.fraction)]
+    biases = accum_biases(bias, accum_type)
     column_w = counter_bits(2 * n_in) + 1
     row_w = counter_bits(n_rows)
     out_w = counter_bits(n_out)
     product_w = in_w + 1 + w_w
     product_right = input_type.fraction + weight_type.fraction - accum_type.fraction
     lines = [
-        "// written by flow (flow/rtl/sparse_kernel.py) from the layer's sparse encoding: see hls/nnet_sparse.h",
-        f"module {module} (",
-        "    input clk,",
-        "    input start,",
-        f"    input [{n_in * in_w - 1}:0] data,",
-        "    output reg done,",
-        f"    output [{n_out * res_w - 1}:0] res",
-        ");",
+        *module_header("written by flow (flow/rtl/sparse_kernel.py) from the layer's sparse encoding: see "
+                       "hls/nnet_sparse.h", module, n_in, in_w, n_out, res_w),
         f"    localparam N_IN = {n_in}, N_ENTRIES = {n_entries}, N_ROWS = {n_rows}, FILLER = {filler_gap(index_bits)};",
         "    localparam IDLE = 2'd0, ENTRIES = 2'd1, ROWS = 2'd2;",
         "    reg [1:0] state = IDLE;",

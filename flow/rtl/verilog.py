@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from .layers import FixedType, FormNotBuilt
 
 # a product the cost model builds in LUTs: Vivado obeys this attribute, yosys needs synth_xilinx -nodsp
@@ -91,3 +93,16 @@ def result_function(accum_type: FixedType, result_type: FixedType) -> list[str]:
             f"            to_result = cast_value[{result_type.width - 1}:0];",
             "        end",
             "    endfunction"]
+
+
+def module_header(comment: str, module: str, n_in: int, input_width: int, n_out: int, result_width: int) -> list[str]:
+    """A kernel's first lines: what wrote it, and the ports every form shares (a start/done handshake around the
+    flat input vector `data` and result vector `res`)."""
+    return [f"// {comment}", f"module {module} (", "    input clk,", "    input start,",
+            f"    input [{n_in * input_width - 1}:0] data,", "    output reg done,",
+            f"    output [{n_out * result_width - 1}:0] res", ");"]
+
+
+def accum_biases(bias, accum_type) -> list[int]:
+    """static_cast<accum_t>(bias): each bias floored onto accum_t's grid, in units of its LSB."""
+    return [int(v) for v in np.floor(np.asarray(bias, dtype=np.float64) * 2.0 ** accum_type.fraction)]
