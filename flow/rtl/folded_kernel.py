@@ -3,8 +3,10 @@
 The dense reference that flow's sparse kernel is weighed against at equal area (ADMM-NN section 5):
 FINN's matrix-vector unit (MVAU) at (PE, SIMD), which is hls4ml's Resource strategy at reuse factor
 n_in * n_out / (PE * SIMD). In nnet_dense_resource.h a reuse factor RF <= n_in that divides n_in is
-PE = n_out, SIMD = n_in / RF; an RF that is a multiple of n_in is SIMD = 1. Zero weights are
-stored and multiplied like any other: a dense kernel does not skip them.
+PE = n_out, SIMD = n_in / RF; an RF that is a multiple of n_in is SIMD = 1; other foldings are
+FINN's only (hls4ml refuses their reuse factor). Zero weights are stored and multiplied like any
+other: a dense kernel does not skip them, though yosys trims a ROM bit that is zero at every step
+and the product logic behind it.
 
 One vector, R = n_out / PE rows per PE and F = n_in / SIMD folds per row:
 - on `start` the step t runs 0 .. R * F - 1. Step t reads ROM word t (SIMD weights per PE, all PEs
