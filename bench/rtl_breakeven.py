@@ -265,6 +265,10 @@ def main() -> None:
             raise SystemExit(f"error: portions are taken from {','.join(map(str, PORTIONS))} (each seeds its layer "
                              "by its place among them); pick from those")
     layers = model_layers(options.work, options.shared)
+    unknown = sorted(set(per_layer) - {layer["name"] for layer in layers})
+    if unknown:
+        raise SystemExit(f"error: --layer-portions names {', '.join(unknown)}, not a weight layer of {MODEL}; "
+                         f"use one of {', '.join(layer['name'] for layer in layers)}")
     if options.layers:
         layers = [layer for layer in layers if layer["name"] in options.layers.split(",")]
     measurements = Measurements(options.work, yosys.FAMILIES[board.family])
