@@ -25,6 +25,10 @@ class Board:
     pynq_image: str | None  # None: PYNQ publishes no image for the board
     pynq_python: str | None
 
+    @property
+    def clock_hz(self) -> float:
+        return 1e9 / self.clock_period_ns
+
 
 def known_boards(boards_dir: Path = BOARDS_DIR) -> list[str]:
     return sorted(p.stem for p in boards_dir.glob("*.yaml"))

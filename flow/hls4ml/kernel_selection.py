@@ -62,7 +62,7 @@ def sparse_layers(spec: str, dense_model, board: Board, source_layers: list[str]
 
 def target_interval(board: Board, target_fps: float) -> int:
     """Cycles per inference at the board's clock that sustain target_fps."""
-    return max(1, math.floor(1e9 / board.clock_period_ns / target_fps))
+    return max(1, math.floor(board.clock_hz / target_fps))
 
 
 def design_for_target(dense_model, board: Board, target_fps: float, max_utilization: float,
@@ -73,18 +73,18 @@ def design_for_target(dense_model, board: Board, target_fps: float, max_utilizat
     menus = {node.name: layer_candidates(layer_shape(node), node.get_weights("weight").data.reshape(
         weight_matrix_shape(node)), io_type) for node in layers}
     fixed = other_node_totals(dense_model)
-    design = choose(menus, board, target_interval(board, target_fps), max_utilization, fixed)
+    interval = target_interval(board, target_fps)
+    design = choose(menus, board, interval, max_utilization, fixed)
     if design is not None and design.fits:
         return design
     fastest = choose(menus, board, None, max_utilization, fixed)
-    clock_hz = 1e9 / board.clock_period_ns
     best = ("no design fits" if fastest is None else
-            f"the fastest that fits is {clock_hz / fastest.interval:,.0f}/s ({fastest.interval:,} cycles)")
+            f"the fastest that fits is {board.clock_hz / fastest.interval:,.0f}/s ({fastest.interval:,} cycles)")
     reason = ("a layer has no kernel that fast" if design is None else
               f"its smallest design takes {100 * max(design.utilization.values()):.0f}% of "
               f"{design.scarcest.upper()}")
-    raise FlowError(f"--target-fps {target_fps:g} needs {target_interval(board, target_fps):,} cycles per inference "
-                    f"at {clock_hz / 1e6:g} MHz on {board.name}, and {reason} (within --max-utilization "
+    raise FlowError(f"--target-fps {target_fps:g} needs {interval:,} cycles per inference "
+                    f"at {board.clock_hz / 1e6:g} MHz on {board.name}, and {reason} (within --max-utilization "
                     f"{max_utilization:g}); {best}: lower --target-fps or raise --max-utilization")
 
 
@@ -104,15 +104,15 @@ def apply_design(design: Design, hls_config: dict) -> list[str]:
 
 def design_record(design: Design, board: Board, target_fps: float, max_utilization: float) -> dict:
     """design.json: the target, the clock, what the chosen design achieves, and per layer every candidate."""
-    clock_hz = 1e9 / board.clock_period_ns
     latency_sum = sum(candidate.estimate.latency for candidate in design.chosen.values())
     return {
-        "board": board.name, "clock_mhz": clock_hz / 1e6, "target_fps": target_fps,
+        "board": board.name, "clock_mhz": board.clock_hz / 1e6, "target_fps": target_fps,
         "target_interval": design.target_interval, "max_utilization": max_utilization,
-        "interval": design.interval, "throughput_fps": round(clock_hz / design.interval, 1),
+        "interval": design.interval, "throughput_fps": round(board.clock_hz / design.interval, 1),
         # hls/flow_axis_top.h runs myproject once per sample to its end: until the top overlaps samples, the
-        # board's rate is bounded below by the layers' latencies run back to back, not by the interval
-        "latency_sum": latency_sum, "throughput_fps_serial_top_at_least": round(clock_hz / latency_sum, 1),
+        # board's rate follows the latency, not the interval; this sums the weight layers' latencies only
+        # (padding, pooling and activations add more), so it is an estimate, not a bound
+        "latency_sum": latency_sum, "throughput_fps_serial_top_estimate": round(board.clock_hz / latency_sum, 1),
         "level": "estimator (flow/cost/kernels.py), HLS level per layer; shares at the implementation level "
                  "(flow/cost/design.py), the weight layers plus the other nodes, before FIFOs and the stream top",
         "utilization": design.utilization, "scarcest": design.scarcest, "fits": design.fits,

@@ -46,7 +46,7 @@ def block_design_params(build_dir: Path, board: Board, input_precision: str, out
         "flow_in_width": FixedPoint(input_precision).bits,
         "flow_out_width": FixedPoint(output_precision).bits,
         "flow_mm_width": board.dma_data_width,
-        "flow_clock_mhz": round(1000 / board.clock_period_ns, 3),
+        "flow_clock_mhz": round(board.clock_hz / 1e6, 3),
         "flow_jobs": 2,
         "flow_output_dir": str(build / BITSTREAM_OUTPUT),
         "flow_output_stem": BITSTREAM_STEM,

@@ -173,9 +173,10 @@ def run(ctx: StepContext) -> dict:
         narrowed = (None if source_kind(ctx.build_dir) == "keras"
                     else narrow_output(all_dense, hls_config))
         atomic_write_json(ctx.path(HLS_CONFIG), settings)
-        if design is not None:
-            atomic_write_json(ctx.path(DESIGN), design_record(design, ctx.board, ctx.config.target_fps,
-                                                              ctx.config.max_utilization))
+        record = None if design is None else design_record(design, ctx.board, ctx.config.target_fps,
+                                                           ctx.config.max_utilization)
+        if record is not None:
+            atomic_write_json(ctx.path(DESIGN), record)
         if selected or narrowed or design is not None:
             hls_model = ctx.hls_model()  # kernels or the output type changed: the chosen config converted
         else:
@@ -198,9 +199,10 @@ def run(ctx: StepContext) -> dict:
             f"hls4ml cannot convert this model ({type(exc).__name__}: {str(exc).splitlines()[0][:160] if str(exc) else ''}); "
             f"see {ctx.path(HLS4ML_LOG)}"
         ) from None
-    chosen = {} if design is None else {"design": (
-        f"{1e3 / ctx.board.clock_period_ns / design.interval:,.3f} M/s ({design.interval:,} cycles), "
-        f"{design.scarcest.upper()} {100 * design.utilization[design.scarcest]:.0f}%; see {DESIGN}")}
+    chosen = {} if record is None else {"design": (
+        f"{record['throughput_fps']:,.0f}/s at {record['interval']:,} cycles if samples overlap; today's serial "
+        f"top: ~{record['throughput_fps_serial_top_estimate']:,.0f}/s; {record['scarcest'].upper()} "
+        f"{100 * record['utilization'][record['scarcest']]:.0f}%; see {DESIGN}")}
     return {"backend": settings["backend"], "part": settings["part"], "io_type": settings["io_type"], **chosen,
             **({"output_narrowed": narrowed} if narrowed else {}), "exact_types": len(exact_types),
             "layers": len(hls_model.get_layers()),
