@@ -28,10 +28,13 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import json
 import math
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -77,6 +80,7 @@ def seeded_spec(layer: dict, portion: float, index: int):
                      pes=1, narrow_result=False)
 
 
+@functools.lru_cache(maxsize=4)
 def seeded(spec):
     """The layer `spec` describes, with its first VECTORS vectors."""
     from flow.rtl.seeded_layers import seeded_layer
@@ -92,44 +96,62 @@ def share(record: dict, board) -> float:
 
 
 class Measurements:
-    """Each form measured once per (layer, portion, PE count), its record kept in work/records/."""
+    """Each form measured once per (layer, portion, PE count), its record kept in work/records/ and the Verilog
+    it measured in work/forms/. A kept record counts only while today's generator writes the same files for its
+    layer: a changed seed, grid, encoder or generator makes it stale, and it is measured again."""
 
     def __init__(self, work: Path, family: str):
         self.work, self.family = work, family
 
-    def _kept(self, key: str, measure) -> dict:
-        path = self.work / "records" / f"{key}.json"
+    def _kept(self, key: str, write, measure) -> dict:
+        path, forms = self.work / "records" / f"{key}.json", self.work / "forms" / key
+        if path.is_file() and not self._same_files(forms, write):
+            print(f"{key}: stale (today's generator writes other files than the record measured); "
+                  "measuring again", flush=True)
+            path.unlink()
         if not path.is_file():
             started = time.perf_counter()
-            record = measure(self.work / "forms" / key)
+            if forms.exists():
+                shutil.rmtree(forms)
+            record = measure(forms)
             if record.get("verilator_bit_exact") is not True:
-                raise SystemExit(f"error: {key} is not bit-exact in verilator; see {self.work / 'forms' / key}")
+                raise SystemExit(f"error: {key} is not bit-exact in verilator; see {forms}")
             atomic_write_json(path, {**record, "measure_s": round(time.perf_counter() - started, 1)})
             print(f"{key}: {record['yosys']['lut']} LUT, {record['yosys']['bram18']} BRAM18, "
                   f"{record['cycles_per_vector']} cycles ({time.perf_counter() - started:.0f} s)", flush=True)
         return json.loads(path.read_text())
 
-    def dense(self, layer: dict, portion: float, index: int, folding) -> dict:
-        from flow.rtl.checks import check_folded_layer
+    @staticmethod
+    def _same_files(forms: Path, write) -> bool:
+        """Whether `write` (folder -> None) writes exactly the Verilog and ROM files kept in `forms`."""
+        with tempfile.TemporaryDirectory() as scratch:
+            write(Path(scratch))
+            fresh = [written for written in Path(scratch).iterdir() if written.is_file()]
+            return bool(fresh) and all((forms / written.name).is_file()
+                                       and (forms / written.name).read_bytes() == written.read_bytes()
+                                       for written in fresh)
 
+    def dense(self, layer: dict, portion: float, index: int, folding) -> dict:
+        from flow.rtl.checks import check_folded_layer, write_folded_form
+
+        found = seeded(seeded_spec(layer, portion, index))
         return self._kept(f"{layer['name']}/p{portion:.4f}/dense_folded",
-                          lambda folder: check_folded_layer(seeded(seeded_spec(layer, portion, index)), folding,
-                                                            folder, self.family))
+                          lambda folder: write_folded_form(found, folding, folder),
+                          lambda folder: check_folded_layer(found, folding, folder, self.family))
 
     def sparse(self, layer: dict, portion: float, index: int, pes: int) -> dict:
-        from flow.rtl.checks import check_sparse_layer
+        from flow.rtl.checks import check_sparse_layer, write_sparse_form
         from flow.sparse.encoding import encode
         from flow.sparse.memory import entries_storage
 
-        def measure(folder: Path) -> dict:
-            found = seeded(seeded_spec(layer, portion, index))
-            nonzeros = int((found.weights != 0).sum())
-            index_bits = best_index_bits(nonzeros, portion, layer["code_bits"], layer["n_in"])
-            encoding = encode(found.weights, pes, index_bits)
-            storage = entries_storage(pes, encoding.entries_per_pe, index_bits + encoding.code_bits)
-            return check_sparse_layer(found, pes, index_bits, storage, folder, self.family)
-
-        return self._kept(f"{layer['name']}/p{portion:.4f}/sparse_pe{pes}", measure)
+        found = seeded(seeded_spec(layer, portion, index))
+        nonzeros = int((found.weights != 0).sum())
+        index_bits = best_index_bits(nonzeros, portion, layer["code_bits"], layer["n_in"])
+        encoding = encode(found.weights, pes, index_bits)
+        storage = entries_storage(pes, encoding.entries_per_pe, index_bits + encoding.code_bits)
+        return self._kept(f"{layer['name']}/p{portion:.4f}/sparse_pe{pes}",
+                          lambda folder: write_sparse_form(found, pes, index_bits, storage, folder),
+                          lambda folder: check_sparse_layer(found, pes, index_bits, storage, folder, self.family))
 
 
 def most_pes_within(budget: float, share_at, n_out: int) -> tuple[int, dict[int, float]]:

@@ -127,12 +127,20 @@ def test_the_step_says_why_it_did_not_run(default_build, tmp_path):
     assert not (copy / "rtl").exists()
 
 
-def test_the_dense_folding_takes_the_most_products_that_divide_the_layer():
+def test_the_dense_folding_takes_the_most_products_at_a_reuse_factor_hls4ml_accepts():
+    from flow.cost.candidates import legal_reuse_factors
     from flow.rtl.folded_kernel import Folding
 
-    assert Folding.largest(n_in=25, n_out=20, multipliers=55) == Folding(pe=10, simd=5)
+    # 25 x 20: PE 10 x SIMD 5 (RF 10) divides the layer but hls4ml refuses RF 10; RF 25 is PE 20 x SIMD 1
+    assert 10 not in legal_reuse_factors(25, 20)
+    assert Folding.largest(n_in=25, n_out=20, multipliers=55) == Folding(pe=20, simd=1)
+    assert Folding.largest(n_in=25, n_out=20, multipliers=100) == Folding(pe=20, simd=5)  # RF 5
     assert Folding.largest(n_in=500, n_out=50, multipliers=55) == Folding(pe=50, simd=1)  # every output at once
+    assert Folding.largest(n_in=500, n_out=10, multipliers=55) == Folding(pe=10, simd=5)  # RF 100
     assert Folding.largest(n_in=7, n_out=13, multipliers=5) == Folding(pe=1, simd=1)  # primes: one product a cycle
-    folding = Folding.largest(n_in=800, n_out=500, multipliers=55)
-    assert folding.multipliers <= 55 and 500 % folding.pe == 0 and 800 % folding.simd == 0
-    assert folding.cycles(800, 500) == 800 * 500 // folding.multipliers  # hls4ml's reuse factor
+    for n_in, n_out in [(800, 500), (25, 20), (36, 10)]:
+        folding = Folding.largest(n_in=n_in, n_out=n_out, multipliers=55)
+        reuse_factor = folding.cycles(n_in, n_out)
+        assert reuse_factor in legal_reuse_factors(n_in, n_out)
+        assert folding == Folding.at_reuse_factor(n_in, n_out, reuse_factor)
+        assert folding.multipliers == n_in * n_out // reuse_factor <= 55

@@ -26,8 +26,15 @@ def _share(cells: dict, board) -> float:
 
 
 def problems(curve: dict, board) -> list[str]:
-    """Where a recorded curve does not follow from its own measurements."""
+    """Where a recorded curve does not follow from its own measurements, or its dense form is not one hls4ml builds."""
+    from flow.cost.candidates import legal_reuse_factors
+    from flow.rtl.folded_kernel import Folding
+
     found = []
+    n_in, n_out, reuse_factor = curve["n_in"], curve["n_out"], curve["dense_reuse_factor"]
+    if (reuse_factor not in legal_reuse_factors(n_in, n_out)
+            or Folding(**curve["folding"]) != Folding.at_reuse_factor(n_in, n_out, reuse_factor)):
+        found.append(f"{curve['name']}: the dense folding is not hls4ml Resource at a reuse factor it accepts")
     for point in curve["points"]:
         where = f"{curve['name']} at {point['portion']}"
         dense, sparse, pes = point["dense"], point["sparse"], point["sparse_pes"]
@@ -68,6 +75,10 @@ def test_every_recorded_curve_follows_from_its_measurements_and_a_tampered_one_d
     point["shares_measured"][str(point["sparse_pes"] + 1)] = point["budget"]  # one more PE would have fit
     assert problems(tampered, board) == [f"{tampered['name']} at {point['portion']}: {point['sparse_pes'] + 1} PEs "
                                          "were not measured over the budget"]
+    finn_only = {**copy.deepcopy(record["layers"][0]), "n_in": 25, "n_out": 20, "dense_reuse_factor": 10,
+                 "folding": {"pe": 10, "simd": 5}, "points": []}  # divides the layer, but hls4ml refuses RF 10
+    assert problems(finn_only, board)[0] == ("Conv2D_Conv_0: the dense folding is not hls4ml Resource at a reuse "
+                                             "factor it accepts")
 
 
 def test_the_estimator_curves_beside_them_are_the_estimators_today(record):
@@ -107,3 +118,33 @@ def test_a_recorded_point_measures_here_as_recorded(record, tmp_path):
     assert dense["verilator_bit_exact"] and again["verilator_bit_exact"]
     assert (dense["yosys"], dense["cycles_per_vector"]) == (point["dense"]["yosys"], point["dense"]["cycles_per_vector"])
     assert (again["yosys"], again["cycles_per_vector"]) == (sparse["yosys"], sparse["cycles_per_vector"])
+
+
+def test_a_kept_measurement_counts_only_while_todays_generator_writes_its_files(tmp_path):
+    """The bench's record cache: a form kept in work/forms/ whose Verilog or ROM differs from what the
+    generator writes today (another seed, folding or generator) is stale, and so is a missing one."""
+    import sys
+
+    from flow.rtl.checks import write_folded_form
+    from flow.rtl.folded_kernel import Folding
+    from flow.rtl.seeded_layers import LayerSpec, seeded_layer
+
+    sys.path.insert(0, str(RESULT.parents[2] / "bench"))
+    from rtl_breakeven import Measurements
+
+    spec = LayerSpec(seed=3, n_in=25, n_out=20, pruned=0.7, level_bits=3, input_bits=8, signed_inputs=False, pes=1,
+                     narrow_result=False)
+    layer = seeded_layer(spec)
+    kept = tmp_path / "forms" / "conv" / "dense_folded"
+
+    def today(folder):
+        write_folded_form(layer, Folding(pe=20, simd=1), folder)
+
+    assert not Measurements._same_files(kept, today)
+    today(kept)
+    assert Measurements._same_files(kept, today)
+    write_folded_form(layer, Folding(pe=10, simd=5), tmp_path / "finn")
+    assert not Measurements._same_files(tmp_path / "finn", today)
+    rom = next(kept.glob("*.hex"))
+    rom.write_text(rom.read_text().replace("0", "1", 1))
+    assert not Measurements._same_files(kept, today)

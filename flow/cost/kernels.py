@@ -19,8 +19,8 @@ from ..sparse.memory import array_footprint
 
 # LUT and FF coefficients per structural term of dense_terms(), fitted by
 # `python bench/estimator_calibration.py` on the layers' HLS C-synthesis LUT and FF.
-LUT_COEFFICIENTS = {"lut_product_bits": 0.1181, "lut_product_adder_bits": 0.0735, "dsp_product_adder_bits": 1.6009,
-                    "input_mux_luts": 1.1175, "accumulator_bits": 1.9432, "layer": 0.8395}
+LUT_COEFFICIENTS = {"lut_product_bits": 0.0, "lut_product_adder_bits": 0.111, "dsp_product_adder_bits": 1.6749,
+                    "input_mux_luts": 1.6952, "accumulator_bits": 3.9921, "layer": 3.0238}
 FF_COEFFICIENTS = {"dsp_product_bits": 0.0553, "output_bits": 2.717, "input_bits": 2.3927, "accumulator_bits": 4.6239,
                    "lut_product_bits": 0.1321, "layer": 0.0953}
 # The structural terms counted once each (every coefficient 1): what the fit starts from, and the
@@ -170,12 +170,29 @@ def dense_products(shape: LayerShape, kernel: DenseKernel, constants: dict = CAL
                          rom.bram18 if rom else 0, rom.lutram_luts if rom else 0)
 
 
+def dense_input_muxes(shape: LayerShape, kernel: DenseKernel, multipliers: int) -> tuple[int, int]:
+    """The input multiplexers of a dense layer, as the HLS reports build them: (how many, inputs each).
+
+    hls4ml's Resource walk (nnet_dense_resource.h) at RF >= n_in reads one input per step, data[ir]
+    or data[in_index], for every multiplier: one n_in:1 multiplexer (the jet-tagging 64 x 32 layer at
+    RF 64: one mux_646 instance in its Vivado HLS 2019 report). At RF < n_in each unrolled multiplier
+    computes its own index, which HLS does not narrow: an n_in:1 multiplexer per multiplier (64 x 32
+    at RF 32: 64 mux_646 instances, 9,280 of 12,691 LUTs, Vivado HLS 2020). The Latency strategy at
+    RF > 1 leaves the sharing to HLS: an RF:1 multiplexer before each multiplier. At RF 1 none."""
+    reuse = max(1, kernel.reuse_factor)
+    if reuse == 1:
+        return 0, 1
+    if kernel.strategy != "resource":
+        return multipliers, min(shape.n_in, reuse)
+    return (1 if reuse >= shape.n_in else multipliers), shape.n_in
+
+
 def dense_terms(shape: LayerShape, kernel: DenseKernel, constants: dict = CALIBRATED) -> tuple[dict, dict]:
     """The structural LUT and FF terms of one hls4ml dense product (nnet_dense_latency.h, nnet_dense_resource.h).
 
     LUT: partial-product bits of the products built in fabric, and their adders (narrower operand x
     accumulator bits); one accumulator-wide adder per DSP product (the adder tree); the input
-    multiplexer of a multiplier shared over reuse_factor products; the Resource strategy's
+    multiplexers of the Resource walk (dense_input_muxes); the Resource strategy's
     accumulators (one per output, read and written each cycle); a per-layer constant (control).
     FF: the pipeline registers of the products (accumulator-wide), the registered inputs and
     outputs (io_stream's data[] / res[] arrays, io_parallel's partitioned ports), the Resource
@@ -184,12 +201,12 @@ def dense_terms(shape: LayerShape, kernel: DenseKernel, constants: dict = CALIBR
     built = dense_products(shape, kernel, constants)
     acc_bits = accumulator_bits(shape)
     lut_products = built.multipliers - built.dsp_products
+    muxes, mux_inputs = dense_input_muxes(shape, kernel, built.multipliers)
     resource = kernel.strategy == "resource"
     lut = {"lut_product_bits": lut_products * shape.weight_bits * shape.input_bits,
            "lut_product_adder_bits": lut_products * min(shape.weight_bits, shape.input_bits) * acc_bits,
            "dsp_product_adder_bits": built.dsp_products * acc_bits,
-           "input_mux_luts": built.multipliers * input_mux_luts(min(shape.n_in, max(1, kernel.reuse_factor)),
-                                                               shape.input_bits),
+           "input_mux_luts": muxes * input_mux_luts(mux_inputs, shape.input_bits),
            "accumulator_bits": shape.n_out * acc_bits if resource else 0, "layer": 1}
     ff = {"dsp_product_bits": built.dsp_products * acc_bits, "output_bits": shape.n_out * acc_bits,
           "input_bits": shape.n_in * shape.input_bits,

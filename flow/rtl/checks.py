@@ -47,16 +47,8 @@ def check_sparse_layer(layer: LayerVectors, pes: int, index_bits: int, storage: 
 
     The product goes to a DSP or to LUTs as flow's cost model puts it (kernels.dsp_per_product). Where the
     layer is built sparse, its entry words must be the project's own."""
-    try:
-        encoding = encode(layer.weights, pes, index_bits)
-    except ValueError as exc:
-        raise FormNotBuilt(f"the sparse encoding does not take this layer: {exc}") from None
-    if layer.firmware_entries is not None and not np.array_equal(encoding.entries.reshape(-1), layer.firmware_entries):
-        raise FlowError(f"layer {layer.name}: the encoder's entries differ from the project's; rebuild with "
-                        "flow compile --from-step hls4ml")
-    product_in_luts = dsp_per_product(layer.weight_type.width, layer.input_type.width) == 0
-    written = sparse_kernel.write_sparse_layer(encoding, layer.bias, layer.input_type, layer.weight_type,
-                                               layer.accum_type, layer.result_type, storage, folder, product_in_luts)
+    written, encoding = write_sparse_form(layer, pes, index_bits, storage, folder)
+    product_in_luts = _product_in_luts(layer)
     limit = 4 * (written.entries + written.rows) + 16  # far past the schedule: a vector that reaches it hung
     options = yosys.NO_DSP if product_in_luts else ""
     answers, cycles, cells = _simulate_and_synthesize(layer, written, written.sources, written.top, folder, family,
@@ -77,9 +69,8 @@ def check_sparse_layer(layer: LayerVectors, pes: int, index_bits: int, storage: 
 def check_folded_layer(layer: LayerVectors, folding: folded_kernel.Folding, folder: Path, family: str) -> dict:
     """Write layer's dense folded form (flow/rtl/folded_kernel.py) at `folding` into `folder`, run it on the layer's
     vectors (counting each vector's cycles), synthesize it; the product goes where the cost model puts it."""
-    product_in_luts = dsp_per_product(layer.weight_type.width, layer.input_type.width) == 0
-    written = folded_kernel.write_folded_layer(layer.weights, layer.bias, folding, layer.input_type, layer.weight_type,
-                                               layer.accum_type, layer.result_type, folder, product_in_luts)
+    written = write_folded_form(layer, folding, folder)
+    product_in_luts = _product_in_luts(layer)
     limit = 2 * written.steps + 16  # far past the schedule: a vector that reaches it hung
     options = yosys.NO_DSP if product_in_luts else ""
     answers, cycles, cells = _simulate_and_synthesize(layer, written, written.sources, written.top, folder, family,
@@ -94,6 +85,32 @@ def check_folded_layer(layer: LayerVectors, folding: folded_kernel.Folding, fold
             **verdict, "hung_vectors": hung, **_cells(cells), "yosys_options": options,
             "cycles_per_vector": int(cycles.max(initial=0)), "pe": folding.pe, "simd": folding.simd,
             "steps": written.steps, "folder": str(folder.relative_to(folder.parents[1]))}
+
+
+def write_sparse_form(layer: LayerVectors, pes: int, index_bits: int, storage: str, folder: Path):
+    """Encode layer at (pes, index_bits) and write flow's sparse kernel for it into `folder`: (written, encoding)."""
+    try:
+        encoding = encode(layer.weights, pes, index_bits)
+    except ValueError as exc:
+        raise FormNotBuilt(f"the sparse encoding does not take this layer: {exc}") from None
+    if layer.firmware_entries is not None and not np.array_equal(encoding.entries.reshape(-1), layer.firmware_entries):
+        raise FlowError(f"layer {layer.name}: the encoder's entries differ from the project's; rebuild with "
+                        "flow compile --from-step hls4ml")
+    written = sparse_kernel.write_sparse_layer(encoding, layer.bias, layer.input_type, layer.weight_type,
+                                               layer.accum_type, layer.result_type, storage, folder,
+                                               _product_in_luts(layer))
+    return written, encoding
+
+
+def write_folded_form(layer: LayerVectors, folding: folded_kernel.Folding, folder: Path) -> folded_kernel.FoldedLayerRTL:
+    """Write layer's dense folded form at `folding` into `folder`."""
+    return folded_kernel.write_folded_layer(layer.weights, layer.bias, folding, layer.input_type, layer.weight_type,
+                                            layer.accum_type, layer.result_type, folder, _product_in_luts(layer))
+
+
+def _product_in_luts(layer: LayerVectors) -> bool:
+    """Whether flow's cost model puts the layer's products in LUTs rather than DSPs (kernels.dsp_per_product)."""
+    return dsp_per_product(layer.weight_type.width, layer.input_type.width) == 0
 
 
 def _simulate_and_synthesize(layer: LayerVectors, written, logic: tuple[Path, ...], core: str, folder: Path,

@@ -42,7 +42,7 @@ class Folding:
 
     Example::
 
-        Folding.largest(n_in=25, n_out=20, multipliers=55)   # Folding(pe=10, simd=5): 50 products per cycle
+        Folding.largest(n_in=25, n_out=20, multipliers=55)   # Folding(pe=20, simd=1): hls4ml's RF 25
     """
 
     pe: int
@@ -57,16 +57,21 @@ class Folding:
         return (n_out // self.pe) * (n_in // self.simd)
 
     @classmethod
+    def at_reuse_factor(cls, n_in: int, n_out: int, reuse_factor: int) -> "Folding":
+        """hls4ml Resource's walk at a reuse factor it accepts: below n_in every output at once on
+        n_in / RF inputs, from n_in on one input a cycle for n_in * n_out / RF outputs."""
+        if reuse_factor < n_in:
+            return cls(pe=n_out, simd=n_in // reuse_factor)
+        return cls(pe=n_in * n_out // reuse_factor, simd=1)
+
+    @classmethod
     def largest(cls, n_in: int, n_out: int, multipliers: int) -> "Folding":
-        """The folding with the most products per cycle, at most `multipliers`; on a tie the most PEs, as hls4ml's
-        Resource strategy computes every output at once where its reuse factor allows."""
-        candidates = [cls(pe, simd) for pe in _divisors(n_out) for simd in _divisors(n_in)
-                      if pe * simd <= max(1, multipliers)]
-        return max(candidates, key=lambda folding: (folding.multipliers, folding.pe))
+        """The folding with the most products per cycle, at most `multipliers`, among the reuse factors
+        hls4ml's Resource strategy accepts for the layer (the largest RF, one product a cycle, always fits)."""
+        from ..cost.candidates import legal_reuse_factors
 
-
-def _divisors(number: int) -> list[int]:
-    return [d for d in range(1, number + 1) if number % d == 0]
+        foldings = [cls.at_reuse_factor(n_in, n_out, rf) for rf in legal_reuse_factors(n_in, n_out)]
+        return max((f for f in foldings if f.multipliers <= max(1, multipliers)), key=lambda f: f.multipliers)
 
 
 @dataclass(frozen=True)
