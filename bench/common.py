@@ -13,9 +13,11 @@ RESULTS_DIR = BENCH_DIR / "results"
 
 
 def git_commit() -> str:
-    head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=BENCH_DIR)
-    dirty = subprocess.run(["git", "status", "--porcelain", "--", "flow", "hls", "boards", "models"],
-                           capture_output=True, text=True, cwd=BENCH_DIR).stdout.strip()
+    """HEAD, with -dirty where flow's code, kernels, boards, models or benches differ from it."""
+    repo = BENCH_DIR.parent  # git status paths are relative to the working directory
+    head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=repo)
+    dirty = subprocess.run(["git", "status", "--porcelain", "--", "flow", "hls", "boards", "models", "bench/*.py"],
+                           capture_output=True, text=True, cwd=repo).stdout.strip()
     return head.stdout.strip() + ("-dirty" if dirty else "")
 
 

@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import functools
+import hashlib
 import json
 import math
 import shutil
@@ -98,17 +99,24 @@ def share(record: dict, board) -> float:
 class Measurements:
     """Each form measured once per (layer, portion, PE count), its record kept in work/records/ and the Verilog
     it measured in work/forms/. A kept record counts only while today's generator writes the same files for its
-    layer: a changed seed, grid, encoder or generator makes it stale, and it is measured again."""
+    layer (a changed seed, grid, encoder or generator makes it stale) and, where the record has one, while its
+    context is today's: the vectors run and the tools' versions. Stale records are measured again."""
 
-    def __init__(self, work: Path, family: str):
-        self.work, self.family = work, family
+    def __init__(self, work: Path, family: str, tools: dict):
+        self.work, self.family, self.tools = work, family, tools
 
-    def _kept(self, key: str, write, measure) -> dict:
+    def _context(self, layer) -> dict:
+        return {"vectors": len(layer.inputs), "inputs_sha256": hashlib.sha256(layer.inputs.tobytes()).hexdigest(),
+                **self.tools}
+
+    def _kept(self, key: str, context: dict, write, measure) -> dict:
         path, forms = self.work / "records" / f"{key}.json", self.work / "forms" / key
-        if path.is_file() and not self._same_files(forms, write):
-            print(f"{key}: stale (today's generator writes other files than the record measured); "
-                  "measuring again", flush=True)
-            path.unlink()
+        if path.is_file():
+            kept = json.loads(path.read_text()).get("context", context)  # records before contexts: files only
+            if kept != context or not self._same_files(forms, write):
+                print(f"{key}: stale (other files, vectors or tools than the record measured); measuring again",
+                      flush=True)
+                path.unlink()
         if not path.is_file():
             started = time.perf_counter()
             if forms.exists():
@@ -116,7 +124,8 @@ class Measurements:
             record = measure(forms)
             if record.get("verilator_bit_exact") is not True:
                 raise SystemExit(f"error: {key} is not bit-exact in verilator; see {forms}")
-            atomic_write_json(path, {**record, "measure_s": round(time.perf_counter() - started, 1)})
+            atomic_write_json(path, {**record, "context": context,
+                                     "measure_s": round(time.perf_counter() - started, 1)})
             print(f"{key}: {record['yosys']['lut']} LUT, {record['yosys']['bram18']} BRAM18, "
                   f"{record['cycles_per_vector']} cycles ({time.perf_counter() - started:.0f} s)", flush=True)
         return json.loads(path.read_text())
@@ -135,7 +144,7 @@ class Measurements:
         from flow.rtl.checks import check_folded_layer, write_folded_form
 
         found = seeded(seeded_spec(layer, portion, index))
-        return self._kept(f"{layer['name']}/p{portion:.4f}/dense_folded",
+        return self._kept(f"{layer['name']}/p{portion:.4f}/dense_folded", self._context(found),
                           lambda folder: write_folded_form(found, folding, folder),
                           lambda folder: check_folded_layer(found, folding, folder, self.family))
 
@@ -149,7 +158,7 @@ class Measurements:
         index_bits = best_index_bits(nonzeros, portion, layer["code_bits"], layer["n_in"])
         encoding = encode(found.weights, pes, index_bits)
         storage = entries_storage(pes, encoding.entries_per_pe, index_bits + encoding.code_bits)
-        return self._kept(f"{layer['name']}/p{portion:.4f}/sparse_pe{pes}",
+        return self._kept(f"{layer['name']}/p{portion:.4f}/sparse_pe{pes}", self._context(found),
                           lambda folder: write_sparse_form(found, pes, index_bits, storage, folder),
                           lambda folder: check_sparse_layer(found, pes, index_bits, storage, folder, self.family))
 
@@ -293,7 +302,8 @@ def main() -> None:
                          f"use one of {', '.join(layer['name'] for layer in layers)}")
     if options.layers:
         layers = [layer for layer in layers if layer["name"] in options.layers.split(",")]
-    measurements = Measurements(options.work, yosys.FAMILIES[board.family])
+    measurements = Measurements(options.work, yosys.FAMILIES[board.family],
+                                {"yosys": yosys.version(), "verilator": verilator.version()})
     if options.only:
         only = tuple(float(p) for p in options.only.split(","))
         for layer in layers:

@@ -138,6 +138,8 @@ def test_the_dense_folding_takes_the_most_products_at_a_reuse_factor_hls4ml_acce
     assert Folding.largest(n_in=500, n_out=50, multipliers=55) == Folding(pe=50, simd=1)  # every output at once
     assert Folding.largest(n_in=500, n_out=10, multipliers=55) == Folding(pe=10, simd=5)  # RF 100
     assert Folding.largest(n_in=7, n_out=13, multipliers=5) == Folding(pe=1, simd=1)  # primes: one product a cycle
+    with pytest.raises(ValueError, match="refuses reuse factor 10"):
+        Folding.at_reuse_factor(25, 20, 10)
     for n_in, n_out in [(800, 500), (25, 20), (36, 10)]:
         folding = Folding.largest(n_in=n_in, n_out=n_out, multipliers=55)
         reuse_factor = folding.cycles(n_in, n_out)

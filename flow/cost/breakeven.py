@@ -22,6 +22,7 @@ import numpy as np
 
 from ..boards import Board
 from ..sparse.encoding import max_index_bits
+from .candidates import legal_reuse_factors
 from .kernels import (DenseKernel, Estimate, LayerShape, SparseKernel, dsp_per_product, estimate_dense,
                        estimate_sparse)
 
@@ -70,8 +71,10 @@ def reference_multipliers(shape: LayerShape, board: Board, dsp_share: float = DS
 
 def dense_reference(shape: LayerShape, board: Board, dsp_share: float = DSP_SHARE,
                     corrections: Corrections = NONE) -> tuple[DenseKernel, Estimate]:
-    """Resource strategy at the smallest reuse factor whose DSPs stay within dsp_share of the board."""
-    kernel = DenseKernel(reuse_factor=math.ceil(shape.weights / reference_multipliers(shape, board, dsp_share)),
+    """Resource strategy at the smallest reuse factor hls4ml accepts whose DSPs stay within dsp_share of the
+    board (hls4ml would move any other to an accepted one)."""
+    wanted = math.ceil(shape.weights / reference_multipliers(shape, board, dsp_share))
+    kernel = DenseKernel(reuse_factor=min(rf for rf in legal_reuse_factors(shape.n_in, shape.n_out) if rf >= wanted),
                          strategy="resource")
     return kernel, corrections.apply("dense", estimate_dense(shape, kernel))
 

@@ -177,8 +177,10 @@ def dense_input_muxes(shape: LayerShape, kernel: DenseKernel, multipliers: int) 
     or data[in_index], for every multiplier: one n_in:1 multiplexer (the jet-tagging 64 x 32 layer at
     RF 64: one mux_646 instance in its Vivado HLS 2019 report). At RF < n_in each unrolled multiplier
     computes its own index, which HLS does not narrow: an n_in:1 multiplexer per multiplier (64 x 32
-    at RF 32: 64 mux_646 instances, 9,280 of 12,691 LUTs, Vivado HLS 2020). The Latency strategy at
-    RF > 1 leaves the sharing to HLS: an RF:1 multiplexer before each multiplier. At RF 1 none."""
+    at RF 32: 64 mux_646 instances, 9,280 of 12,691 LUTs, Vivado HLS 2020; a 16 x 64 layer at RF 8
+    got shifters instead). The Latency strategy at RF > 1 leaves the sharing to HLS: an RF:1
+    multiplexer before each multiplier. At RF 1 none. The accumulators' own multiplexers at RF > n_in
+    are in the accumulator term."""
     reuse = max(1, kernel.reuse_factor)
     if reuse == 1:
         return 0, 1

@@ -60,6 +60,8 @@ class Folding:
     def at_reuse_factor(cls, n_in: int, n_out: int, reuse_factor: int) -> "Folding":
         """hls4ml Resource's walk at a reuse factor it accepts: below n_in every output at once on
         n_in / RF inputs, from n_in on one input a cycle for n_in * n_out / RF outputs."""
+        if (n_in * n_out) % reuse_factor or (n_in % reuse_factor if reuse_factor < n_in else reuse_factor % n_in):
+            raise ValueError(f"hls4ml refuses reuse factor {reuse_factor} for a {n_in} x {n_out} layer")
         if reuse_factor < n_in:
             return cls(pe=n_out, simd=n_in // reuse_factor)
         return cls(pe=n_in * n_out // reuse_factor, simd=1)
