@@ -170,11 +170,11 @@ class Curve:
 
 def break_even_portion(shape: LayerShape, board: Board, code_bits: int = 3, level_bits: int | None = None,
                        dsp_share: float = DSP_SHARE, corrections: Corrections = NONE) -> float | None:
-    """The smallest pruned portion at which the sparse kernel beats the dense one; None if not by 99.9%."""
+    """The smallest pruned portion at which the sparse kernel beats the dense one, as break_even_curve finds it
+    (the first of its portions, then 99.9%, to reach 1, bisected below); None if none does."""
     comparison, _ = Comparison.of(shape, board, code_bits, level_bits, dsp_share, corrections)
-    if comparison.speedup(0.999)[0] < 1:
-        return None
-    return comparison.break_even(0.999)
+    faster = next((p for p in (*PORTIONS, 0.999) if comparison.speedup(p)[0] >= 1), None)
+    return None if faster is None else comparison.break_even(faster)
 
 
 def break_even_curve(shape: LayerShape, board: Board, code_bits: int = 3, level_bits: int | None = None,
