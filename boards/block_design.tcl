@@ -5,17 +5,16 @@
 # params.tcl (written by the bitstream step from boards/<board>.yaml and bundle/metadata.json) sets
 # the flow_* variables below. Per-family differences live in the table, not in branches: the PS
 # IP, its automation rule and that rule's config, the PS settings the design relies on (set
-# explicitly, whatever the board preset did: the one PS master that reaches the DMA's and the IP's
-# registers on, every other PS master off, since an enabled master whose clock pin is left open
+# explicitly, whatever the board preset did: the one PS master that reaches the DMA's registers on,
+# every other PS master off, since an enabled master whose clock pin is left open
 # fails validation; the slave port the DMA writes DDR through; the PL clock and its reset), the
 # names of those ports, and the PL clock's frequency setting.
 # Every clock and reset comes from the axi4 automations, with Auto clocks: the design has one PL
-# clock, and the automation on the IP's s_axi_control also clocks and resets the IP (ap_clk and
-# ap_rst_n are associated with all its ports). Each automation maps its slave into the master's
-# address space, which is what the .hwh lists and PYNQ's ip_dict is built from.
-# The driver finds the DMA and the IP by their cell names (flow_dma_name, flow_ip_cell), at the top
-# of the design, and PYNQ needs the .bit and .hwh under one stem, so both are copied to
-# flow_output_dir/flow_output_stem.{bit,hwh}.
+# clock. The IP is free-running (ap_ctrl_none, as hls4ml's axi_stream IP) and has no AXI-Lite port,
+# so it joins the clock and reset nets the DMA's automation made. Each automation maps its slave
+# into the master's address space, which is what the .hwh lists and PYNQ's ip_dict is built from.
+# The driver finds the DMA by its cell name (flow_dma_name), at the top of the design, and PYNQ
+# needs the .bit and .hwh under one stem, so both are copied to flow_output_dir/flow_output_stem.{bit,hwh}.
 
 source [lindex $argv 0]
 
@@ -82,10 +81,10 @@ proc connect_axi {master slave interconnect new_end} {
         -config [list Clk_master {Auto} Clk_slave {Auto} Clk_xbar {Auto} Master $master Slave $slave intc_ip $interconnect] \
         [get_bd_intf_pins $new_end]
 }
-# the driver starts the DMA through S_AXI_LITE, and the IP (n_samples, ap_start) through its AXI-Lite port,
-# on the same interconnect
+# the driver starts the DMA through S_AXI_LITE; the IP has no registers
 connect_axi $ps_master /$flow_dma_name/S_AXI_LITE {New AXI Interconnect} /$flow_dma_name/S_AXI_LITE
-connect_axi $ps_master /$flow_ip_cell/$flow_ip_control {Auto} /$flow_ip_cell/$flow_ip_control
+connect_bd_net [get_bd_pins $flow_dma_name/s_axi_lite_aclk] [get_bd_pins $flow_ip_cell/ap_clk]
+connect_bd_net [get_bd_pins $flow_dma_name/axi_resetn] [get_bd_pins $flow_ip_cell/ap_rst_n]
 foreach channel {M_AXI_MM2S M_AXI_S2MM} {
     connect_axi /$flow_dma_name/$channel "/[family ps_cell]/[family slave]" {Auto} /$flow_dma_name/$channel
 }

@@ -1,11 +1,10 @@
 """The csim target: a stand-in for the PYNQ overlay whose AXI DMA feeds the build's hls4ml C simulation.
 
 The board driver (flow/deploy/pynq_driver.py) runs unchanged against it: it encodes, fills the buffers this
-object allocates, writes the IP's n_samples and ap_start registers, starts both DMA channels and
-polls their idle bits. When the receive channel starts on a started IP, the stand-in plays the IP:
-it reads the input words back as fixed-point values (by
-integer arithmetic, independent of the driver's codec), runs them through the compiled hls4ml
-model, and writes the output words.
+object allocates, starts both DMA channels and polls their idle bits. Once both channels run, the
+stand-in plays the free-running IP: it reads the input words back as fixed-point values (by integer
+arithmetic, independent of the driver's codec), runs them through the compiled hls4ml model, and
+writes the output words.
 """
 from __future__ import annotations
 
@@ -26,42 +25,33 @@ def fixed_format(precision: str) -> tuple[int, int, bool]:
 
 
 class _Channel:
-    def __init__(self, on_start=None):
+    def __init__(self, on_start):
         self.buffer, self.idle, self._on_start = None, True, on_start
 
     def transfer(self, buffer) -> None:
         self.buffer, self.idle = buffer, False
-        if self._on_start:
-            self._on_start()
-
-
-class _Registers:
-    """The IP's AXI-Lite registers, as pynq's DefaultIP exposes them (write(offset, value))."""
-
-    def __init__(self):
-        self.values: dict[int, int] = {}
-
-    def write(self, offset: int, value: int) -> None:
-        self.values[offset] = int(value)
+        self._on_start()
 
 
 class _DMA:
-    """Completes when the receive channel starts, if the IP was started for exactly the words sent."""
+    """Completes once both channels run, if the words sent are whole samples and the receive buffer holds
+    exactly their outputs."""
 
-    def __init__(self, run, registers: _Registers, layout: dict, stalled: bool):
-        self.sendchannel = _Channel()
-        self.recvchannel = _Channel(on_start=None if stalled else self._complete)
-        self._run, self._registers, self._layout = run, registers, layout
+    def __init__(self, run, layout: dict, stalled: bool):
+        self.sendchannel, self.recvchannel = _Channel(self._started), _Channel(self._started)
+        self._run, self._layout, self._stalled = run, layout, stalled
 
-    def _complete(self) -> None:
-        registers, layout = self._registers.values, self._layout
-        started = registers.get(layout["control"], 0) & 1
-        samples = registers.get(layout["n_samples"], 0)
-        if not started or samples * layout["words_per_sample"] != self.sendchannel.buffer.size:
-            return  # a real IP would sit waiting for words or a start that never come: the driver times out
-        self._registers.values[layout["control"]] = 0
-        self.recvchannel.buffer[:] = self._run(self.sendchannel.buffer)
-        self.sendchannel.idle = self.recvchannel.idle = True
+    def _started(self) -> None:
+        sent, target = self.sendchannel, self.recvchannel
+        if self._stalled or sent.idle or target.idle:
+            return
+        samples, partial = divmod(sent.buffer.size, self._layout["words_per_sample"])
+        if partial or samples * self._layout["outputs_per_sample"] != target.buffer.size:
+            # a real IP would wait for the rest of a sample, or the DMA for words that never come:
+            # the driver times out
+            return
+        target.buffer[:] = self._run(sent.buffer)
+        sent.idle = target.idle = True
 
 
 class CsimOverlay:
@@ -70,10 +60,9 @@ class CsimOverlay:
     def __init__(self, build_dir: Path, metadata: dict, stalled: bool = False):
         self._build_dir = Path(build_dir)
         self._model, self._metadata = None, metadata
-        registers = _Registers()
-        layout = {**metadata["ip"], "words_per_sample": int(np.prod(metadata["input"]["shape"][1:]))}
-        setattr(self, metadata["ip"]["cell"], registers)
-        setattr(self, metadata["dma"], _DMA(self._ip, registers, layout, stalled))
+        layout = {"words_per_sample": int(np.prod(metadata["input"]["shape"][1:])),
+                  "outputs_per_sample": int(np.prod(metadata["output"]["shape"][1:]))}
+        setattr(self, metadata["dma"], _DMA(self._ip, layout, stalled))
 
     @staticmethod
     def allocate(shape, dtype):

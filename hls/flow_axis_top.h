@@ -1,10 +1,11 @@
 // The stream side of flow's HLS IP: AXI-Stream words in, the hls4ml model, AXI-Stream words out.
 //
 // One value per stream word: the model type's W bits, sign-extended (ap_int) or zero-extended
-// (ap_uint) into the word's container; samples back to back; TLAST on the last word of the batch.
-// flow writes firmware/flow_axis_top.cpp, a dataflow region of three processes that each loop
-// over n_samples (an AXI-Lite register): read_* (words to the model's type), the model, write_*
-// (the model's type to words), matching bundle/driver.py's stream format.
+// (ap_uint) into the word's container; samples back to back. The IP is free-running, as hls4ml's
+// VivadoAccelerator axi_stream top: each invocation of flow_axis_top carries one sample through
+// a dataflow region of read, model and write processes, and the next starts as soon as read is
+// free, so samples overlap. TLAST of a sample's last output word repeats the TLAST the DMA put
+// on its input words: one DMA transfer in, one out, per batch (bundle/driver.py).
 #ifndef FLOW_AXIS_TOP_H_
 #define FLOW_AXIS_TOP_H_
 
@@ -30,14 +31,18 @@ template <class bits_t, class value_t, class word_t> word_t to_word(const value_
 }
 
 // io_stream models: one sample of N values as packets of packet_t::size values, one word per
-// cycle: a single pipelined loop over the words (a pipelined inner loop would restart per packet)
+// cycle: a single pipelined loop over the words (a pipelined inner loop would restart per packet).
+// `last` gets whether any of the sample's words carried TLAST.
 template <class bits_t, class packet_t, unsigned N, class word_t>
-void read_packets(hls::stream<word_t> &words, hls::stream<packet_t> &packets) {
+void read_packets(hls::stream<word_t> &words, hls::stream<packet_t> &packets, hls::stream<bool> &last) {
     packet_t packet;
     unsigned slot = 0;
+    bool any_last = false;
     for (unsigned i = 0; i < N; i++) {
         #pragma HLS PIPELINE II=1
-        from_word<bits_t>(words.read(), packet[slot]);
+        word_t word = words.read();
+        any_last |= word.last == 1;
+        from_word<bits_t>(word, packet[slot]);
         if (slot + 1 == packet_t::size) {
             packets.write(packet);
             slot = 0;
@@ -45,58 +50,46 @@ void read_packets(hls::stream<word_t> &words, hls::stream<packet_t> &packets) {
             slot++;
         }
     }
+    last.write(any_last);
 }
 
+// the sample's words, TLAST on the last one where its input ended a DMA transfer
 template <class bits_t, class packet_t, unsigned N, class word_t>
-void write_packets(hls::stream<packet_t> &packets, hls::stream<word_t> &words, bool last_sample) {
+void write_packets(hls::stream<packet_t> &packets, hls::stream<word_t> &words, hls::stream<bool> &last) {
     packet_t packet;
     unsigned slot = 0;
+    const bool ends_batch = last.read();
     for (unsigned i = 0; i < N; i++) {
         #pragma HLS PIPELINE II=1
         if (slot == 0) {
             packet = packets.read();
         }
-        words.write(to_word<bits_t, typename packet_t::value_type, word_t>(packet[slot], last_sample && i + 1 == N));
+        words.write(to_word<bits_t, typename packet_t::value_type, word_t>(packet[slot], ends_batch && i + 1 == N));
         slot = slot + 1 == packet_t::size ? 0 : slot + 1;
-    }
-}
-
-// the read and write processes of an io_stream top
-template <class bits_t, class packet_t, unsigned N, class word_t>
-void read_samples(hls::stream<word_t> &words, hls::stream<packet_t> &packets, unsigned n_samples) {
-    for (unsigned sample = 0; sample < n_samples; sample++) {
-        read_packets<bits_t, packet_t, N>(words, packets);
-    }
-}
-
-template <class bits_t, class packet_t, unsigned N, class word_t>
-void write_samples(hls::stream<packet_t> &packets, hls::stream<word_t> &words, unsigned n_samples) {
-    for (unsigned sample = 0; sample < n_samples; sample++) {
-        write_packets<bits_t, packet_t, N>(packets, words, sample + 1 == n_samples);
     }
 }
 
 // the read and write processes of an io_parallel top: one value per FIFO slot, as on the wire
 template <class bits_t, class value_t, unsigned N, class word_t>
-void read_values(hls::stream<word_t> &words, hls::stream<value_t> &values, unsigned n_samples) {
-    for (unsigned sample = 0; sample < n_samples; sample++) {
-        for (unsigned i = 0; i < N; i++) {
-            #pragma HLS PIPELINE
-            value_t value;
-            from_word<bits_t>(words.read(), value);
-            values.write(value);
-        }
+void read_values(hls::stream<word_t> &words, hls::stream<value_t> &values, hls::stream<bool> &last) {
+    bool any_last = false;
+    for (unsigned i = 0; i < N; i++) {
+        #pragma HLS PIPELINE II=1
+        word_t word = words.read();
+        any_last |= word.last == 1;
+        value_t value;
+        from_word<bits_t>(word, value);
+        values.write(value);
     }
+    last.write(any_last);
 }
 
 template <class bits_t, class value_t, unsigned N, class word_t>
-void write_values(hls::stream<value_t> &values, hls::stream<word_t> &words, unsigned n_samples) {
-    for (unsigned sample = 0; sample < n_samples; sample++) {
-        for (unsigned i = 0; i < N; i++) {
-            #pragma HLS PIPELINE
-            bool last = sample + 1 == n_samples && i + 1 == N;
-            words.write(to_word<bits_t, value_t, word_t>(values.read(), last));
-        }
+void write_values(hls::stream<value_t> &values, hls::stream<word_t> &words, hls::stream<bool> &last) {
+    const bool ends_batch = last.read();
+    for (unsigned i = 0; i < N; i++) {
+        #pragma HLS PIPELINE II=1
+        words.write(to_word<bits_t, value_t, word_t>(values.read(), ends_batch && i + 1 == N));
     }
 }
 

@@ -1,8 +1,9 @@
 """boards/block_design.tcl as a connection graph: the Tcl runs under tclsh against tests/vivado_stub.tcl, which models
 what Vivado's block automations connect, and the checks here read the resulting graph. They ask what the driver and
-PYNQ's .hwh parsing need (the DMA's and the IP's registers mapped in a PS master's address space, the DMA's masters
-on DDR, the streams joined, every clock and reset pin driven), and compare the roles our design connects with those
-of hls4ml's own VivadoAccelerator block designs for the pynq-z2 and the zcu102, run through the same stub."""
+PYNQ's .hwh parsing need (the DMA's registers mapped in a PS master's address space, the DMA's masters on DDR, the
+streams joined, every clock and reset pin driven), and compare the roles our design connects with those of hls4ml's
+own VivadoAccelerator block designs for the pynq-z2 and the zcu102, run through the same stub: both IPs are
+free-running (ap_ctrl_none), with no AXI-Lite port."""
 import json
 import re
 import shutil
@@ -113,18 +114,12 @@ def wiring_faults(graph: Graph) -> list[str]:
 
 
 def driver_faults(graph: Graph, metadata: dict) -> list[str]:
-    """What bundle/driver.py needs: the DMA and the IP as top-level cells under the names it looks up (PYNQ names
-    ip_dict entries by hierarchical path), and the IP's registers inside its mapped window."""
-    faults = []
-    for cell in (metadata["dma"], metadata["ip"]["cell"]):
-        if f"/{cell}" not in graph.cells or graph.cells[f"/{cell}"][2]:
-            faults.append(f"no top-level cell {cell}, the name the driver asks the overlay for")
-    registers = max(metadata["ip"]["control"], metadata["ip"]["n_samples"])
-    windows = [size for (master, slave), (_, _, _, size) in graph.segments.items()
-               if slave.startswith(f"/{metadata['ip']['cell']}/") and graph.kind(master) == "ps"]
-    if not any(registers + 4 <= size for size in windows):
-        faults.append(f"the IP's registers (up to {registers:#x}) are outside any window the PS maps")
-    return faults
+    """What bundle/driver.py needs: the DMA as a top-level cell under the name it looks up (PYNQ names ip_dict
+    entries by hierarchical path)."""
+    cell = metadata["dma"]
+    if f"/{cell}" not in graph.cells or graph.cells[f"/{cell}"][2]:
+        return [f"no top-level cell {cell}, the name the driver asks the overlay for"]
+    return []
 
 
 def role_edges(graph: Graph) -> set[tuple[str, str]]:
@@ -189,7 +184,7 @@ def test_our_hls_top_declares_the_ports_the_block_design_connects(default_build)
     top = (default_build[0] / "hls4ml_prj" / "firmware" / "flow_axis_top.cpp").read_text()
     pragmas = INTERFACE_PRAGMA.findall(top)
     assert {port for mode, port, _ in pragmas if mode == "axis"} == {IP["in"], IP["out"]}
-    assert {f"s_axi_{bundle or 'control'}" for mode, _, bundle in pragmas if mode == "s_axilite"} == {IP["control"]}
+    assert [mode for mode, port, _ in pragmas if mode not in ("axis",)] == ["ap_ctrl_none"]  # free-running, no AXI-Lite
 
 
 @needs_tclsh
@@ -225,7 +220,7 @@ def test_block_design_connects_what_the_driver_and_pynq_need(board_name, our_des
 @pytest.mark.parametrize("board_name", ["pynq-z2", "zcu102"])
 def test_ours_connects_every_role_hls4mls_known_good_design_does(board_name, our_design, tmp_path):
     """hls4ml's design passes the same wiring checks (the model is not stricter than a design that builds), and ours
-    connects each of its roles, plus the one its IP lacks: the PS master on the IP's AXI-Lite registers."""
+    connects exactly its roles: both IPs are free-running, clocked from the PL clock, with streams only."""
     (tmp_path / "hls4ml").mkdir()
     (tmp_path / "ours").mkdir()
     theirs_run, theirs_path = hls4ml_design(board_name, tmp_path / "hls4ml")
@@ -238,18 +233,17 @@ def test_ours_connects_every_role_hls4mls_known_good_design_does(board_name, our
     assert role_edges(theirs) >= {("ps master", "dma S_AXI_LITE"), ("dma M_AXI_MM2S", "ps slave"),
                                   ("dma M_AXI_S2MM", "ps slave"), ("dma M_AXIS_MM2S", "hls stream_in"),
                                   ("hls stream_out", "dma S_AXIS_S2MM"), ("ps clock", "hls ap_clk")}
-    assert role_edges(ours) - role_edges(theirs) == {("ps master", "hls slave")}
-    assert role_edges(theirs) <= role_edges(ours)
+    assert role_edges(ours) == role_edges(theirs)
 
 
 BROKEN = {
     # (board, what the broken design does, text in boards/block_design.tcl, its replacement, the fault expected)
-    "no automation on the IP's AXI-Lite port": (
-        "pynq-z2", "connect_axi $ps_master /$flow_ip_cell/$flow_ip_control {Auto} /$flow_ip_cell/$flow_ip_control\n", "",
-        "/flow_nn_0/s_axi_control is mapped in no PS master's address space"),
     "the IP's clock left undriven": (
-        "pynq-z2", "connect_axi $ps_master /$flow_ip_cell/$flow_ip_control {Auto} /$flow_ip_cell/$flow_ip_control\n", "",
+        "pynq-z2", "connect_bd_net [get_bd_pins $flow_dma_name/s_axi_lite_aclk] [get_bd_pins $flow_ip_cell/ap_clk]\n", "",
         "clock pin /flow_nn_0/ap_clk is undriven"),
+    "the IP's reset left undriven": (
+        "zcu104", "connect_bd_net [get_bd_pins $flow_dma_name/axi_resetn] [get_bd_pins $flow_ip_cell/ap_rst_n]\n", "",
+        "reset pin /flow_nn_0/ap_rst_n is undriven"),
     "the board preset's second UltraScale+ master left on": (
         "zcu104", "CONFIG.PSU__USE__M_AXI_GP1 {0}", "",
         "clock pin /zynq_ultra_ps_e_0/maxihpm1_fpd_aclk is undriven"),
@@ -261,7 +255,7 @@ REFUSED = {
     "the Zynq-7000 make_external on the UltraScale+ PS rule": (
         "ultra96-v2", 'rule_config {apply_board_preset "1"}', 'rule_config {make_external "FIXED_IO, DDR" apply_board_preset "1"}',
         "rule xilinx.com:bd_rule:zynq_ultra_ps_e takes no config key 'make_external'"),
-    "a clkrst automation on the IP's clock after the axi4 automation clocked it": (
+    "a clkrst automation on the IP's clock once it is on the DMA's clock net": (
         "pynq-z2", "validate_bd_design\n",
         "apply_bd_automation -rule xilinx.com:bd_rule:clkrst -config {Clk Auto} [get_bd_pins $flow_ip_cell/ap_clk]\n"
         "validate_bd_design\n",

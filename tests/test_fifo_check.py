@@ -9,8 +9,8 @@ import pytest
 from conftest import run_flow_in_process, tfc_compile_args
 from flow.hls4ml import fifo_check
 
-# flow's io_stream top before the dataflow region, verbatim: read, model and write one after another
-# per sample, through two local streams of Vitis's default depth (2)
+# flow's io_stream top before the dataflow region, with today's ports: read, model and write one after another per
+# sample, through local streams of Vitis's default depth (2)
 SEQUENTIAL_TOP = """// Written by flow (flow/hls4ml/stream_top.py): AXI-Stream top around {project}.
 #include "{project}.h"
 #include "flow_axis_top.h"
@@ -18,29 +18,27 @@ SEQUENTIAL_TOP = """// Written by flow (flow/hls4ml/stream_top.py): AXI-Stream t
 typedef hls::axis<ap_int<{in_container}>, 0, 0, 0> in_word_t;
 typedef hls::axis<ap_int<{out_container}>, 0, 0, 0> out_word_t;
 
-void {top}(hls::stream<in_word_t> &in_stream, hls::stream<out_word_t> &out_stream, unsigned n_samples) {{
+void {top}(hls::stream<in_word_t> &in_stream, hls::stream<out_word_t> &out_stream) {{
     #pragma HLS INTERFACE axis port=in_stream
     #pragma HLS INTERFACE axis port=out_stream
-    #pragma HLS INTERFACE s_axilite port=n_samples
-    #pragma HLS INTERFACE s_axilite port=return
-    for (unsigned sample = 0; sample < n_samples; sample++) {{
+    #pragma HLS INTERFACE ap_ctrl_none port=return
 {body}
-    }}
 }}
 """
 
-SEQUENTIAL_STREAM_BODY = """        hls::stream<{input_t}> model_in;
-        hls::stream<{result_t}> model_out;
-        flow::read_packets<{in_bits}, {input_t}, {n_in}>(in_stream, model_in);
-        {project}(model_in, model_out);
-        flow::write_packets<{out_bits}, {result_t}, {n_out}>(model_out, out_stream, sample + 1 == n_samples);"""
+SEQUENTIAL_STREAM_BODY = """    hls::stream<{input_t}> model_in;
+    hls::stream<{result_t}> model_out;
+    hls::stream<bool> last;
+    flow::read_packets<{in_bits}, {input_t}, {n_in}>(in_stream, model_in, last);
+    {project}(model_in, model_out);
+    flow::write_packets<{out_bits}, {result_t}, {n_out}>(model_out, out_stream, last);"""
 
 
 def sequential_top(dataflow_top: str) -> str:
     """The old top for the build whose dataflow top is `dataflow_top`, filled in from that top's own names."""
     words = {end: bits for bits, end in re.findall(r"ap_int<(\d+)>, 0, 0, 0> (\w+)_word_t", dataflow_top)}
-    read = re.search(r"read_samples<(.+), (\w+), (\d+)>", dataflow_top).groups()
-    write = re.search(r"write_samples<(.+), (\w+), (\d+)>", dataflow_top).groups()
+    read = re.search(r"read_packets<(.+), (\w+), (\d+)>", dataflow_top).groups()
+    write = re.search(r"write_packets<(.+), (\w+), (\d+)>", dataflow_top).groups()
     names = {"project": re.search(r'#include "(\w+)\.h"', dataflow_top).group(1), "in_bits": read[0],
              "input_t": read[1], "n_in": read[2], "out_bits": write[0], "result_t": write[1], "n_out": write[2]}
     return SEQUENTIAL_TOP.format(project=names["project"], top="flow_axis_top", in_container=words["in"],
@@ -87,7 +85,7 @@ def test_io_parallel_build_passes_with_one_value_per_fifo_slot(tfc_build):
     assert json.loads((tfc_build / "hls_config.json").read_text())["io_type"] == "io_parallel"
     report = json.loads((tfc_build / "csim.json").read_text())["fifo_check"]
     assert report["passed"] and report["outputs_match_csim"]
-    assert {name: fifo["depth"] for name, fifo in report["fifos"].items()} == {"model_in": 784, "model_out": 10}
+    assert {name: fifo["depth"] for name, fifo in report["fifos"].items()} == {"model_in": 784, "model_out": 10, "last": 32}
 
 
 def test_without_gpp_the_report_says_skipped(tfc_build, shared_dir, tmp_path, monkeypatch):

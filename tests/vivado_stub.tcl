@@ -18,7 +18,8 @@
 #   drives both ends' clock pins and the interconnect's (Auto: the pin's existing clock, else the other end's, else
 #   the design's only PL clock), drives each clocked IP's resets from one proc_sys_reset per clock, and maps every
 #   slave on the interconnect into the address space of every master on it;
-# - the clkrst rule drives one clock pin and its IP's resets.
+# - the clkrst rule drives one clock pin and its IP's resets;
+# - connect_bd_net puts a clock or reset pin on the net another pin of the same kind is on.
 # An automation runs on one end of the connection, which must not be connected yet.
 # It refuses what Vivado would refuse or leave to chance: a config key the rule does not take, a pin or port that
 # does not exist (or is switched off), an automation on a pin or port that is already connected, an Auto clock
@@ -333,8 +334,21 @@ proc set_property {args} {
 proc get_bd_intf_pins {path} { interface_spec /$path; return /[string trimleft $path /] }
 proc get_bd_pins {path} {
     set pin /[string trimleft $path /]
-    if {$pin ni [clock_inputs [cell_of $pin]]} { error "stub: $pin is not a clock pin of [cell_of $pin]" }
+    if {$pin ni [concat [clock_inputs [cell_of $pin]] [reset_inputs [cell_of $pin]]]} {
+        error "stub: $pin is not a clock or reset pin of [cell_of $pin]"
+    }
     return $pin
+}
+# a pin joins the clock or reset net the other is on (Vivado extends that net)
+proc connect_bd_net {from to} {
+    record connect_net $from $to
+    set on [lmap pin [list $from $to] { driven $pin }]
+    if {$on eq {1 1}} { error "stub: $from and $to are both on nets already" }
+    if {$on eq {0 0}} { error "stub: neither $from nor $to is on a net; nothing drives the new one" }
+    lassign [expr {[driven $from] ? [list $from $to] : [list $to $from]}] source target
+    set kinds [lmap pin [list $source $target] { expr {$pin in [clock_inputs [cell_of $pin]] ? "clock" : "reset"} }]
+    if {[lindex $kinds 0] ne [lindex $kinds 1]} { error "stub: $from and $to are not both clock or both reset pins" }
+    dict set ::drivers $target [dict get $::drivers $source]
 }
 proc connect_bd_intf_net {from to} {
     foreach port [list $from $to] {

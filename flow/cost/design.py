@@ -53,9 +53,6 @@ HLS_SOURCE = ("sum of the nodes: hls4ml nnet_utils kernels' structure, LUT/FF co
 SRL_DEPTH = 32  # SRLC32E: 32 bits of depth per LUT
 REGISTER_FIFO_DEPTH = 2  # UG1399 config_storage auto_srl_max_depth: shallower FIFOs are registers
 INT_BITS = 32  # hls4ml's line buffers and loop counters are `static int`
-# the s_axilite adapter of the stream top: one 32-bit register (n_samples) plus ap_ctrl_hs's control
-# bits; the AXI-Lite channels register address (5 bits), data (32) and handshakes
-AXI_LITE_FF, AXI_LITE_LUT = 32 + 8 + 5 + 32 + 8, 32 + 5 * 8
 
 
 @dataclass(frozen=True)
@@ -337,13 +334,13 @@ def channel_costs(hls_model, firmware: Path) -> list[NodeCost]:
     return costs
 
 
-STREAM_TOP_FIFO = re.compile(r"#pragma HLS STREAM variable=(model_in|model_out) depth=(\d+)")
+STREAM_TOP_FIFO = re.compile(r"#pragma HLS STREAM variable=(model_in|model_out|last) depth=(\d+)")
 
 
 def stream_top_costs(hls_model, firmware: Path, stream: bool) -> list[NodeCost]:
-    """flow_axis_top.cpp (flow/hls4ml/stream_top.py, hls/flow_axis_top.h): its two FIFOs at their written depth,
-    the read and write processes (a sample counter, a value counter, the AXI-Stream word), io_parallel's
-    model process arrays, and the s_axilite adapter."""
+    """flow_axis_top.cpp (flow/hls4ml/stream_top.py, hls/flow_axis_top.h): its FIFOs at their written depth
+    (model_in, model_out and the one-bit `last` flags), the read and write processes (a value counter, the
+    AXI-Stream word), and io_parallel's model process arrays. Free-running: no AXI-Lite adapter."""
     source = firmware / "flow_axis_top.cpp"
     if not source.is_file():
         return []
@@ -351,13 +348,13 @@ def stream_top_costs(hls_model, firmware: Path, stream: bool) -> list[NodeCost]:
     ends = {"model_in": inputs, "model_out": outputs}
     costs = []
     for name, depth in STREAM_TOP_FIFO.findall(source.read_text()):
-        variable = ends[name]
-        width = _bits(variable) * (int(variable.type.n_elem) if stream else 1)
+        variable = ends.get(name)
+        width = 1 if variable is None else _bits(variable) * (int(variable.type.n_elem) if stream else 1)
         costs.append(fifo_cost(f"top {name}", "stream top", "flow_axis_top.cpp: #pragma HLS STREAM", int(depth), width))
     for label, variable in (("read", inputs), ("write", outputs)):
         values, bits = int(math.prod(variable.shape)), _bits(variable)
         word = 8 * math.ceil(bits / 8)
-        loops = counter(INT_BITS + math.ceil(math.log2(values + 1)))
+        loops = counter(math.ceil(math.log2(values + 1)))
         # the word's data, keep and strobe bytes and last; the packet or value it converts
         registers = word + 2 * (word // 8) + 1 + bits * (int(variable.type.n_elem) if stream else 1)
         costs.append(NodeCost(f"top {label}", "stream top", "hls/flow_axis_top.h", lut=loops["lut"] + bits,
@@ -366,8 +363,6 @@ def stream_top_costs(hls_model, firmware: Path, stream: bool) -> list[NodeCost]:
             costs.append(NodeCost(f"top {label} array", "stream top", "flow_axis_top.cpp: read_array/write_array",
                                   lut=values + input_mux_luts(values, bits) * (label == "write"), ff=values * bits,
                                   detail=f"{values} x {bits} bits"))
-    costs.append(NodeCost("top s_axilite", "stream top", "flow_axis_top.cpp: s_axilite n_samples, ap_ctrl_hs",
-                          lut=AXI_LITE_LUT, ff=AXI_LITE_FF, detail="one 32-bit register and control"))
     return costs
 
 

@@ -8,9 +8,9 @@ numpy and pynq only, so it imports nothing from flow.
 
 Stream format (metadata.json "input" / "output"): one value per stream word, the ap_fixed bits
 sign-extended into a little-endian container of 8, 16, 32 or 64 bits; samples back to back in
-the model's HLS layout (NHWC for images), one DMA transfer per batch. Before each batch the driver
-writes the batch size to the IP's n_samples register and sets ap_start (metadata.json "ip"); the
-IP (hls/flow_axis_top.h) ends the batch's output with TLAST. pynq's DMA wait() has no
+the model's HLS layout (NHWC for images), one DMA transfer per batch each way. The IP
+(hls/flow_axis_top.h) is free-running, with no register to write: it takes samples as they come and
+ends the batch's output with TLAST where the send channel ended its input. pynq's DMA wait() has no
 timeout, so the driver polls the channel's idle bit against a deadline instead.
 """
 from __future__ import annotations
@@ -125,7 +125,7 @@ def read_bundle(bundle: Path) -> dict:
             raise BundleError(f"{bundle} lacks {name}, listed in {MANIFEST}; copy the whole bundle again")
         if sha256(path) != digest:
             raise BundleError(f"{path} does not match its sha256 in {MANIFEST}; copy the bundle again")
-    for required in ("input", "output", "dma", "ip"):
+    for required in ("input", "output", "dma"):
         if required not in metadata:
             raise BundleError(f"{bundle / METADATA} has no '{required}'; rebuild the bundle with flow compile")
     return metadata
@@ -141,7 +141,6 @@ class Accelerator:
         self.timeout_s = timeout_s
         self.overlay, self.allocate = (connect or self._load_overlay)(self.metadata)
         self.dma = self._cell(self.metadata["dma"], "the AXI DMA")
-        self.ip = self._cell(self.metadata["ip"]["cell"], "the model's HLS IP")
         self.input_codec = FixedPoint(self.metadata["input"]["precision"])
         self.output_codec = FixedPoint(self.metadata["output"]["precision"])
         self.sample_shape = tuple(self.metadata["input"]["shape"][1:])
@@ -202,11 +201,8 @@ class Accelerator:
         target = self.allocate(shape=(len(words), self.output_size), dtype=self.output_codec.dtype)
         try:
             source[:] = words
-            registers = self.metadata["ip"]
-            self.ip.write(registers["n_samples"], len(words))
-            self.ip.write(registers["control"], 1)  # ap_start: the IP reads n_samples samples, then stops
+            self.dma.recvchannel.transfer(target)  # armed first: the free-running IP answers at once
             self.dma.sendchannel.transfer(source)
-            self.dma.recvchannel.transfer(target)
             self._wait(self.dma.sendchannel, "send (MM2S)")
             self._wait(self.dma.recvchannel, "receive (S2MM)")
             return np.array(target)

@@ -56,7 +56,7 @@ DRIVER = """// Written by flow (flow/hls4ml/fifo_check.py): drives {top} with th
 
 typedef hls::axis<ap_int<{in_bits}>, 0, 0, 0> in_word_t;
 typedef hls::axis<ap_int<{out_bits}>, 0, 0, 0> out_word_t;
-void {top}(hls::stream<in_word_t> &in_stream, hls::stream<out_word_t> &out_stream, unsigned n_samples);
+void {top}(hls::stream<in_word_t> &in_stream, hls::stream<out_word_t> &out_stream);
 
 int main() {{
     unsigned samples, count;
@@ -74,7 +74,8 @@ int main() {{
     }}
     flow_fifo::watch({deadline_ms});
     flow_fifo::process_group top;
-    top.spawn([&] {{ {top}(in_stream, out_stream, samples); }});
+    // the free-running IP restarts for each sample: one invocation per sample, as long as words come
+    top.spawn([&] {{ for (unsigned sample = 0; sample < samples; sample++) {top}(in_stream, out_stream); }});
     top.join();
     while (!out_stream.empty()) {{
         out_word_t word = out_stream.read();

@@ -65,15 +65,26 @@ def target_interval(board: Board, target_fps: float) -> int:
     return max(1, math.floor(board.clock_hz / target_fps))
 
 
+def stream_cycles(dense_model) -> int:
+    """Cycles per sample of the stream top's read and write processes (hls/flow_axis_top.h): one value per
+    word, one word per cycle. No design runs faster than this, whatever its layers do."""
+    ends = (dense_model.get_input_variables()[0], dense_model.get_output_variables()[0])
+    return max(math.prod(variable.shape) for variable in ends)
+
+
 def design_for_target(dense_model, board: Board, target_fps: float, max_utilization: float,
                       io_type: str) -> Design:
     """The chooser's design for target_fps on the all-dense model; FlowError where no design meets it within
-    max_utilization, naming the fastest one that fits."""
+    max_utilization, naming the fastest one that fits, or where the stream top alone is slower."""
+    interval, words = target_interval(board, target_fps), stream_cycles(dense_model)
+    if words > interval:
+        raise FlowError(f"--target-fps {target_fps:g} needs {interval:,} cycles per inference at "
+                        f"{board.clock_hz / 1e6:g} MHz, and the stream top moves one value per cycle: "
+                        f"{words:,} values per sample cap it at {board.clock_hz / words:,.0f}/s; lower --target-fps")
     layers = [node for node in weight_layers(dense_model) if node.class_name in DENSE_WEIGHT_LAYERS]
     menus = {node.name: layer_candidates(layer_shape(node), node.get_weights("weight").data.reshape(
         weight_matrix_shape(node)), io_type) for node in layers}
     fixed = other_node_totals(dense_model)
-    interval = target_interval(board, target_fps)
     design = choose(menus, board, interval, max_utilization, fixed)
     if design is not None and design.fits:
         return design
@@ -102,17 +113,18 @@ def apply_design(design: Design, hls_config: dict) -> list[str]:
     return sparse["select"]
 
 
-def design_record(design: Design, board: Board, target_fps: float, max_utilization: float) -> dict:
+def design_record(design: Design, board: Board, target_fps: float, max_utilization: float,
+                  stream_top_cycles: int) -> dict:
     """design.json: the target, the clock, what the chosen design achieves, and per layer every candidate."""
-    latency_sum = sum(candidate.estimate.latency for candidate in design.chosen.values())
+    # the free-running stream top overlaps samples (hls/flow_axis_top.h): the slowest process sets the rate,
+    # a weight layer or the top's own read and write of one value per cycle
+    interval = max(design.interval, stream_top_cycles)
     return {
         "board": board.name, "clock_mhz": board.clock_hz / 1e6, "target_fps": target_fps,
         "target_interval": design.target_interval, "max_utilization": max_utilization,
-        "interval": design.interval, "throughput_fps": round(board.clock_hz / design.interval, 1),
-        # hls/flow_axis_top.h runs myproject once per sample to its end: until the top overlaps samples, the
-        # board's rate follows the latency, not the interval; this sums the weight layers' latencies only
-        # (padding, pooling and activations add more), so it is an estimate, not a bound
-        "latency_sum": latency_sum, "throughput_fps_serial_top_estimate": round(board.clock_hz / latency_sum, 1),
+        "interval": interval, "throughput_fps": round(board.clock_hz / interval, 1),
+        "layers_interval": design.interval, "stream_top_cycles": stream_top_cycles,
+        "latency_sum": sum(candidate.estimate.latency for candidate in design.chosen.values()),
         "level": "estimator (flow/cost/kernels.py), HLS level per layer; shares at the implementation level "
                  "(flow/cost/design.py), the weight layers plus the other nodes, before FIFOs and the stream top",
         "utilization": design.utilization, "scarcest": design.scarcest, "fits": design.fits,

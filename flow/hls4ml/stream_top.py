@@ -1,9 +1,11 @@
 """The HLS IP's stream top: firmware/flow_axis_top.cpp around hls4ml's myproject (hls/flow_axis_top.h).
 
-bundle/driver.py writes n_samples to the IP's AXI-Lite register, starts it, and streams one value per
-word; this top reads and writes exactly that format, with TLAST on the batch's last output word. The
-top is a dataflow region of read, model and write processes joined by FIFOs of declared depth;
-flow/hls4ml/fifo_check.py runs it with FIFOs that block at those depths.
+bundle/driver.py sends a batch as one DMA transfer of one value per word and receives it as one; the
+top is free-running (ap_ctrl_none, no AXI-Lite port), as hls4ml's VivadoAccelerator axi_stream top:
+each invocation carries one sample through a dataflow region of read, model and write processes
+joined by FIFOs of declared depth, and the next invocation starts while the last one's model and
+write still run. TLAST ends a sample's output where it ended its input. flow/hls4ml/fifo_check.py
+runs the top with FIFOs that block at those depths.
 """
 from __future__ import annotations
 
@@ -20,9 +22,9 @@ TOP = "flow_axis_top"
 EXPORT_SCRIPT = "ip/export_ip.tcl"  # in the build dir; sources hls/export_ip.tcl
 IP_PROJECT = "ip/flow_ip"
 IP_REPO = f"{IP_PROJECT}/solution1/impl/ip"  # where export_design -format ip_catalog leaves the IP
-# AXI-Lite map of an HLS top with ap_ctrl_hs (declared in TEMPLATE) and one scalar argument (Vitis HLS):
-# control, then n_samples
-CONTROL_OFFSET, N_SAMPLES_OFFSET = 0x00, 0x10
+# samples a `last` flag may run ahead of the write process: the model's samples in flight (one per
+# layer process and FIFO at most) stay below it, and 32 one-bit slots are one SRL32 per bit
+LAST_DEPTH = 32
 
 TEMPLATE = """// Written by flow (flow/hls4ml/stream_top.py): AXI-Stream top around {project}.
 #include "{project}.h"
@@ -31,50 +33,47 @@ TEMPLATE = """// Written by flow (flow/hls4ml/stream_top.py): AXI-Stream top aro
 typedef hls::axis<ap_int<{in_container}>, 0, 0, 0> in_word_t;
 typedef hls::axis<ap_int<{out_container}>, 0, 0, 0> out_word_t;
 
-// The model process: {project} once per sample. Each call runs to its end before the next starts,
-// so a sample takes the model's whole latency; only read and write overlap with it.
-static void run_model(hls::stream<{input_t}> &model_in, hls::stream<{result_t}> &model_out, unsigned n_samples) {{
-    for (unsigned sample = 0; sample < n_samples; sample++) {{
-{model_body}
-    }}
-}}
-
-// A dataflow region of three processes that each loop over the batch, so samples overlap: read
-// decodes sample s + 1 while the model runs s and write sends s - 1. Each FIFO holds one whole
+{model_process}// Free-running (ap_ctrl_none), one sample per invocation: a dataflow region of three processes
+// restarts as soon as read is free, so read decodes sample s + 1 while the model runs s and write
+// sends s - 1; the model's own layers overlap samples the same way. Each FIFO holds one whole
 // sample, as hls4ml sizes its own layer FIFOs (one frame), so read can finish the next sample
-// before the model takes it. On this chain any depth is free of deadlock; the depth buys overlap.
-// Every process reads the scalar n_samples: Vitis HLS limits only non-scalar variables to one
-// reader and one writer in a dataflow region (UG1399, canonical body).
-void {top}(hls::stream<in_word_t> &in_stream, hls::stream<out_word_t> &out_stream, unsigned n_samples) {{
+// before the model takes it. `last` carries each sample's TLAST from read to write.
+void {top}(hls::stream<in_word_t> &in_stream, hls::stream<out_word_t> &out_stream) {{
     #pragma HLS INTERFACE axis port=in_stream
     #pragma HLS INTERFACE axis port=out_stream
-    #pragma HLS INTERFACE s_axilite port=n_samples
-    #pragma HLS INTERFACE ap_ctrl_hs port=return
-    #pragma HLS INTERFACE s_axilite port=return
+    #pragma HLS INTERFACE ap_ctrl_none port=return
     #pragma HLS DATAFLOW
     hls::stream<{input_t}> model_in("model_in");
     #pragma HLS STREAM variable=model_in depth={in_depth}
     hls::stream<{result_t}> model_out("model_out");
     #pragma HLS STREAM variable=model_out depth={out_depth}
-    flow::{read}<{in_bits}, {input_t}, {n_in}>(in_stream, model_in, n_samples);
-    run_model(model_in, model_out, n_samples);
-    flow::{write}<{out_bits}, {result_t}, {n_out}>(model_out, out_stream, n_samples);
+    hls::stream<bool> last("last");
+    #pragma HLS STREAM variable=last depth={last_depth}
+    flow::{read}<{in_bits}, {input_t}, {n_in}>(in_stream, model_in, last);
+    {model_call}
+    flow::{write}<{out_bits}, {result_t}, {n_out}>(model_out, out_stream, last);
 }}
 """
 
-# hls4ml's io_stream model reads and writes packets: it is the whole model process
-STREAM_MODEL = "        {project}(model_in, model_out);"
+# hls4ml's io_stream model reads and writes packets, a dataflow region of its own: called in the top's region, as
+# hls4ml's axi_stream wrapper calls it, its layer processes restart for the next sample as each is free
+STREAM_MODEL = "{project}(model_in, model_out);"
 
 # hls4ml's io_parallel model is one function of two arrays (pipelined, or under the Resource
 # strategy a dataflow region of arrays). The FIFOs between the processes carry one value per slot,
 # as the wire does, and only this process holds the arrays: a FIFO of whole vectors would need
 # N x W-bit registers per slot on top of the model's own (fully partitioned) input, and arrays
 # passed between processes would be ping-pong buffers of that size, two per array.
-PARALLEL_MODEL = """        {input_t} inputs[{n_in}];
-        {result_t} outputs[{n_out}];
-        flow::read_array<{input_t}, {n_in}>(model_in, inputs);
-        {project}(inputs, outputs);
-        flow::write_array<{result_t}, {n_out}>(outputs, model_out);"""
+PARALLEL_MODEL = """// The model process of an io_parallel model: one sample between the FIFOs and the model's arrays.
+static void run_model(hls::stream<{input_t}> &model_in, hls::stream<{result_t}> &model_out) {{
+    {input_t} inputs[{n_in}];
+    {result_t} outputs[{n_out}];
+    flow::read_array<{input_t}, {n_in}>(model_in, inputs);
+    {project}(inputs, outputs);
+    flow::write_array<{result_t}, {n_out}>(outputs, model_out);
+}}
+
+"""
 
 
 def _bits_type(precision: str) -> str:
@@ -94,11 +93,13 @@ def write_axis_top(hls_model, io_type: str) -> Path:
     if io_type == "io_stream":
         # a FIFO slot is one packet of the model's stream: n_elem values
         channels = {"in_depth": n_in // inputs.type.n_elem, "out_depth": n_out // outputs.type.n_elem,
-                    "read": "read_samples", "write": "write_samples", "model_body": STREAM_MODEL.format(**names)}
+                    "read": "read_packets", "write": "write_packets", "model_process": "",
+                    "model_call": STREAM_MODEL.format(**names)}
     else:
         channels = {"in_depth": n_in, "out_depth": n_out,
-                    "read": "read_values", "write": "write_values", "model_body": PARALLEL_MODEL.format(**names)}
-    source = TEMPLATE.format(**names, **channels, top=TOP,
+                    "read": "read_values", "write": "write_values", "model_process": PARALLEL_MODEL.format(**names),
+                    "model_call": "run_model(model_in, model_out);"}
+    source = TEMPLATE.format(**names, **channels, top=TOP, last_depth=LAST_DEPTH,
                              in_bits=_bits_type(in_precision), out_bits=_bits_type(out_precision),
                              in_container=FixedPoint(in_precision).bits, out_container=FixedPoint(out_precision).bits)
     shutil.copyfile(HLS_DIR / "flow_axis_top.h", firmware / "flow_axis_top.h")

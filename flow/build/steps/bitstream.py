@@ -25,10 +25,8 @@ from ..step import Step, StepContext
 BLOCK_DESIGN = BOARDS_DIR / "block_design.tcl"
 PARAMS = "vivado/params.tcl"
 UTILIZATION_REPORT, TIMING_REPORT = "utilization_routed.rpt", "timing_summary.rpt"  # beside the bitstream
-# the HLS IP the block design instantiates: the AXI-Stream top around the hls4ml model. Vitis HLS names the
-# AXI-Lite port of `s_axilite port=return` (ap_start, n_samples) after its default bundle, "control".
-IP = {"vlnv": f"xilinx.com:hls:{TOP}:1.0", "cell": IP_CELL, "in": "in_stream", "out": "out_stream",
-      "control": "s_axi_control"}
+# the HLS IP the block design instantiates: the free-running AXI-Stream top around the hls4ml model
+IP = {"vlnv": f"xilinx.com:hls:{TOP}:1.0", "cell": IP_CELL, "in": "in_stream", "out": "out_stream"}
 
 
 def block_design_params(build_dir: Path, board: Board, input_precision: str, output_precision: str) -> dict:
@@ -41,7 +39,6 @@ def block_design_params(build_dir: Path, board: Board, input_precision: str, out
         "flow_board_part_pattern": board.board_part_pattern,
         "flow_ip_repo": str(build / IP_REPO),
         "flow_ip_vlnv": IP["vlnv"], "flow_ip_cell": IP["cell"], "flow_ip_in": IP["in"], "flow_ip_out": IP["out"],
-        "flow_ip_control": IP["control"],
         "flow_dma_name": DMA_NAME,
         "flow_in_width": FixedPoint(input_precision).bits,
         "flow_out_width": FixedPoint(output_precision).bits,

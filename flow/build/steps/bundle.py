@@ -3,9 +3,8 @@ from __future__ import annotations
 
 import shutil
 
-from ...deploy import DMA_NAME, DRIVER, DRIVER_SOURCE, IP_CELL
+from ...deploy import DMA_NAME, DRIVER, DRIVER_SOURCE
 from ...deploy.pynq_driver import MANIFEST, METADATA, TEST_INPUTS, TEST_OUTPUTS, sha256
-from ...hls4ml.stream_top import CONTROL_OFFSET, N_SAMPLES_OFFSET
 from ...paths import atomic_write_json
 from ..artifacts import (BITSTREAM_OUTPUT, BITSTREAM_STEM, BUNDLE, CSIM_META, CSIM_OUTPUTS, GRAPH, HLS_CONFIG,
                          VERIFY_INPUTS, read_json)
@@ -39,7 +38,6 @@ def run(ctx: StepContext) -> dict:
         "input": {"shape": graph["input_shape"], "perm": graph["input_perm"], "precision": meta["input_precision"]},
         "output": {"shape": graph["output_shape"], "precision": meta["output_precision"]},
         "dma": DMA_NAME,
-        "ip": {"cell": IP_CELL, "control": CONTROL_OFFSET, "n_samples": N_SAMPLES_OFFSET},
         "io_type": settings["io_type"],
         "driver": DRIVER,
         "bitstream": bitstream,  # None without Vivado; summary.json says why

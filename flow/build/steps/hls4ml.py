@@ -135,7 +135,8 @@ def base_hls_config(ctx: StepContext) -> dict:
 
 
 def run(ctx: StepContext) -> dict:
-    from ...hls4ml.kernel_selection import apply_design, design_for_target, design_record, sparse_layers
+    from ...hls4ml.kernel_selection import (apply_design, design_for_target, design_record, sparse_layers,
+                                            stream_cycles)
     from ...hls4ml.sparse_layers import SPARSE_KEY
     from ...hls4ml.stream_top import write_axis_top
     from ...hls4ml.weight_memory import check_fits, memory_report, model_memory
@@ -174,7 +175,7 @@ def run(ctx: StepContext) -> dict:
                     else narrow_output(all_dense, hls_config))
         atomic_write_json(ctx.path(HLS_CONFIG), settings)
         record = None if design is None else design_record(design, ctx.board, ctx.config.target_fps,
-                                                           ctx.config.max_utilization)
+                                                           ctx.config.max_utilization, stream_cycles(all_dense))
         if record is not None:
             atomic_write_json(ctx.path(DESIGN), record)
         if selected or narrowed or design is not None:
@@ -200,8 +201,7 @@ def run(ctx: StepContext) -> dict:
             f"see {ctx.path(HLS4ML_LOG)}"
         ) from None
     chosen = {} if record is None else {"design": (
-        f"{record['throughput_fps']:,.0f}/s at {record['interval']:,} cycles if samples overlap; today's serial "
-        f"top: ~{record['throughput_fps_serial_top_estimate']:,.0f}/s; {record['scarcest'].upper()} "
+        f"{record['throughput_fps']:,.0f}/s at {record['interval']:,} cycles; {record['scarcest'].upper()} "
         f"{100 * record['utilization'][record['scarcest']]:.0f}%; see {DESIGN}")}
     return {"backend": settings["backend"], "part": settings["part"], "io_type": settings["io_type"], **chosen,
             **({"output_narrowed": narrowed} if narrowed else {}), "exact_types": len(exact_types),
