@@ -7,7 +7,7 @@ from pathlib import Path
 from rich import box
 from rich.table import Table
 
-from .build.artifacts import ESTIMATES, REPORT, SUMMARY
+from .build.artifacts import DESIGN, ESTIMATES, REPORT, SUMMARY
 from .errors import FlowError
 from .paths import atomic_write_text
 
@@ -162,14 +162,37 @@ def estimate_section(estimates: dict) -> list[str]:
     return lines
 
 
+def design_section(design: dict) -> list[str]:
+    """With --target-fps: what the chooser built, and per kernel family the fastest design within the cap."""
+    cap = design["max_utilization"]
+    lines = ["## Design for the target rate", "",
+             f"Target {design['target_fps']:,.0f}/s ({design['target_interval']:,} cycles at {design['clock_mhz']:g} "
+             f"MHz); built {design['throughput_fps']:,.0f}/s at {design['interval']:,} cycles (slowest layer "
+             f"{design['layers_interval']:,}, stream top {design['stream_top_cycles']:,}), "
+             f"{design['scarcest'].upper()} {100 * design['utilization'][design['scarcest']]:.0f}% of the board. "
+             f"Per kernel family, the fastest design within {100 * cap:.0f}% of every resource (estimates):", ""]
+    rows = []
+    for family, points in design["pareto"]["frontiers"].items():
+        within = [p for p in points if p["utilization"] <= cap]
+        best = max(within, key=lambda p: p["fps"], default=None)
+        label = "any kernel per layer" if family == "mixed" else f"every layer {family}"
+        rows.append([label, "none fits" if best is None else f"{best['fps']:,.0f}/s",
+                     "" if best is None else f"{100 * best['utilization']:.0f}%"])
+    return [*lines, *_markdown(["designs", "fastest within the cap", "scarcest resource"], rows), "",
+            f"![rate against area per kernel family]({design['pareto']['plot']})", ""]
+
+
 def write_report(build_dir: Path) -> Path:
     summary = load_summary(build_dir)
     rows = ["| step | status | seconds | details |", "|---|---|---|---|"]
     rows += [f"| {name} | {r['status']} | {r['seconds']:.1f} | {_step_note(r)} |" for name, r in summary["steps"].items()]
     estimates = load_estimates(build_dir)
+    design_path = Path(build_dir) / DESIGN
+    design = json.loads(design_path.read_text()) if design_path.is_file() else None
     text = "\n".join([f"# flow build report: {summary['model']} on {summary['board']} ({summary['part']})", "",
                       *rows, "", *verification_lines(summary), "",
-                      *(estimate_section(estimates) if estimates else [])])
+                      *(estimate_section(estimates) if estimates else []),
+                      *(design_section(design) if design else [])])
     path = Path(build_dir) / REPORT
     atomic_write_text(path, text)
     return path

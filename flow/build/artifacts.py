@@ -24,6 +24,7 @@ PROJECT_DIR = "hls4ml_prj"  # the hls4ml project
 ESTIMATES = "estimates.json"
 DESIGN = "design.json"  # with --target-fps: the chooser's kernel per layer, every candidate, the rate achieved
 BREAKEVEN_PLOT = "breakeven.png"
+PARETO_PLOT = "pareto.png"  # with --target-fps: rate against area per kernel family, flow's choice marked
 LAYER_PROJECTS = "layer_projects.json"  # per-layer dense/sparse projects of the synth step
 LAYER_PROJECTS_DIR = "layer_projects"  # where they are written, one folder per layer and kernel
 VERIFY_INPUTS, VERIFY_LABELS = "verify_inputs.npy", "verify_labels.npy"

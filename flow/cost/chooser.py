@@ -9,7 +9,8 @@ build's fit step judges, as FINN's SetFolding and hls4ml's reuse factors trade r
 - With a target interval T, each layer may take any candidate whose interval is at most T. From the
   cheapest candidate per layer (smallest largest share on its own), the chooser moves one layer at
   a time to the candidate that lowers the design's scarcest share most (then the sum of shares),
-  until no move does.
+  until no move does. It runs that search over all candidates and over each kernel family alone,
+  and keeps the smallest result: never larger than a single-kernel design within T.
 - Without a target, T runs over the candidates' intervals from the fastest up; the first T whose
   design fits within `max_utilization` of every resource is taken. The search per T is greedy, so
   a smaller T's design that fits may exist where the chooser found none.
@@ -69,6 +70,11 @@ def _score(choice: dict[str, Candidate], fixed: dict[str, int], board: Board) ->
     return max(fractions.values()), sum(fractions.values())
 
 
+def scarcest_share(choice: dict[str, Candidate], fixed: dict[str, int], board: Board) -> float:
+    """The design's scarcest resource's share of the board (implementation level), `fixed` included."""
+    return _score(choice, fixed, board)[0]
+
+
 def smallest_within(menus: dict[str, list[Candidate]], board: Board, target_interval: int,
                     fixed: dict[str, int]) -> dict[str, Candidate] | None:
     """The least-area choice whose every layer's interval is at most target_interval; None if a layer has no such
@@ -76,6 +82,17 @@ def smallest_within(menus: dict[str, list[Candidate]], board: Board, target_inte
     allowed = {name: [c for c in menu if c.interval <= target_interval] for name, menu in menus.items()}
     if any(not menu for menu in allowed.values()):
         return None
+    # the greedy search over every candidate, and over each kernel family alone: the least of them, so the
+    # mixed design is never larger than a single-kernel design within the same interval
+    families = [{name: [c for c in menu if c.kernel == kernel] for name, menu in allowed.items()}
+                for kernel in sorted({c.kernel for menu in allowed.values() for c in menu})]
+    searches = [allowed, *(family for family in families if all(family.values()))]
+    return min((_descend(search, board, fixed) for search in searches), key=lambda c: _score(c, fixed, board))
+
+
+def _descend(allowed: dict[str, list[Candidate]], board: Board, fixed: dict[str, int]) -> dict[str, Candidate]:
+    """From the cheapest candidate per layer, one layer at a time to the candidate that lowers the design's scarcest
+    share most, until no move does."""
     choice = {name: min(menu, key=lambda c: (max(shares(used_by(c), board).values()), c.interval))
               for name, menu in allowed.items()}
     score = _score(choice, fixed, board)

@@ -18,7 +18,8 @@ from ...frontends import keras as keras_frontend
 from ...paths import atomic_write_json
 from ...quiet import stdout_to
 from .. import artifacts
-from ..artifacts import CONFIG, DESIGN, HLS4ML_LOG, HLS_CONFIG, MEMORY, MODEL_CLEAN, PROJECT_DIR, source_kind
+from ..artifacts import (CONFIG, DESIGN, HLS4ML_LOG, HLS_CONFIG, MEMORY, MODEL_CLEAN, PARETO_PLOT, PROJECT_DIR,
+                         source_kind)
 from ..step import Step, StepContext
 
 MAX_STREAM_BITS = max(CONTAINERS)
@@ -142,7 +143,7 @@ def run(ctx: StepContext) -> dict:
     from ...hls4ml.weight_memory import check_fits, memory_report, model_memory
 
     graph = artifacts.read_json(ctx.build_dir, artifacts.GRAPH)
-    for name in (HLS_CONFIG, DESIGN):  # written once the kernels are chosen; none is left from before
+    for name in (HLS_CONFIG, DESIGN, PARETO_PLOT):  # written once the kernels are chosen; none is left from before
         ctx.path(name).unlink(missing_ok=True)
     hls_config = base_hls_config(ctx)
     hls_config["Model"]["Strategy"] = ctx.config.strategy
@@ -177,6 +178,7 @@ def run(ctx: StepContext) -> dict:
         record = None if design is None else design_record(design, ctx.board, ctx.config.target_fps,
                                                            ctx.config.max_utilization, stream_cycles(all_dense))
         if record is not None:
+            record["pareto"] = write_pareto(ctx, design, record, stream_cycles(all_dense))
             atomic_write_json(ctx.path(DESIGN), record)
         if selected or narrowed or design is not None:
             hls_model = ctx.hls_model()  # kernels or the output type changed: the chosen config converted
@@ -210,9 +212,21 @@ def run(ctx: StepContext) -> dict:
             "weight_bram18": sum(layer.chosen.bram18 for layer in layers)}
 
 
+def write_pareto(ctx: StepContext, design, record: dict, stream_top_cycles: int) -> dict:
+    """pareto.png beside design.json, and the frontiers it draws: each kernel family's designs and the mixed ones."""
+    from ...cost.pareto import Point, fixed_part, frontiers, plot_frontiers
+
+    fronts = frontiers(design.menus, ctx.board, fixed_part(design), stream_top_cycles)
+    chosen = Point(interval=record["interval"], fps=record["throughput_fps"],
+                   utilization=max(record["utilization"].values()),
+                   kernels=tuple(c.label for c in design.chosen.values()))
+    plot_frontiers(fronts, chosen, ctx.board, ctx.path(PARETO_PLOT), ctx.config.max_utilization)
+    return {"plot": PARETO_PLOT, "frontiers": {family: [p.to_json() for p in points] for family, points in fronts.items()}}
+
+
 def outputs(build_dir) -> list[str]:
     chosen = artifacts.read_json(build_dir, CONFIG).get("target_fps") is not None
-    return [HLS_CONFIG, MEMORY, f"{PROJECT_DIR}/firmware/myproject.cpp", *([DESIGN] if chosen else [])]
+    return [HLS_CONFIG, MEMORY, f"{PROJECT_DIR}/firmware/myproject.cpp", *([DESIGN, PARETO_PLOT] if chosen else [])]
 
 
 STEP = Step(name="hls4ml", run=run,

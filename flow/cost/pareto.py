@@ -1,0 +1,128 @@
+"""Throughput against area for the designs one kernel family can make, and for flow's mixed choice (pareto.png).
+
+Per family (every layer Latency, every layer Resource, every layer flow's sparse kernel, or any
+candidate per layer: the chooser's mixed designs), one design per interval that the family's
+candidates offer (at most 40, spread in log scale): the chooser's least-area choice within it
+(chooser.smallest_within). A design's
+rate is the clock over the slowest of its layers' intervals and the stream top's cycles per
+sample; its area is its scarcest resource's share of the board at the implementation level, the
+fixed part (every node but the weight layers) included. The frontier keeps the designs no other
+design of the family beats on both. A family that lacks a candidate for some layer has no design.
+
+Example::
+
+    fronts = frontiers(menus, board, fixed, stream_cycles=784)
+    fronts["mixed"]   # fastest first: [Point(interval=784, fps=127551.0, utilization=0.61, kernels=(...)), ...]
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..boards import Board
+from .candidates import Candidate
+from .chooser import Design, scarcest_share, smallest_within, used_by
+
+MOST_INTERVALS = 40  # designs per family: the chooser's greedy search per interval takes a fraction of a second
+FAMILIES = {"latency": ("latency",), "resource": ("resource",), "sparse": ("sparse",),
+            "mixed": ("latency", "resource", "sparse")}
+
+
+@dataclass(frozen=True)
+class Point:
+    interval: int
+    fps: float
+    utilization: float  # the scarcest resource's share of the board
+    kernels: tuple[str, ...]  # the chosen candidate's label per layer
+
+    def to_json(self) -> dict:
+        return {"interval": self.interval, "fps": self.fps, "utilization": self.utilization,
+                "kernels": list(self.kernels)}
+
+
+def family_designs(menus: dict[str, list[Candidate]], board: Board, fixed: dict[str, int], stream_cycles: int,
+                   kernels: tuple[str, ...]) -> list[Point]:
+    """The least-area design of `kernels` within each interval those kernels' candidates offer (spread)."""
+    menus = {name: [c for c in menu if c.kernel in kernels] for name, menu in menus.items()}
+    if any(not menu for menu in menus.values()):
+        return []
+    points = []
+    for interval in spread(sorted({c.interval for menu in menus.values() for c in menu})):
+        choice = smallest_within(menus, board, interval, fixed)
+        if choice is None:
+            continue
+        achieved = max(stream_cycles, max(c.interval for c in choice.values()))
+        points.append(Point(interval=achieved, fps=round(board.clock_hz / achieved, 1),
+                            utilization=round(scarcest_share(choice, fixed, board), 4),
+                            kernels=tuple(choice[name].label for name in menus)))
+    return points
+
+
+def spread(intervals: list[int], most: int = MOST_INTERVALS) -> list[int]:
+    """At most `most` of the sorted intervals, spread evenly in log scale, the fastest and slowest kept."""
+    if len(intervals) <= most:
+        return intervals
+    ratio = (intervals[-1] / intervals[0]) ** (1 / (most - 1))
+    wanted = [intervals[0] * ratio ** k for k in range(most)]
+    return sorted({min(intervals, key=lambda i: abs(math.log(i / w))) for w in wanted})
+
+
+def frontier(points: list[Point]) -> list[Point]:
+    """The points no other point beats on both rate and area, fastest first."""
+    kept = []
+    for point in sorted(points, key=lambda p: (-p.fps, p.utilization)):
+        if not kept or point.utilization < kept[-1].utilization:
+            kept.append(point)
+    return kept
+
+
+def fixed_part(design: Design) -> dict[str, int]:
+    """What the design uses beside its weight layers (every other node), per resource, HLS level."""
+    return {resource: total - sum(used_by(c)[resource] for c in design.chosen.values())
+            for resource, total in design.used.items()}
+
+
+def frontiers(menus: dict[str, list[Candidate]], board: Board, fixed: dict[str, int],
+              stream_cycles: int) -> dict[str, list[Point]]:
+    """Each family's frontier. Every single-kernel design is a mixed one too, and within the same interval the
+    chooser finds none larger (chooser.smallest_within), so the mixed frontier is drawn over both."""
+    single = {family: family_designs(menus, board, fixed, stream_cycles, kernels)
+              for family, kernels in FAMILIES.items() if family != "mixed"}
+    mixed = family_designs(menus, board, fixed, stream_cycles, FAMILIES["mixed"])
+    return {**{family: frontier(points) for family, points in single.items()},
+            "mixed": frontier(mixed + [point for points in single.values() for point in points])}
+
+
+def plot_frontiers(fronts: dict[str, list[Point]], chosen: Point | None, board: Board, path: Path,
+                   max_utilization: float) -> None:
+    """pareto.png: rate against the scarcest resource's share, one line per family, flow's choice marked."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(7, 4.5))
+    styles = {"latency": "s", "resource": "^", "sparse": "o", "mixed": "."}
+    for family, points in fronts.items():
+        if points:
+            axes.plot([100 * p.utilization for p in points], [p.fps for p in points], marker=styles[family],
+                      markersize=4, linestyle="-" if family == "mixed" else "--", label=f"all {family}"
+                      if family != "mixed" else "any kernel per layer")
+    if chosen is not None:
+        axes.plot([100 * chosen.utilization], [chosen.fps], marker="*", markersize=14, color="black",
+                  linestyle="none", label="flow's choice")
+    axes.axvline(100 * max_utilization, color="grey", linestyle=":", linewidth=1)
+    axes.axvline(100, color="black", linewidth=0.8)
+    axes.set_xscale("log")
+    axes.set_yscale("log")
+    axes.set_xlabel("scarcest resource, % of the board (estimate, implementation level)")
+    axes.set_ylabel(f"inferences/s at {board.clock_hz / 1e6:g} MHz (estimate)")
+    axes.set_title(f"Rate against area on {board.name}: the designs each kernel family can make")
+    axes.legend(fontsize=8)
+    axes.grid(True, which="both", alpha=0.3)
+    figure.tight_layout()
+    partial = path.with_name(path.name + ".partial.png")  # a half-written plot never looks finished
+    figure.savefig(partial, dpi=120)
+    plt.close(figure)
+    partial.replace(path)
