@@ -77,3 +77,6 @@ def test_the_pareto_frontiers_set_flows_choice_against_each_kernel_family(build)
         for point in fronts[family]:
             assert any(m["fps"] >= point["fps"] and m["utilization"] <= point["utilization"] for m in fronts["mixed"])
     assert all(p["fps"] <= 1e8 / 64 for points in fronts.values() for p in points)  # the stream top's cap
+    # flow's choice, within the target, is on the mixed frontier or beaten by a faster and smaller mixed design
+    chosen = (design["throughput_fps"], max(design["utilization"].values()))
+    assert any(m["fps"] >= chosen[0] and m["utilization"] <= chosen[1] + 1e-4 for m in fronts["mixed"])

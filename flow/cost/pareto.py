@@ -42,13 +42,14 @@ class Point:
 
 
 def family_designs(menus: dict[str, list[Candidate]], board: Board, fixed: dict[str, int], stream_cycles: int,
-                   kernels: tuple[str, ...]) -> list[Point]:
-    """The least-area design of `kernels` within each interval those kernels' candidates offer (spread)."""
+                   kernels: tuple[str, ...], also: frozenset[int] = frozenset()) -> list[Point]:
+    """The least-area design of `kernels` within each interval those kernels' candidates offer (spread), and
+    within each interval of `also`."""
     menus = {name: [c for c in menu if c.kernel in kernels] for name, menu in menus.items()}
     if any(not menu for menu in menus.values()):
         return []
     points = []
-    for interval in spread(sorted({c.interval for menu in menus.values() for c in menu})):
+    for interval in sorted(set(spread(sorted({c.interval for menu in menus.values() for c in menu}))) | also):
         choice = smallest_within(menus, board, interval, fixed)
         if choice is None:
             continue
@@ -83,13 +84,15 @@ def fixed_part(design: Design) -> dict[str, int]:
             for resource, total in design.used.items()}
 
 
-def frontiers(menus: dict[str, list[Candidate]], board: Board, fixed: dict[str, int],
-              stream_cycles: int) -> dict[str, list[Point]]:
-    """Each family's frontier. Every single-kernel design is a mixed one too, and within the same interval the
-    chooser finds none larger (chooser.smallest_within), so the mixed frontier is drawn over both."""
+def frontiers(menus: dict[str, list[Candidate]], board: Board, fixed: dict[str, int], stream_cycles: int,
+              also: frozenset[int] = frozenset()) -> dict[str, list[Point]]:
+    """Each family's frontier. The mixed designs are also taken within `also` (the build's target) and within
+    each interval a single-kernel design achieves; every single-kernel design is a mixed one too, so the mixed
+    frontier is drawn over both."""
     single = {family: family_designs(menus, board, fixed, stream_cycles, kernels)
               for family, kernels in FAMILIES.items() if family != "mixed"}
-    mixed = family_designs(menus, board, fixed, stream_cycles, FAMILIES["mixed"])
+    achieved = frozenset(point.interval for points in single.values() for point in points)
+    mixed = family_designs(menus, board, fixed, stream_cycles, FAMILIES["mixed"], also | achieved)
     return {**{family: frontier(points) for family, points in single.items()},
             "mixed": frontier(mixed + [point for points in single.values() for point in points])}
 

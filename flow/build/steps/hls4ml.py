@@ -216,7 +216,8 @@ def write_pareto(ctx: StepContext, design, record: dict, stream_top_cycles: int)
     """pareto.png beside design.json, and the frontiers it draws: each kernel family's designs and the mixed ones."""
     from ...cost.pareto import Point, fixed_part, frontiers, plot_frontiers
 
-    fronts = frontiers(design.menus, ctx.board, fixed_part(design), stream_top_cycles)
+    fronts = frontiers(design.menus, ctx.board, fixed_part(design), stream_top_cycles,
+                       also=frozenset({design.target_interval or design.interval}))
     chosen = Point(interval=record["interval"], fps=record["throughput_fps"],
                    utilization=max(record["utilization"].values()),
                    kernels=tuple(c.label for c in design.chosen.values()))
