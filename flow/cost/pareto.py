@@ -5,7 +5,7 @@ candidate per layer: the chooser's mixed designs), one design per interval that 
 candidates offer (at most 40, spread in log scale): the chooser's least-area choice within it
 (chooser.smallest_within). A design's
 rate is the clock over the slowest of its layers' intervals and the stream top's cycles per
-sample; its area is its scarcest resource's share of the board at the implementation level, the
+sample (io_parallel: the top's plus the layers' latencies, as its model runs each sample to its end); its area is its scarcest resource's share of the board at the implementation level, the
 fixed part (every node but the weight layers) included. The frontier keeps the designs no other
 design of the family beats on both. A family that lacks a candidate for some layer has no design.
 
@@ -42,7 +42,7 @@ class Point:
 
 
 def family_designs(menus: dict[str, list[Candidate]], board: Board, fixed: dict[str, int], stream_cycles: int,
-                   kernels: tuple[str, ...], also: frozenset[int] = frozenset()) -> list[Point]:
+                   kernels: tuple[str, ...], also: frozenset[int] = frozenset(), in_series: bool = False) -> list[Point]:
     """The least-area design of `kernels` within each interval those kernels' candidates offer (spread), and
     within each interval of `also`."""
     menus = {name: [c for c in menu if c.kernel in kernels] for name, menu in menus.items()}
@@ -53,7 +53,8 @@ def family_designs(menus: dict[str, list[Candidate]], board: Board, fixed: dict[
         choice = smallest_within(menus, board, interval, fixed)
         if choice is None:
             continue
-        achieved = max(stream_cycles, max(c.interval for c in choice.values()))
+        top = stream_cycles + (sum(c.estimate.latency for c in choice.values()) if in_series else 0)
+        achieved = max(top, max(c.interval for c in choice.values()))
         points.append(Point(interval=achieved, fps=round(board.clock_hz / achieved, 1),
                             utilization=round(scarcest_share(choice, fixed, board), 4),
                             kernels=tuple(choice[name].label for name in menus)))
@@ -85,14 +86,15 @@ def fixed_part(design: Design) -> dict[str, int]:
 
 
 def frontiers(menus: dict[str, list[Candidate]], board: Board, fixed: dict[str, int], stream_cycles: int,
-              also: frozenset[int] = frozenset()) -> dict[str, list[Point]]:
+              also: frozenset[int] = frozenset(), in_series: bool = False) -> dict[str, list[Point]]:
     """Each family's frontier. The mixed designs are also taken within `also` (the build's target) and within
     each interval a single-kernel design achieves; every single-kernel design is a mixed one too, so the mixed
-    frontier is drawn over both."""
-    single = {family: family_designs(menus, board, fixed, stream_cycles, kernels)
+    frontier is drawn over both. in_series: the model runs each sample to its end between the stream top's
+    stream_cycles (io_parallel), so a design's layer latencies add to them."""
+    single = {family: family_designs(menus, board, fixed, stream_cycles, kernels, in_series=in_series)
               for family, kernels in FAMILIES.items() if family != "mixed"}
     achieved = frozenset(point.interval for points in single.values() for point in points)
-    mixed = family_designs(menus, board, fixed, stream_cycles, FAMILIES["mixed"], also | achieved)
+    mixed = family_designs(menus, board, fixed, stream_cycles, FAMILIES["mixed"], also | achieved, in_series)
     return {**{family: frontier(points) for family, points in single.items()},
             "mixed": frontier(mixed + [point for points in single.values() for point in points])}
 

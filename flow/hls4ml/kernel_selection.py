@@ -65,28 +65,41 @@ def target_interval(board: Board, target_fps: float) -> int:
     return max(1, math.floor(board.clock_hz / target_fps))
 
 
-def stream_cycles(dense_model) -> int:
-    """Cycles per sample of the stream top's read and write processes (hls/flow_axis_top.h): one value per
-    word, one word per cycle. No design runs faster than this, whatever its layers do."""
-    ends = (dense_model.get_input_variables()[0], dense_model.get_output_variables()[0])
-    return max(math.prod(variable.shape) for variable in ends)
+def stream_top_cycles(dense_model, io_type: str, design: Design | None = None) -> int:
+    """Cycles per sample of the stream top around the model (hls/flow_axis_top.h), the least interval any design
+    has. io_stream: read and write move one value per cycle and overlap the model's layers. io_parallel: the
+    model process reads a whole sample into the model's array, runs myproject to its end (the chosen weight
+    layers' latencies, summed: without `design`, none) and writes the outputs, one sample after another."""
+    n_in, n_out = (math.prod(v.shape) for v in (dense_model.get_input_variables()[0],
+                                                dense_model.get_output_variables()[0]))
+    if io_type == "io_stream":
+        return max(n_in, n_out)
+    latency = 0 if design is None else sum(c.estimate.latency for c in design.chosen.values())
+    return n_in + latency + n_out
 
 
 def design_for_target(dense_model, board: Board, target_fps: float, max_utilization: float,
                       io_type: str) -> Design:
     """The chooser's design for target_fps on the all-dense model; FlowError where no design meets it within
     max_utilization, naming the fastest one that fits, or where the stream top alone is slower."""
-    interval, words = target_interval(board, target_fps), stream_cycles(dense_model)
+    interval, words = target_interval(board, target_fps), stream_top_cycles(dense_model, io_type)
     if words > interval:
         raise FlowError(f"--target-fps {target_fps:g} needs {interval:,} cycles per inference at "
-                        f"{board.clock_hz / 1e6:g} MHz, and the stream top moves one value per cycle: "
-                        f"{words:,} values per sample cap it at {board.clock_hz / words:,.0f}/s; lower --target-fps")
+                        f"{board.clock_hz / 1e6:g} MHz on {board.name}, and the stream top moves one value per "
+                        f"cycle: {words:,} values per sample cap it at {board.clock_hz / words:,.0f}/s; "
+                        "lower --target-fps")
     layers = [node for node in weight_layers(dense_model) if node.class_name in DENSE_WEIGHT_LAYERS]
     menus = {node.name: layer_candidates(layer_shape(node), node.get_weights("weight").data.reshape(
         weight_matrix_shape(node)), io_type) for node in layers}
     fixed = other_node_totals(dense_model)
     design = choose(menus, board, interval, max_utilization, fixed)
     if design is not None and design.fits:
+        cycles = stream_top_cycles(dense_model, io_type, design)
+        if cycles > interval:
+            raise FlowError(f"--target-fps {target_fps:g} needs {interval:,} cycles per inference at "
+                            f"{board.clock_hz / 1e6:g} MHz on {board.name}, and this io_parallel model runs each "
+                            f"sample to its end in the stream top: {cycles:,} cycles (inputs in, the layers' "
+                            f"latencies, outputs out), {board.clock_hz / cycles:,.0f}/s; lower --target-fps")
         return design
     fastest = choose(menus, board, None, max_utilization, fixed)
     best = ("no design fits" if fastest is None else
@@ -116,8 +129,8 @@ def apply_design(design: Design, hls_config: dict) -> list[str]:
 def design_record(design: Design, board: Board, target_fps: float, max_utilization: float,
                   stream_top_cycles: int) -> dict:
     """design.json: the target, the clock, what the chosen design achieves, and per layer every candidate."""
-    # the free-running stream top overlaps samples (hls/flow_axis_top.h): the slowest process sets the rate,
-    # a weight layer or the top's own read and write of one value per cycle
+    # the free-running stream top (hls/flow_axis_top.h): its slowest process sets the rate, a weight layer or
+    # the top's own (stream_top_cycles, a lower bound: each process also fills its pipeline once per sample)
     interval = max(design.interval, stream_top_cycles)
     return {
         "board": board.name, "clock_mhz": board.clock_hz / 1e6, "target_fps": target_fps,

@@ -137,7 +137,7 @@ def base_hls_config(ctx: StepContext) -> dict:
 
 def run(ctx: StepContext) -> dict:
     from ...hls4ml.kernel_selection import (apply_design, design_for_target, design_record, sparse_layers,
-                                            stream_cycles)
+                                            stream_top_cycles)
     from ...hls4ml.sparse_layers import SPARSE_KEY
     from ...hls4ml.stream_top import write_axis_top
     from ...hls4ml.weight_memory import check_fits, memory_report, model_memory
@@ -176,9 +176,11 @@ def run(ctx: StepContext) -> dict:
                     else narrow_output(all_dense, hls_config))
         atomic_write_json(ctx.path(HLS_CONFIG), settings)
         record = None if design is None else design_record(design, ctx.board, ctx.config.target_fps,
-                                                           ctx.config.max_utilization, stream_cycles(all_dense))
+                                                           ctx.config.max_utilization,
+                                                           stream_top_cycles(all_dense, settings["io_type"], design))
         if record is not None:
-            record["pareto"] = write_pareto(ctx, design, record, stream_cycles(all_dense))
+            record["pareto"] = write_pareto(ctx, design, record, stream_top_cycles(all_dense, settings["io_type"]),
+                                            in_series=settings["io_type"] == "io_parallel")
             atomic_write_json(ctx.path(DESIGN), record)
         if selected or narrowed or design is not None:
             hls_model = ctx.hls_model()  # kernels or the output type changed: the chosen config converted
@@ -212,12 +214,12 @@ def run(ctx: StepContext) -> dict:
             "weight_bram18": sum(layer.chosen.bram18 for layer in layers)}
 
 
-def write_pareto(ctx: StepContext, design, record: dict, stream_top_cycles: int) -> dict:
+def write_pareto(ctx: StepContext, design, record: dict, stream_top_cycles: int, in_series: bool) -> dict:
     """pareto.png beside design.json, and the frontiers it draws: each kernel family's designs and the mixed ones."""
     from ...cost.pareto import Point, fixed_part, frontiers, plot_frontiers
 
     fronts = frontiers(design.menus, ctx.board, fixed_part(design), stream_top_cycles,
-                       also=frozenset({design.target_interval or design.interval}))
+                       also=frozenset({design.target_interval or design.interval}), in_series=in_series)
     chosen = Point(interval=record["interval"], fps=record["throughput_fps"],
                    utilization=max(record["utilization"].values()),
                    kernels=tuple(c.label for c in design.chosen.values()))
