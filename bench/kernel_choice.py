@@ -7,7 +7,7 @@ Each shipped model is compiled for the PYNQ-Z2 with `flow compile --target-fps` 
 per kernel family the chooser's least-area design within each interval its candidates offer, and
 the frontier of those), per family the fastest design whose scarcest resource share is at most
 flow's choice's: rate at equal (or less) area. flow's choice should match or beat every one; a
-family with no design that small is "none". All figures are the estimator's (HLS level per layer,
+family with no design that small is "none that small". All figures are the estimator's (HLS level per layer,
 shares at the implementation level); no synthesis has checked them.
 Writes bench/results/kernel_choice.json.
 """
@@ -69,7 +69,7 @@ def main() -> None:
     def cell(name: str) -> str:
         record = results[name]
         share = max(record["utilization"].values())
-        rivals = "; ".join(f"all {family} " + ("none fits" if best is None else f"{best['fps']:,.0f}/s")
+        rivals = "; ".join(f"all {family} " + ("none that small" if best is None else f"{best['fps']:,.0f}/s")
                            for family, best in record["at_equal_area"].items())
         return f"{name}: flow {record['throughput_fps']:,.0f}/s at {100 * share:.0f}%; at that area {rivals}"
 
