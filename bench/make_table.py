@@ -123,6 +123,15 @@ def digits_drop(value: str, metrics: dict) -> str:
 
 
 # (key, label, summary of the row's value and the result's metrics; None: the value as it is)
+def kernel_choice(value: str, metrics: dict) -> str:
+    cells = []
+    for name, record in metrics["models"].items():
+        sparse = record["at_equal_area"]["sparse"]
+        rival = "-" if sparse is None else f"{sparse['fps'] / 1e3:,.1f}k"
+        cells.append(f"{name} {record['throughput_fps'] / 1e3:,.0f}k/s vs all-sparse {rival}")
+    return "; ".join(cells) + " at equal area (estimate)"
+
+
 ROWS = [
     ("compile_default_wall_s", "`flow compile --board pynq-z2` wall time (csim-only)", None),
     ("compile_default_csim", "Default model: csim vs QONNX / QONNX vs Brevitas, 359 digits", None),
@@ -144,6 +153,7 @@ ROWS = [
     ("rtl_estimator_error", "Estimator vs yosys xc7 cells of flow's RTL: LUT / FF", rtl_estimator),
     ("rtl_breakeven_lenet5", "Compressed LeNet-5 on PYNQ-Z2: break-even from yosys + verilator",
      rtl_breakeven),
+    ("kernel_choice", "Per-layer kernel choice (`--target-fps`) on PYNQ-Z2", kernel_choice),
     ("plan_lenet5", "`flow plan` LeNet-5 for PYNQ-Z2, 1 probe", plan_lenet5),
     ("driver_codec_rate", "Board driver fixed-point codec", driver_codec),
     ("infer_csim_mnist", "`flow infer --target csim`, MNIST test set", infer_mnist),
