@@ -48,7 +48,7 @@ def main() -> None:
                 "--set", f"seed={args.seed}", "--no-progress"])
     record = json.loads((out / "plan.json").read_text())
     chosen, build = record["chosen"], record.get("build")
-    layers = "; ".join(f"{layer['name']} {layer['kernel']} keep {layer['keep']:,}/{layer['weights']:,}"
+    layers = "; ".join(f"{layer['name']} keep {layer['keep']:,}/{layer['weights']:,}"
                        + ("" if layer["break_even"] is None else f" (break-even portion {layer['break_even']:.2f})")
                        for layer in record["layers"])
     def probe_cell(probe: dict) -> str:
@@ -64,7 +64,8 @@ def main() -> None:
         value = (f"budget {args.budget_pp} pp, {len(record['probes'])} probe(s) ({probes}); chosen s={chosen['strength']:.3f}: "
                  f"{layers}; accuracy {chosen['test_accuracy']:.4f} (drop {chosen['accuracy_drop_pp']:+.2f} pp)")
         if build:
-            value += (f"; build: weights {build['weight_bram18']} of {record['bram18_budget']} BRAM18, csim "
+            value += (f"; build: {build['throughput_fps']:,.0f}/s with {', '.join(build['kernels'].values())}, "
+                      f"weights {build['weight_bram18']} of {record['bram18_budget']} BRAM18, csim "
                       f"{'passed' if build['csim_passed'] else 'FAILED'}, estimated LUT/FF/DSP "
                       f"{'fit' if build['estimated_resources_fit'] else 'do not fit'}")
     rows = [{"key": "plan_lenet5", "label": f"flow plan on {args.board}", "value": value}]

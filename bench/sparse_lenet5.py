@@ -52,7 +52,7 @@ def position_entropy_bits(layer: dict) -> float:
 def break_even_cell(name: str, estimate: dict) -> str:
     ratio = estimate["break_even_ratio"]
     return (f"{name}: pruned {100 * estimate['pruned_portion']:.1f}%, break-even "
-            f"{'none' if ratio is None else f'{ratio:.2f}x'}, {estimate['kernel_by_auto']} by auto, "
+            f"{'none' if ratio is None else f'{ratio:.2f}x'}, {estimate['kernel_by_auto']} by the break-even rule, "
             f"{estimate['equal_dsp']['speedup']:.1f}x faster at equal DSP")
 
 
@@ -95,7 +95,7 @@ def main() -> None:
         "compile_wall_s": {"sparse": sparse["wall_s"], "dense": dense["wall_s"]},
         "estimates": {layer["name"]: {"pruned_portion": layer["pruned_portion"],
                                       "break_even_ratio": layer["break_even"]["break_even_ratio"],
-                                      # this build is --sparse all: auto's pick is the break-even test
+                                      # this build is --sparse all: the break-even rule's pick
                                       "kernel_by_auto": "sparse" if layer["beyond_break_even"] else "dense",
                                       "equal_dsp": layer["equal_dsp"]}
                       for layer in sparse["estimates"]["layers"]},

@@ -29,15 +29,17 @@ def compile_command(
     data_dir: Optional[Path] = typer.Option(None, help="Folder with the MNIST IDX files, for MNIST-sized models."),
     n_samples: int = typer.Option(500, help="Held-out samples the verify step compares csim on."),
     from_step: Optional[str] = typer.Option(None, help="Restart at this step, reusing earlier artifacts."),
-    sparse: str = typer.Option("auto", help="Layers on the sparse kernel: auto (pruned beyond the layer's break-even on BOARD), all, none, "
-                               "or layer names separated by commas (hls4ml's, or a flow checkpoint's own: conv1,fc1)."),
-    sparse_cycles: Optional[int] = typer.Option(None, help="Cycle target per sparse layer; sets its PE count "
-                                                "(default: one PE, the smallest memory)."),
-    target_fps: Optional[float] = typer.Option(None, help="Inferences per second to sustain at BOARD's clock: "
-                                               "each layer's kernel is chosen for the least area that meets it "
-                                               "(design.json); replaces --sparse."),
-    max_utilization: float = typer.Option(0.8, help="Largest share of any BOARD resource the design chosen for "
-                                          "--target-fps may take."),
+    sparse: str = typer.Option("auto", help="auto: the design chooser picks each weight layer's kernel (hls4ml "
+                               "Latency, Resource at a reuse factor, or the sparse kernel at a PE count; design.json). "
+                               "Or pin the sparse layers: all, none, or names separated by commas (hls4ml's, or a flow "
+                               "checkpoint's own: conv1,fc1), the rest dense."),
+    sparse_cycles: Optional[int] = typer.Option(None, help="With --sparse all or names: cycle target per sparse "
+                                                "layer; sets its PE count (default: one PE, the smallest memory)."),
+    target_fps: Optional[float] = typer.Option(None, help="Inferences per second to sustain at BOARD's clock: the "
+                                               "chooser takes the least area that meets it (default: the highest "
+                                               "rate within --max-utilization)."),
+    max_utilization: float = typer.Option(0.8, help="Largest share of any BOARD resource the chosen design may "
+                                          "take."),
     rtl: bool = typer.Option(False, "--rtl", help="Also write each weight layer as Verilog, check it bit for bit in "
                              "verilator and count its cells with yosys (needs both tools and the rtl extra)."),
     bitstream: bool = typer.Option(False, "--bitstream", help="Also run Vivado: block design, implementation, bitstream "
@@ -120,7 +122,7 @@ def plan_command(
     for layer in record.layers:
         even = "none" if layer["break_even"] is None else f"{layer['break_even']:.3f}"
         out.print(f"{layer['name']}: {layer['kind']}, {layer['macs']:,} MACs, break-even portion {even}, "
-                  f"pruned {100 * layer['pruned_portion']:.1f}% -> {layer['kernel']} (keep {layer['keep']:,})")
+                  f"pruned {100 * layer['pruned_portion']:.1f}% (keep {layer['keep']:,})")
     chosen = record.chosen
     if chosen is None:
         out.print(f"no probe stayed within {budget_pp} pp; allow a larger --budget-pp or more retraining epochs")
@@ -129,7 +131,8 @@ def plan_command(
               f"(drop {chosen['accuracy_drop_pp']:.2f} pp), model {chosen['run']}/model.pt; wrote {out_dir}/plan.json")
     if record.build:
         build = record.build
-        out.print(f"build {build['dir']}: sparse {build['sparse']}, weights {build['weight_bram18']} BRAM18 of "
+        out.print(f"build {build['dir']}: {build['throughput_fps']:,.0f}/s, kernels "
+                  f"{', '.join(build['kernels'].values())}; weights {build['weight_bram18']} BRAM18 of "
                   f"{record.bram18_budget}, estimated LUT/FF/DSP {'fit' if build['estimated_resources_fit'] else 'do NOT fit'} "
                   f"(see estimates.json), csim verification {'passed' if build['csim_passed'] else 'FAILED'}")
 

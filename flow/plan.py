@@ -5,19 +5,20 @@
 2. One pruning strength s in [0, 1]: a conv layer is pruned by p_i = s * max_portion * C_i / max_j C_j,
    so the layers doing most of the work lose most weights; fully connected layers get the
    moderate p = s * fc_portion.
-3. A layer whose p_i stays below b_i would gain no speed on the sparse kernel: it stays dense.
-   The sparse kernel stores level codes, so a layer the recipe does not quantize stays dense too.
+3. A layer whose p_i stays below b_i would gain no speed on the sparse kernel: it is not pruned.
+   The sparse kernel stores level codes, so a layer the recipe does not quantize is not pruned either.
 4. A strength whose weights would not fit the board's BRAM (estimated from the keep counts and
    bits) is too weak: the search moves up without training.
 5. Binary search on s: each probe is a `flow train` run of the recipe (prune, then quantize) from
    the pretrained model with those keep counts; the strongest s whose accuracy drop stays within
    the budget wins.
-6. The winner is compiled for the board (`flow compile` with the plan's sparse layers): its weights
-   must fit the board's BRAM (the compile refuses otherwise) and csim must match; whether the
-   whole estimated design fits (LUT, FF, DSP too) is recorded, and it is built either way
-   (--allow-overfull): the search prices weight memory only, not the whole design.
+6. The winner is compiled for the board by `flow compile` as a user runs it: the design chooser
+   (flow/cost/chooser.py) picks each layer's kernel, the highest rate within the board's share; its
+   weights must fit the board's BRAM (the compile refuses otherwise) and csim must match; whether
+   the whole estimated design fits is recorded, and it is built either way (--allow-overfull): the
+   search prices weight memory only, not the whole design.
 
-Writes plan.json (per layer: C_i, b_i, portion, keep count, dense or sparse; every probe; the
+Writes plan.json (per layer: C_i, b_i, portion, keep count, whether pruned; every probe; the
 build) into the plan dir; each probe's run dir is kept there, so an interrupted plan resumes where
 it stopped.
 """
@@ -32,6 +33,7 @@ import torch
 
 from .boards import load_board
 from .build import BuildConfig
+from .build.artifacts import DESIGN
 from .build import compile as compile_build
 from .compress.accounting import output_positions
 from .compress.recipe import PRUNE_KINDS, RECIPES_DIR, load_recipe, per_layer
@@ -91,7 +93,7 @@ class PlanResult:
     board: str
     budget_pp: float
     bram18_budget: int
-    layers: list  # per layer: name, kind, weights, macs, break_even, bits, pruned_portion, keep, kernel
+    layers: list  # per layer: name, kind, weights, macs, break_even, bits, pruned_portion, keep, pruned
     probes: list  # per probe: strength, keep counts, estimated_bram18, trained, and accuracy when trained
     chosen: dict | None  # the strongest probe within the budget; None if none was
     build: dict | None  # the chosen model's `flow compile`, when compiled
@@ -193,7 +195,7 @@ def plan(config: PlanConfig) -> PlanResult:
 
         result = flow.plan(flow.PlanConfig(init=Path("runs/lenet5-pretrain/model.pt"),
                                            data_dir=Path("../shared/data/mnist"), budget_pp=0.5))
-        [(layer["name"], layer["kernel"], layer["keep"]) for layer in result.layers]
+        [(layer["name"], layer["pruned"], layer["keep"]) for layer in result.layers]
     """
     board = load_board(config.board)
     if not 0 < config.max_portion < 1 or not 0 < config.fc_portion < 1:
@@ -234,15 +236,16 @@ def plan(config: PlanConfig) -> PlanResult:
 
 
 def _compile(config: PlanConfig, record: dict) -> dict:
-    """The chosen model through `flow compile`, with exactly the plan's sparse layers."""
-    sparse = [layer["name"] for layer in record["layers"] if layer["kernel"] == "sparse"]
-    build_config = BuildConfig(board=config.board, model=Path(record["chosen"]["run"]) / FINAL,
-                               out=config.out / BUILD_DIR, data_dir=config.data_dir, n_samples=config.compile_samples,
-                               sparse=",".join(sparse) or "none", allow_overfull=True,
+    """The chosen model through `flow compile`, its kernels picked by the design chooser."""
+    build_dir = config.out / BUILD_DIR
+    build_config = BuildConfig(board=config.board, model=Path(record["chosen"]["run"]) / FINAL, out=build_dir,
+                               data_dir=config.data_dir, n_samples=config.compile_samples, allow_overfull=True,
                                show_progress=config.show_progress)
     summary = compile_build(build_config).summary
-    steps = summary["steps"]
-    return {"dir": str(config.out / BUILD_DIR), "sparse": build_config.sparse,
+    steps, design = summary["steps"], json.loads((build_dir / DESIGN).read_text())
+    return {"dir": str(build_dir), "sparse": build_config.sparse,
+            "kernels": {layer["name"]: layer["label"] for layer in design["layers"]},
+            "throughput_fps": design["throughput_fps"],
             "sparse_hls4ml_layers": steps["hls4ml"]["sparse_layers"], "weight_bram18": steps["hls4ml"]["weight_bram18"],
             # the whole design at the implementation level; the plan records it, the build goes on regardless
             "estimated_resources_fit": steps["estimate"]["fits"],
@@ -256,7 +259,7 @@ def _record(config: PlanConfig, board, layers: list[LayerPlanInput], probes: lis
         "bram18_budget": board.resources["bram18"],
         "layers": [{**asdict(layer), "pruned_portion": round(chosen.get(layer.name, 0.0), 4),
                     "keep": best["keep"][layer.name] if best else layer.weights,
-                    "kernel": "sparse" if chosen.get(layer.name) else "dense"} for layer in layers],
+                    "pruned": bool(chosen.get(layer.name))} for layer in layers],
         "probes": probes,
         "chosen": best,
     }

@@ -163,11 +163,13 @@ def estimate_section(estimates: dict) -> list[str]:
 
 
 def design_section(design: dict) -> list[str]:
-    """With --target-fps: what the chooser built, and per kernel family the fastest design within the cap."""
+    """What the design chooser built, and per kernel family the fastest design within the cap."""
     cap = design["max_utilization"]
-    lines = ["## Design for the target rate", "",
-             f"Target {design['target_fps']:,.0f}/s ({design['target_interval']:,} cycles at {design['clock_mhz']:g} "
-             f"MHz); built {design['throughput_fps']:,.0f}/s at {design['interval']:,} cycles (slowest layer "
+    target = (f"Target {design['target_fps']:,.0f}/s ({design['target_interval']:,} cycles at "
+              f"{design['clock_mhz']:g} MHz)" if design["target_fps"] else
+              f"No target: the highest rate within {100 * cap:.0f}% of every resource at {design['clock_mhz']:g} MHz")
+    lines = ["## Kernels chosen per layer", "",
+             f"{target}; built {design['throughput_fps']:,.0f}/s at {design['interval']:,} cycles (slowest layer "
              f"{design['layers_interval']:,}, stream top {design['stream_top_cycles']:,}), "
              f"{design['scarcest'].upper()} {100 * design['utilization'][design['scarcest']]:.0f}% of the board. "
              f"Per kernel family, the fastest design within {100 * cap:.0f}% of every resource (estimates):", ""]

@@ -136,6 +136,9 @@ def test_a_target_rate_out_of_reach_names_the_fastest_design_that_fits(tmp_path)
                                  "0.05", "--no-progress")
     assert_one_line_exit_2(result, "--target-fps 1e+06 needs 100 cycles per inference at 100 MHz on pynq-z2",
                            "the fastest that fits is", "lower --target-fps")
+    result = run_flow_in_process("compile", "--out", str(tmp_path / "d"), "--max-utilization", "0.01", "--no-progress")
+    assert_one_line_exit_2(result, "no design of this model fits within --max-utilization 0.01 of every resource",
+                           "the smallest takes", "raise --max-utilization, or --allow-overfull")
     result = run_flow_in_process("compile", "--out", str(tmp_path / "c"), "--target-fps", "1000",
                                  "--max-utilization", "1.5", "--no-progress")
     assert_one_line_exit_2(result, "--max-utilization must be above 0 and at most 1")
@@ -317,6 +320,9 @@ CASES = {
     "sparse-cycles-without-sparse-layers": (
         (), lambda t, out: ["compile", "--sparse", "none", "--sparse-cycles", "4", "--out", out],
         ["--sparse-cycles", "--sparse none", "drop one"]),
+    "sparse-cycles-with-the-chooser": (
+        (), lambda t, out: ["compile", "--sparse-cycles", "4", "--out", out],
+        ["--sparse-cycles", "--sparse auto", "add --sparse all"]),
     "target-fps-with-sparse": (
         (), lambda t, out: ["compile", "--target-fps", "1000", "--sparse", "all", "--out", out],
         ["--target-fps chooses every layer's kernel", "drop --sparse"]),

@@ -62,12 +62,17 @@ def test_plan_binary_searches_the_strength_with_real_training_and_compiles_the_w
     model, _ = load_checkpoint(tmp_path / "plan" / f"probe-s{chosen['strength']:.4f}" / "model.pt")
     kept = {name: int((layer.weight != 0).sum()) for name, layer in compressible_layers(model).items()}
     assert kept == chosen["keep"]  # the probe trained exactly the planned keep counts
-    sparse = [layer["name"] for layer in record.layers if layer["kernel"] == "sparse"]
     for layer in record.layers:
-        assert (layer["kernel"] == "sparse") == (layer["keep"] < layer["weights"])
-    # the build compiled exactly the plan's sparse layers, its weights fit the board's BRAM, csim matched
+        assert layer["pruned"] == (layer["keep"] < layer["weights"])
+    assert any(layer["pruned"] for layer in record.layers)
+    # the build's kernels are the design chooser's, as design.json records them; its weights fit the board's BRAM,
+    # csim matched
     build = record.build
-    assert sparse and build["sparse"] == ",".join(sparse) and len(build["sparse_hls4ml_layers"]) == len(sparse)
+    design = json.loads((tmp_path / "plan" / "build" / "design.json").read_text())
+    assert build["sparse"] == "auto" and build["kernels"] == {layer["name"]: layer["label"] for layer in design["layers"]}
+    assert build["throughput_fps"] == design["throughput_fps"] > 0
+    assert sorted(build["sparse_hls4ml_layers"]) == sorted(name for name, label in build["kernels"].items()
+                                                           if label.startswith("sparse"))
     assert build["weight_bram18"] <= record.bram18_budget == 280 and build["csim_passed"]
     assert isinstance(build["estimated_resources_fit"], bool)
     assert record.path == tmp_path / "plan" / "plan.json"

@@ -17,7 +17,7 @@ LENET5_LAYERS = ["Conv2D_Conv_0", "Conv2D_Conv_1", "Dense_MatMul_0", "Dense_MatM
 
 @pytest.fixture(scope="module")
 def lenet5_sparse(lenet5_sparse_build):
-    return lenet5_sparse_build  # --sparse auto
+    return lenet5_sparse_build  # --sparse conv2,fc1,fc2
 
 
 def test_compressed_lenet5_sparse_csim_agrees_with_qonnx_on_mnist(lenet5_sparse):
@@ -26,7 +26,6 @@ def test_compressed_lenet5_sparse_csim_agrees_with_qonnx_on_mnist(lenet5_sparse)
     from test_accumulators import MAX_TENSOR_BITS, widest_tensor
 
     report = json.loads((lenet5_sparse / "csim.json").read_text())
-    # auto: the layers pruned beyond their break-even (conv2 95%, fc1 99.7%, fc2 94%); conv1 (70%) stays dense
     assert report["kernels"] == {"Conv2D_Conv_0": "dense", **{name: "sparse" for name in LENET5_LAYERS[1:]}}
     assert report["fifo_check"]["passed"]
     assert np.load(lenet5_sparse / "csim_outputs.npy").shape == (LENET5_SAMPLES, 10)

@@ -30,20 +30,21 @@ class BuildConfig:
     from_step: str | None = None
     #: hls4ml precision for tensors no Quant node pins down
     default_precision: str = "fixed<32,16>"
-    #: hls4ml strategy of the dense layers
+    #: hls4ml strategy of the dense layers (the weight layers' own where sparse=auto: the chooser's)
     strategy: str = "Latency"
-    #: hls4ml reuse factor of the dense layers
+    #: hls4ml reuse factor of the dense layers (the weight layers' own where sparse=auto: the chooser's)
     reuse_factor: int = 1
-    #: layers on the sparse kernel: auto (pruned beyond break-even on the board), all, none, or comma-separated
-    #: layer names (hls4ml's, or a flow checkpoint's own)
+    #: auto: the design chooser picks each weight layer's kernel (hls4ml Latency, Resource at a reuse factor, or
+    #: flow's sparse kernel at a PE count) and writes design.json; or the layers pinned to the sparse kernel: all,
+    #: none, or comma-separated layer names (hls4ml's, or a flow checkpoint's own), the rest dense by `strategy`
     sparse: str = "auto"
-    #: cycle target per sparse layer and input vector, which sets its PE count; None: one PE
+    #: with pinned sparse layers: cycle target per sparse layer and input vector, which sets its PE count;
+    #: None: one PE
     sparse_cycles: int | None = None
-    #: inferences per second the design must sustain at the board's clock: each weight layer's kernel (hls4ml
-    #: Latency, Resource at a reuse factor, or flow's sparse kernel at a PE count) is then chosen for the least
-    #: area that meets it (design.json); None: kernels by --sparse
+    #: with sparse=auto: inferences per second the design must sustain at the board's clock, met at the least
+    #: area; None: the highest rate that fits within max_utilization
     target_fps: float | None = None
-    #: the largest share of any board resource the chosen design may take (with target_fps)
+    #: the largest share of any board resource the chosen design may take
     max_utilization: float = 0.8
     #: seed of the random verify inputs of models no dataset fits
     seed: int = 0

@@ -98,9 +98,13 @@ def _check(config: BuildConfig) -> None:
         raise FlowError("--target-fps must be above 0 (inferences per second)")
     if not 0 < config.max_utilization <= 1:
         raise FlowError("--max-utilization must be above 0 and at most 1 (a share of each board resource)")
-    if config.target_fps is not None and (config.sparse != "auto" or config.sparse_cycles is not None):
-        raise FlowError("--target-fps chooses every layer's kernel and PE count itself; drop --sparse and "
-                        "--sparse-cycles, or drop --target-fps")
+    if config.target_fps is not None and config.sparse != "auto":
+        raise FlowError(f"--target-fps chooses every layer's kernel itself, and --sparse {config.sparse} pins them; "
+                        "drop --sparse, or drop --target-fps")
+    if config.sparse_cycles is not None and config.sparse == "auto":
+        raise FlowError("--sparse-cycles sets the PE count of the layers --sparse names, and --sparse auto (the "
+                        "default) lets the design chooser pick every kernel and PE count; add --sparse all (or "
+                        "LAYER,...), or drop --sparse-cycles")
     if config.sparse_cycles is not None and config.sparse == "none":
         raise FlowError("--sparse-cycles sets the speed of sparse layers, but --sparse none chooses none; "
                         "drop one of the two flags")

@@ -3,8 +3,9 @@
 Without synthesis reports every figure is the pre-synthesis estimator's (flow/cost/kernels.py) and
 estimates.json says so. With C-synthesis reports in the project (the synth step, or a rerun of this
 step after one), each synthesized layer gets its reported numbers, and reported / estimated
-factors per kernel correct the estimates before the break-even comparison: the decision is re-run
-on the reports' proportions, and layers whose kernel it would change are listed.
+factors per kernel correct the estimates before the break-even comparison; where `--sparse` pinned
+the kernels, the break-even rule is re-run on the reports' proportions and layers whose kernel it
+would change are listed.
 The whole design (flow/cost/design.py: every node, FIFO and the stream top, at the HLS and the
 implementation level) goes under `design`; `fits` is its implementation-level fit to the board.
 Writes estimates.json and breakeven.png (speedup against pruned portion per layer, paper Fig. 4).
@@ -139,7 +140,8 @@ def write_estimates(build_dir: Path, hls_model, board: Board, config: BuildConfi
         curves.append(curve)
         layer["break_even"] = curve.to_json()
         layer["beyond_break_even"] = curve.break_even_portion is not None and layer["pruned_portion"] >= curve.break_even_portion
-        if layer["beyond_break_even"] != (layer["kernel"] == "sparse"):
+        # the break-even rule advises on kernels the user pinned; the chooser's (design.json) weigh every candidate
+        if config.sparse != "auto" and layer["beyond_break_even"] != (layer["kernel"] == "sparse"):
             switch.append(layer["name"])
         kernel_estimate = Estimate(**layer[layer["kernel"]]["estimate"])
         chosen.append(corrections.apply(layer["kernel"], kernel_estimate))

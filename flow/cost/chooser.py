@@ -57,6 +57,12 @@ class Design:
         return max(self.utilization, key=self.utilization.get)
 
 
+def sample_cycles(choice: dict[str, Candidate], words: int, in_series: bool) -> int:
+    """The stream top's cycles per sample around the chosen layers: `words`, the values it moves, plus, where the
+    model runs each sample to its end between them (in_series, io_parallel), the layers' latencies."""
+    return words + (sum(c.estimate.latency for c in choice.values()) if in_series else 0)
+
+
 def _total(choice: dict[str, Candidate], fixed: dict[str, int]) -> dict[str, int]:
     total = {resource: int(fixed.get(resource, 0)) for resource in RESOURCES}
     for candidate in choice.values():

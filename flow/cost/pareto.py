@@ -22,7 +22,7 @@ from pathlib import Path
 
 from ..boards import Board
 from .candidates import Candidate
-from .chooser import Design, scarcest_share, smallest_within, used_by
+from .chooser import Design, sample_cycles, scarcest_share, smallest_within, used_by
 
 MOST_INTERVALS = 40  # designs per family: the chooser's greedy search per interval takes a fraction of a second
 FAMILIES = {"latency": ("latency",), "resource": ("resource",), "sparse": ("sparse",),
@@ -53,8 +53,7 @@ def family_designs(menus: dict[str, list[Candidate]], board: Board, fixed: dict[
         choice = smallest_within(menus, board, interval, fixed)
         if choice is None:
             continue
-        top = stream_cycles + (sum(c.estimate.latency for c in choice.values()) if in_series else 0)
-        achieved = max(top, max(c.interval for c in choice.values()))
+        achieved = max(sample_cycles(choice, stream_cycles, in_series), max(c.interval for c in choice.values()))
         points.append(Point(interval=achieved, fps=round(board.clock_hz / achieved, 1),
                             utilization=round(scarcest_share(choice, fixed, board), 4),
                             kernels=tuple(choice[name].label for name in menus)))

@@ -1,5 +1,6 @@
-"""Which kernel each weight layer gets: `--sparse` resolved to hls4ml layer names, or with `--target-fps` the design
-chooser's pick per layer (flow/cost/chooser.py).
+"""Which kernel each weight layer gets: with `--sparse auto` (the default) the design chooser's pick per layer
+(flow/cost/chooser.py), for `--target-fps` or else the highest rate that fits; otherwise `--sparse` resolved to
+hls4ml layer names, the other layers dense as configured.
 
 The choice is made on a conversion with every layer dense, where each layer's shape, nonzeros and
 precisions are final, then written into the hls4ml config: sparse layers as an explicit list of
@@ -11,12 +12,11 @@ from __future__ import annotations
 import math
 
 from ..boards import Board
-from ..cost.breakeven import break_even_portion
 from ..cost.candidates import layer_candidates
-from ..cost.chooser import Design, choose
+from ..cost.chooser import Design, choose, sample_cycles
 from ..cost.design import other_node_totals
 from ..errors import FlowError
-from .nodes import DENSE_WEIGHT_LAYERS, code_bits_of, config_entry, layer_shape, weight_layers, weight_matrix_shape
+from .nodes import DENSE_WEIGHT_LAYERS, config_entry, layer_shape, weight_layers, weight_matrix_shape
 from .sparse_layers import SPARSE_KEY
 
 STRATEGIES = {"latency": "Latency", "resource": "Resource"}  # candidate kernel -> hls4ml's Strategy
@@ -27,16 +27,8 @@ def parse_selection(spec: str) -> str | list[str]:
     return spec if spec in {"auto", "all", "none"} else [name.strip() for name in spec.split(",") if name.strip()]
 
 
-def beyond_break_even(node, board: Board) -> bool:
-    shape = layer_shape(node)
-    if shape.nonzeros == 0:
-        return False  # nothing to multiply: a pruned-away layer needs no kernel decision
-    portion = break_even_portion(shape, board, code_bits_of(node))
-    return portion is not None and 1 - shape.nonzeros / shape.weights >= portion
-
-
-def sparse_layers(spec: str, dense_model, board: Board, source_layers: list[str]) -> list[str]:
-    """hls4ml names of the layers to build sparse.
+def sparse_layers(spec: str, dense_model, source_layers: list[str]) -> list[str]:
+    """hls4ml names of the layers `--sparse` pins to the sparse kernel (all, none or names; auto is the chooser's).
 
     `dense_model` is the model converted with no sparse layer. Names may be hls4ml's or, when the
     source lists as many weight layers as hls4ml has (a flow checkpoint: conv1, fc1), the source's
@@ -49,8 +41,6 @@ def sparse_layers(spec: str, dense_model, board: Board, source_layers: list[str]
         return []
     if selection == "all":
         return names
-    if selection == "auto":
-        return [node.name for node in candidates if beyond_break_even(node, board)]
     by_source_name = dict(zip(source_layers, names)) if len(source_layers) == len(names) else {}
     resolved = [by_source_name.get(name, name) for name in selection]
     unknown = [name for name in resolved if name not in names]
@@ -65,41 +55,55 @@ def target_interval(board: Board, target_fps: float) -> int:
     return max(1, math.floor(board.clock_hz / target_fps))
 
 
-def stream_top_cycles(dense_model, io_type: str, design: Design | None = None) -> int:
-    """Cycles per sample of the stream top around the model (hls/flow_axis_top.h), the least interval any design
-    has. io_stream: read and write move one value per cycle and overlap the model's layers. io_parallel: the
-    model process reads a whole sample into the model's array, runs myproject to its end (the chosen weight
-    layers' latencies, summed: without `design`, none) and writes the outputs, one sample after another."""
+def stream_words(dense_model, io_type: str) -> tuple[int, bool]:
+    """The stream top's cycles per sample around the model (hls/flow_axis_top.h) before any layer, and whether the
+    model's layers run in series with them. io_stream: read and write move one value per cycle and overlap the
+    model's layers. io_parallel: the model process reads a whole sample into the model's array, runs myproject
+    to its end and writes the outputs, one sample after another, so the layers' latencies add."""
     n_in, n_out = (math.prod(v.shape) for v in (dense_model.get_input_variables()[0],
                                                 dense_model.get_output_variables()[0]))
-    if io_type == "io_stream":
-        return max(n_in, n_out)
-    latency = 0 if design is None else sum(c.estimate.latency for c in design.chosen.values())
-    return n_in + latency + n_out
+    return (max(n_in, n_out), False) if io_type == "io_stream" else (n_in + n_out, True)
 
 
-def design_for_target(dense_model, board: Board, target_fps: float, max_utilization: float,
-                      io_type: str) -> Design:
-    """The chooser's design for target_fps on the all-dense model; FlowError where no design meets it within
-    max_utilization, naming the fastest one that fits, or where the stream top alone is slower."""
-    interval, words = target_interval(board, target_fps), stream_top_cycles(dense_model, io_type)
-    if words > interval:
-        raise FlowError(f"--target-fps {target_fps:g} needs {interval:,} cycles per inference at "
-                        f"{board.clock_hz / 1e6:g} MHz on {board.name}, and the stream top moves one value per "
-                        f"cycle: {words:,} values per sample cap it at {board.clock_hz / words:,.0f}/s; "
-                        "lower --target-fps")
+def layer_menus(dense_model, io_type: str) -> dict:
+    """Every candidate kernel per dense-convertible weight layer (flow/cost/candidates.py)."""
     layers = [node for node in weight_layers(dense_model) if node.class_name in DENSE_WEIGHT_LAYERS]
-    menus = {node.name: layer_candidates(layer_shape(node), node.get_weights("weight").data.reshape(
+    return {node.name: layer_candidates(layer_shape(node), node.get_weights("weight").data.reshape(
         weight_matrix_shape(node)), io_type) for node in layers}
-    fixed = other_node_totals(dense_model)
+
+
+def choose_design(dense_model, board: Board, target_fps: float | None, max_utilization: float, io_type: str,
+                  allow_overfull: bool = False) -> Design:
+    """The chooser's design on the all-dense model: the least area that sustains target_fps, or without one the
+    highest rate within max_utilization of every resource (with allow_overfull and none that small: the smallest
+    design). FlowError, naming the closest design, where none qualifies."""
+    words, in_series = stream_words(dense_model, io_type)
+    menus, fixed = layer_menus(dense_model, io_type), other_node_totals(dense_model)
+    clock = f"{board.clock_hz / 1e6:g} MHz on {board.name}"
+    if target_fps is None:
+        design = choose(menus, board, None, max_utilization, fixed)
+        if design is not None:
+            return design
+        slowest = max(c.interval for menu in menus.values() for c in menu)
+        smallest = choose(menus, board, slowest, max_utilization, fixed)
+        if allow_overfull:
+            return smallest
+        raise FlowError(f"no design of this model fits within --max-utilization {max_utilization:g} of every "
+                        f"resource at {clock}: the smallest takes {100 * max(smallest.utilization.values()):.0f}% "
+                        f"of {smallest.scarcest.upper()}; raise --max-utilization, or --allow-overfull to build it")
+    interval = target_interval(board, target_fps)
+    if words > interval:
+        raise FlowError(f"--target-fps {target_fps:g} needs {interval:,} cycles per inference at {clock}, and the "
+                        f"stream top moves one value per cycle: {words:,} values per sample cap it at "
+                        f"{board.clock_hz / words:,.0f}/s; lower --target-fps")
     design = choose(menus, board, interval, max_utilization, fixed)
     if design is not None and design.fits:
-        cycles = stream_top_cycles(dense_model, io_type, design)
+        cycles = sample_cycles(design.chosen, words, in_series)
         if cycles > interval:
-            raise FlowError(f"--target-fps {target_fps:g} needs {interval:,} cycles per inference at "
-                            f"{board.clock_hz / 1e6:g} MHz on {board.name}, and this io_parallel model runs each "
-                            f"sample to its end in the stream top: {cycles:,} cycles (inputs in, the layers' "
-                            f"latencies, outputs out), {board.clock_hz / cycles:,.0f}/s; lower --target-fps")
+            raise FlowError(f"--target-fps {target_fps:g} needs {interval:,} cycles per inference at {clock}, and "
+                            f"this io_parallel model runs each sample to its end in the stream top: {cycles:,} "
+                            f"cycles (inputs in, the layers' latencies, outputs out), "
+                            f"{board.clock_hz / cycles:,.0f}/s; lower --target-fps")
         return design
     fastest = choose(menus, board, None, max_utilization, fixed)
     best = ("no design fits" if fastest is None else
@@ -107,9 +111,9 @@ def design_for_target(dense_model, board: Board, target_fps: float, max_utilizat
     reason = ("a layer has no kernel that fast" if design is None else
               f"its smallest design takes {100 * max(design.utilization.values()):.0f}% of "
               f"{design.scarcest.upper()}")
-    raise FlowError(f"--target-fps {target_fps:g} needs {interval:,} cycles per inference "
-                    f"at {board.clock_hz / 1e6:g} MHz on {board.name}, and {reason} (within --max-utilization "
-                    f"{max_utilization:g}); {best}: lower --target-fps or raise --max-utilization")
+    raise FlowError(f"--target-fps {target_fps:g} needs {interval:,} cycles per inference at {clock}, and "
+                    f"{reason} (within --max-utilization {max_utilization:g}); {best}: lower --target-fps or raise "
+                    "--max-utilization")
 
 
 def apply_design(design: Design, hls_config: dict) -> list[str]:
@@ -126,11 +130,12 @@ def apply_design(design: Design, hls_config: dict) -> list[str]:
     return sparse["select"]
 
 
-def design_record(design: Design, board: Board, target_fps: float, max_utilization: float,
-                  stream_top_cycles: int) -> dict:
+def design_record(design: Design, board: Board, target_fps: float | None, max_utilization: float,
+                  words: int, in_series: bool) -> dict:
     """design.json: the target, the clock, what the chosen design achieves, and per layer every candidate."""
     # the free-running stream top (hls/flow_axis_top.h): its slowest process sets the rate, a weight layer or
-    # the top's own (stream_top_cycles, a lower bound: each process also fills its pipeline once per sample)
+    # the top's own (a lower bound: each process also fills its pipeline once per sample)
+    stream_top_cycles = sample_cycles(design.chosen, words, in_series)
     interval = max(design.interval, stream_top_cycles)
     return {
         "board": board.name, "clock_mhz": board.clock_hz / 1e6, "target_fps": target_fps,

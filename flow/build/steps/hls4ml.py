@@ -136,8 +136,7 @@ def base_hls_config(ctx: StepContext) -> dict:
 
 
 def run(ctx: StepContext) -> dict:
-    from ...hls4ml.kernel_selection import (apply_design, design_for_target, design_record, sparse_layers,
-                                            stream_top_cycles)
+    from ...hls4ml.kernel_selection import apply_design, choose_design, design_record, sparse_layers, stream_words
     from ...hls4ml.sparse_layers import SPARSE_KEY
     from ...hls4ml.stream_top import write_axis_top
     from ...hls4ml.weight_memory import check_fits, memory_report, model_memory
@@ -158,13 +157,14 @@ def run(ctx: StepContext) -> dict:
     try:
         all_dense, exact_types = convert_on_exact_types(ctx, settings)  # the kernel choice sees the real widths
         design = None
-        if ctx.config.target_fps is not None:
-            design = design_for_target(all_dense, ctx.board, ctx.config.target_fps, ctx.config.max_utilization,
-                                       settings["io_type"])
+        words, in_series = stream_words(all_dense, settings["io_type"])
+        if ctx.config.sparse == "auto":
+            design = choose_design(all_dense, ctx.board, ctx.config.target_fps, ctx.config.max_utilization,
+                                   settings["io_type"], ctx.config.allow_overfull)
             selected = apply_design(design, hls_config)
         else:
             source_layers = artifacts.read_json(ctx.build_dir, artifacts.SOURCE).get("weight_layers", [])
-            selected = sparse_layers(ctx.config.sparse, all_dense, ctx.board, source_layers)
+            selected = sparse_layers(ctx.config.sparse, all_dense, source_layers)
             hls_config["Model"][SPARSE_KEY]["select"] = selected
         if selected and settings["io_type"] == "io_parallel":
             # hls4ml pipelines an io_parallel top, which would unroll the sparse entries walk; as a dataflow
@@ -176,11 +176,9 @@ def run(ctx: StepContext) -> dict:
                     else narrow_output(all_dense, hls_config))
         atomic_write_json(ctx.path(HLS_CONFIG), settings)
         record = None if design is None else design_record(design, ctx.board, ctx.config.target_fps,
-                                                           ctx.config.max_utilization,
-                                                           stream_top_cycles(all_dense, settings["io_type"], design))
+                                                           ctx.config.max_utilization, words, in_series)
         if record is not None:
-            record["pareto"] = write_pareto(ctx, design, record, stream_top_cycles(all_dense, settings["io_type"]),
-                                            in_series=settings["io_type"] == "io_parallel")
+            record["pareto"] = write_pareto(ctx, design, record, words, in_series)
             atomic_write_json(ctx.path(DESIGN), record)
         if selected or narrowed or design is not None:
             hls_model = ctx.hls_model()  # kernels or the output type changed: the chosen config converted
@@ -214,11 +212,11 @@ def run(ctx: StepContext) -> dict:
             "weight_bram18": sum(layer.chosen.bram18 for layer in layers)}
 
 
-def write_pareto(ctx: StepContext, design, record: dict, stream_top_cycles: int, in_series: bool) -> dict:
+def write_pareto(ctx: StepContext, design, record: dict, words: int, in_series: bool) -> dict:
     """pareto.png beside design.json, and the frontiers it draws: each kernel family's designs and the mixed ones."""
     from ...cost.pareto import Point, fixed_part, frontiers, plot_frontiers
 
-    fronts = frontiers(design.menus, ctx.board, fixed_part(design), stream_top_cycles,
+    fronts = frontiers(design.menus, ctx.board, fixed_part(design), words,
                        also=frozenset({design.target_interval or design.interval}), in_series=in_series)
     chosen = Point(interval=record["interval"], fps=record["throughput_fps"],
                    utilization=max(record["utilization"].values()),
@@ -228,11 +226,11 @@ def write_pareto(ctx: StepContext, design, record: dict, stream_top_cycles: int,
 
 
 def outputs(build_dir) -> list[str]:
-    chosen = artifacts.read_json(build_dir, CONFIG).get("target_fps") is not None
+    chosen = artifacts.read_json(build_dir, CONFIG).get("sparse") == "auto"
     return [HLS_CONFIG, MEMORY, f"{PROJECT_DIR}/firmware/myproject.cpp", *([DESIGN, PARETO_PLOT] if chosen else [])]
 
 
 STEP = Step(name="hls4ml", run=run,
             reads=("board", "default_precision", "strategy", "reuse_factor", "sparse", "sparse_cycles", "target_fps",
-                   "max_utilization"),
+                   "max_utilization", "allow_overfull"),
             outputs=outputs)
