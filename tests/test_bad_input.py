@@ -109,6 +109,11 @@ def test_model_too_big_for_the_board_names_the_layer(tmp_path):
     # an unpruned float LeNet-5: fc1 alone stores 400,000 x 32 bits, 782 BRAM18 against the 280 of a PYNQ-Z2
     save_checkpoint(build_model("lenet5"), "lenet5", {}, tmp_path / "dense.pt")
     result = run_flow_in_process("compile", "--model", str(tmp_path / "dense.pt"), "--out", str(tmp_path / "b"), "--no-progress")
+    assert_one_line_exit_2(result, "no design of this model fits within --max-utilization 0.8", "in Dense_MatMul_0",
+                           "--allow-overfull")
+    # kernels pinned by hand, the weight memory check names the layer and the way out
+    result = run_flow_in_process("compile", "--model", str(tmp_path / "dense.pt"), "--sparse", "none", "--out",
+                                 str(tmp_path / "c"), "--no-progress")
     assert_one_line_exit_2(result, "does not fit pynq-z2", "Dense_MatMul_0", "--sparse Dense_MatMul_0")
     assert not (tmp_path / "b" / "csim.json").exists()
 

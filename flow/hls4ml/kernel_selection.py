@@ -13,7 +13,7 @@ import math
 
 from ..boards import Board
 from ..cost.candidates import layer_candidates
-from ..cost.chooser import Design, choose, sample_cycles
+from ..cost.chooser import Design, choose, sample_cycles, shares, used_by
 from ..cost.design import other_node_totals
 from ..errors import FlowError
 from .nodes import DENSE_WEIGHT_LAYERS, config_entry, layer_shape, weight_layers, weight_matrix_shape
@@ -88,9 +88,12 @@ def choose_design(dense_model, board: Board, target_fps: float | None, max_utili
         smallest = choose(menus, board, slowest, max_utilization, fixed)
         if allow_overfull:
             return smallest
+        scarce = smallest.scarcest
+        name, largest = max(smallest.chosen.items(), key=lambda item: used_by(item[1])[scarce])
         raise FlowError(f"no design of this model fits within --max-utilization {max_utilization:g} of every "
-                        f"resource at {clock}: the smallest takes {100 * max(smallest.utilization.values()):.0f}% "
-                        f"of {smallest.scarcest.upper()}; raise --max-utilization, or --allow-overfull to build it")
+                        f"resource at {clock}: the smallest takes {100 * smallest.utilization[scarce]:.0f}% of "
+                        f"{scarce.upper()}, {100 * shares(used_by(largest), board)[scarce]:.0f}% in {name} "
+                        f"({largest.label}); raise --max-utilization, or --allow-overfull to build it")
     interval = target_interval(board, target_fps)
     if words > interval:
         raise FlowError(f"--target-fps {target_fps:g} needs {interval:,} cycles per inference at {clock}, and the "
