@@ -49,7 +49,7 @@ def break_even(value: str, metrics: dict) -> str:
     ratios = " / ".join("none" if layer["break_even_ratio"] is None else f"{layer['break_even_ratio']:.2f}x"
                         for layer in layers)
     picks = " / ".join(layer["kernel_by_auto"] for layer in layers)
-    return f"break-even ratios {ratios} (conv1 / conv2 / fc1 / fc2); break-even rule: {picks} (estimator)"
+    return f"break-even ratios {ratios} (conv1 / conv2 / fc1 / fc2); by the rule: {picks} (estimator)"
 
 
 def whole_design(value: str, metrics: dict) -> str:

@@ -19,8 +19,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from ..sparse.encoding import (assign_rows, code_bits_for, level_table, max_index_bits, pe_positions,
-                               relative_index_cost)
+from ..sparse.encoding import (MAX_CODE_BITS, assign_rows, code_bits_for, level_table, max_index_bits,
+                               pe_positions, relative_index_cost)
 from .kernels import DenseKernel, Estimate, LayerShape, SparseKernel, estimate_dense, estimate_sparse
 
 MAX_PES = 64  # the sparse pass's own limit (flow/sparse/encoding.py: choose)
@@ -86,6 +86,8 @@ def sparse_kernels(matrix: np.ndarray, max_pes: int = MAX_PES) -> list[SparseKer
 def sparse_candidates(shape: LayerShape, matrix: np.ndarray, max_pes: int = MAX_PES) -> list[Candidate]:
     if not np.any(matrix):
         return []  # nothing to multiply: the dense kernels' constant zero output is the whole layer
+    if code_bits_for(level_table(np.asarray(matrix))) > MAX_CODE_BITS:
+        return []  # too many distinct weights for the entry words: an unquantized layer stays dense
     shape = replace(shape, nonzeros=int(np.count_nonzero(matrix)))
     return [Candidate(shape.name, "sparse", estimate_sparse(shape, kernel), pes=kernel.pes,
                       index_bits=kernel.index_bits) for kernel in sparse_kernels(matrix, max_pes)]

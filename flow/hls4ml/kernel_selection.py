@@ -13,10 +13,10 @@ import math
 
 from ..boards import Board
 from ..cost.candidates import layer_candidates
-from ..cost.chooser import Design, choose, sample_cycles, shares, used_by
+from ..cost.chooser import Design, choose, sample_cycles
 from ..cost.design import other_node_totals
 from ..errors import FlowError
-from .nodes import DENSE_WEIGHT_LAYERS, config_entry, layer_shape, weight_layers, weight_matrix_shape
+from .nodes import DENSE_WEIGHT_LAYERS, config_entry, layer_shape, weight_layers, weight_matrix
 from .sparse_layers import SPARSE_KEY
 
 STRATEGIES = {"latency": "Latency", "resource": "Resource"}  # candidate kernel -> hls4ml's Strategy
@@ -68,32 +68,23 @@ def stream_words(dense_model, io_type: str) -> tuple[int, bool]:
 def layer_menus(dense_model, io_type: str) -> dict:
     """Every candidate kernel per dense-convertible weight layer (flow/cost/candidates.py)."""
     layers = [node for node in weight_layers(dense_model) if node.class_name in DENSE_WEIGHT_LAYERS]
-    return {node.name: layer_candidates(layer_shape(node), node.get_weights("weight").data.reshape(
-        weight_matrix_shape(node)), io_type) for node in layers}
+    return {node.name: layer_candidates(layer_shape(node), weight_matrix(node), io_type) for node in layers}
 
 
-def choose_design(dense_model, board: Board, target_fps: float | None, max_utilization: float, io_type: str,
-                  allow_overfull: bool = False) -> Design:
-    """The chooser's design on the all-dense model: the least area that sustains target_fps, or without one the
-    highest rate within max_utilization of every resource (with allow_overfull and none that small: the smallest
-    design). FlowError, naming the closest design, where none qualifies."""
+def choose_design(dense_model, board: Board, target_fps: float | None, max_utilization: float,
+                  io_type: str) -> Design:
+    """The chooser's design on the all-dense model: the least area that sustains target_fps (FlowError, naming the
+    closest design, where none does within max_utilization), or without one the highest rate within
+    max_utilization of every resource (none that small: the smallest design)."""
     words, in_series = stream_words(dense_model, io_type)
     menus, fixed = layer_menus(dense_model, io_type), other_node_totals(dense_model)
     clock = f"{board.clock_hz / 1e6:g} MHz on {board.name}"
     if target_fps is None:
+        # the cap steers the choice; where even the smallest design exceeds it (the nodes around the weight
+        # layers can), that one is built and the fit step judges it against the whole board
         design = choose(menus, board, None, max_utilization, fixed)
-        if design is not None:
-            return design
-        slowest = max(c.interval for menu in menus.values() for c in menu)
-        smallest = choose(menus, board, slowest, max_utilization, fixed)
-        if allow_overfull:
-            return smallest
-        scarce = smallest.scarcest
-        name, largest = max(smallest.chosen.items(), key=lambda item: used_by(item[1])[scarce])
-        raise FlowError(f"no design of this model fits within --max-utilization {max_utilization:g} of every "
-                        f"resource at {clock}: the smallest takes {100 * smallest.utilization[scarce]:.0f}% of "
-                        f"{scarce.upper()}, {100 * shares(used_by(largest), board)[scarce]:.0f}% in {name} "
-                        f"({largest.label}); raise --max-utilization, or --allow-overfull to build it")
+        return design or choose(menus, board, max(c.interval for menu in menus.values() for c in menu),
+                                max_utilization, fixed)
     interval = target_interval(board, target_fps)
     if words > interval:
         raise FlowError(f"--target-fps {target_fps:g} needs {interval:,} cycles per inference at {clock}, and the "

@@ -25,6 +25,15 @@ def weight_matrix_shape(node) -> tuple[int, int]:
     return node.get_attr("filt_height") * node.get_attr("filt_width") * node.get_attr("n_chan"), node.get_attr("n_filt")
 
 
+def weight_matrix(node) -> np.ndarray:
+    """The (n_in, n_out) weight matrix of a Dense or Conv2D node (conv: im2col rows), in hls4ml's order before its
+    Resource strategy pass transposed the array for nnet_dense_resource.h (filters first)."""
+    data = np.asarray(node.get_weights("weight").data)
+    if node.get_attr("_weights_transposed", False):
+        data = np.transpose(data) if "Dense" in node.class_name else np.transpose(data, axes=[1, 2, 3, 0])
+    return data.reshape(weight_matrix_shape(node))
+
+
 def layer_shape(node) -> LayerShape:
     n_in, n_out = weight_matrix_shape(node)
     if is_sparse(node):

@@ -16,7 +16,7 @@ from hls4ml.model.types import IntegerPrecisionType, NamedType
 from ..errors import FlowError
 from ..sparse.encoding import choose, encode
 from ..sparse.memory import entries_storage
-from .nodes import DENSE_WEIGHT_LAYERS, weight_matrix_shape
+from .nodes import DENSE_WEIGHT_LAYERS, weight_matrix
 
 SPARSE_KEY = "SparseKernels"
 
@@ -48,8 +48,7 @@ class UseSparseKernels(OptimizerPass):
 
     def transform(self, model, node):
         settings = sparse_settings(model)
-        weights = node.get_weights("weight")
-        matrix = weights.data.reshape(weight_matrix_shape(node))  # hls4ml's flat order: input index major
+        weights, matrix = node.get_weights("weight"), weight_matrix(node)
         try:
             chosen = settings.get("layers", {}).get(node.name)
             if chosen:

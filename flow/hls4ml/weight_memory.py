@@ -8,7 +8,7 @@ import numpy as np
 from ..errors import FlowError
 from ..sparse.encoding import choose, code_bits_for, level_table
 from ..sparse.memory import Footprint, dense_footprint, entries_storage, sparse_footprint
-from .nodes import is_sparse, weight_layers, weight_matrix_shape
+from .nodes import is_sparse, weight_layers, weight_matrix, weight_matrix_shape
 
 
 @dataclass(frozen=True)
@@ -43,8 +43,7 @@ def layer_memory(node) -> LayerMemory:
         weight_bits, nonzeros = node.get_attr("sparse_dense_weight_bits"), node.get_attr("sparse_nonzeros")
         rows_per_pe, fillers = node.get_attr("sparse_rows"), node.get_attr("sparse_fillers")
     else:
-        weights = node.get_weights("weight")
-        data = weights.data.reshape(n_in, n_out)
+        weights, data = node.get_weights("weight"), weight_matrix(node)
         choice = choose(data)
         kernel, pes, cycles, index_bits = "dense", choice.pes, choice.cycles, choice.index_bits
         code_bits = code_bits_for(level_table(data))

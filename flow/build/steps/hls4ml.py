@@ -160,7 +160,7 @@ def run(ctx: StepContext) -> dict:
         words, in_series = stream_words(all_dense, settings["io_type"])
         if ctx.config.sparse == "auto":
             design = choose_design(all_dense, ctx.board, ctx.config.target_fps, ctx.config.max_utilization,
-                                   settings["io_type"], ctx.config.allow_overfull)
+                                   settings["io_type"])
             selected = apply_design(design, hls_config)
         else:
             source_layers = artifacts.read_json(ctx.build_dir, artifacts.SOURCE).get("weight_layers", [])
@@ -232,5 +232,5 @@ def outputs(build_dir) -> list[str]:
 
 STEP = Step(name="hls4ml", run=run,
             reads=("board", "default_precision", "strategy", "reuse_factor", "sparse", "sparse_cycles", "target_fps",
-                   "max_utilization", "allow_overfull"),
+                   "max_utilization"),
             outputs=outputs)
