@@ -9,6 +9,7 @@ date and git commit stay in the result file the row names.
 from __future__ import annotations
 
 import json
+import math
 import re
 import statistics
 import sys
@@ -46,10 +47,13 @@ def sparse_memory(value: str, metrics: dict) -> str:
 
 def break_even(value: str, metrics: dict) -> str:
     layers = metrics["estimates"].values()
-    ratios = " / ".join("none" if layer["break_even_ratio"] is None else f"{layer['break_even_ratio']:.2f}x"
-                        for layer in layers)
-    picks = " / ".join(layer["kernel_by_auto"] for layer in layers)
-    return f"break-even ratios {ratios} (conv1 / conv2 / fc1 / fc2); by the rule: {picks} (estimator)"
+    cells = " / ".join("never" if layer["at_target"] is None else "always" if layer["at_target"] == 0
+                       else f"{100 * layer['at_target']:.1f}%" for layer in layers)
+    unpruned = " / ".join("never" if layer["always_from_fps"] is None else f"{layer['always_from_fps'] / 1000:,.1f}k"
+                          for layer in layers)
+    target = next(iter(layers))["target_fps"]
+    return (f"break-even at {target / 1000:g}k/s: {cells} (conv1 / conv2 / fc1 / fc2); fastest rate where the "
+            f"sparse kernel is smaller than every dense one unpruned: {unpruned}/s (estimator)")
 
 
 def whole_design(value: str, metrics: dict) -> str:

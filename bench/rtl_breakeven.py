@@ -8,10 +8,11 @@ ADMM-NN's break-even (section 5): under one hardware budget, the pruned portion 
 sparse kernel runs faster than the dense one. flow's estimator draws that curve from its models
 (flow/cost/breakeven.py); this bench draws it from flow's RTL forms, each checked bit for bit in
 verilator (cycles counted) and counted by yosys synth_xilinx for the board's family:
-- dense: the dense folded kernel (flow/rtl/folded_kernel.py, hls4ml's Resource strategy) at the
-  folding with the estimator's reference multiplier count (breakeven.reference_multipliers: a
-  quarter of the board's DSP slots). Its share of the board (breakeven.utilization: the largest of
-  its DSP, LUT and BRAM18 shares) is the budget;
+- dense: the dense folded kernel (flow/rtl/folded_kernel.py, hls4ml's Resource strategy) at one
+  folding per layer, the one with as many multipliers as a quarter of the board's DSP slots hold
+  (reference_multipliers). Its share of the board (breakeven.utilization: the largest of its DSP,
+  LUT and BRAM18 shares) is the budget. That is one dense kernel at its own area, not flow's
+  break-even, which weighs every dense candidate per target rate (flow/cost/breakeven.py);
 - sparse: flow's sparse kernel (flow/rtl/sparse_kernel.py) with the most PEs whose measured share
   stays within that budget, found by measuring PE counts (the share is taken to grow with them).
 Per layer and pruned portion, a seeded layer (flow/rtl/seeded_layers.py) of the LeNet-5 layer's
@@ -43,9 +44,8 @@ from common import RESULTS_DIR, git_commit, write_result
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from flow.boards import load_board  # noqa: E402
-from flow.cost.breakeven import (best_index_bits, break_even_curve, measured_break_even,  # noqa: E402
-                                 reference_multipliers, utilization)
-from flow.cost.kernels import DenseKernel, Estimate, LayerShape  # noqa: E402
+from flow.cost.breakeven import best_index_bits, break_even_curve, measured_break_even, utilization  # noqa: E402
+from flow.cost.kernels import DenseKernel, Estimate, LayerShape, dsp_per_product  # noqa: E402
 from flow.paths import atomic_write_json  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -191,6 +191,16 @@ def most_pes_within(budget: float, share_at, n_out: int) -> tuple[int, dict[int,
         else:
             high = candidate
     return low, shares
+
+
+DSP_SHARE = 0.25  # the dense folding's multipliers: as many as a quarter of the board's DSP slots hold
+
+
+def reference_multipliers(shape: LayerShape, board) -> int:
+    """The dense folding's parallel products: as many as DSP_SHARE of the board's DSPs hold (one slot each where
+    a product is built in LUTs)."""
+    per_product = max(1, dsp_per_product(shape.weight_bits, shape.input_bits))
+    return max(1, min(shape.weights, int(board.resources["dsp"] * DSP_SHARE) // per_product))
 
 
 def layer_curve(layer: dict, portions: tuple[float, ...], board, measurements: Measurements,

@@ -108,6 +108,9 @@ def plan_command(
     recipe: Optional[Path] = typer.Option(None, help="Recipe each probe runs (prune first); default lenet5-admm-prune-quantize.yaml."),
     overrides: list[str] = typer.Option([], "--set", help="Recipe override key=value for every probe."),
     probes: int = typer.Option(4, help="Binary-search steps on the pruning strength."),
+    target_fps: Optional[float] = typer.Option(None, help="Inferences per second to prune for: a layer is pruned "
+                                               "beyond its break-even at that rate, and the compile meets it "
+                                               "(default: each layer's least break-even, the highest rate)."),
     compile_model: bool = typer.Option(True, "--compile/--no-compile", help="Compile the chosen model for BOARD."),
     n_samples: int = typer.Option(500, help="Held-out samples the build's verify step compares csim on."),
     progress: bool = typer.Option(True, help="Show progress bars."),
@@ -118,7 +121,8 @@ def plan_command(
 
     record = plan(PlanConfig(init=init, board=board, budget_pp=budget_pp, out=out_dir, data_dir=data_dir,
                              recipe=recipe or PLAN_RECIPE, overrides=tuple(overrides), probes=probes,
-                             compile=compile_model, compile_samples=n_samples, show_progress=progress))
+                             compile=compile_model, compile_samples=n_samples, target_fps=target_fps,
+                             show_progress=progress))
     for layer in record.layers:
         even = "none" if layer["break_even"] is None else f"{layer['break_even']:.3f}"
         out.print(f"{layer['name']}: {layer['kind']}, {layer['macs']:,} MACs, break-even portion {even}, "

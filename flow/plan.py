@@ -1,7 +1,8 @@
 """`flow plan`: hardware-aware compression (ADMM-NN section 5, Fig. 5): how hard to prune each layer for a board.
 
 1. Every layer's compute C_i (dense MACs per image) and its break-even pruned portion b_i on the
-   board (flow/cost/breakeven.py).
+   board (flow/cost/breakeven.py): at the plan's target rate, or without one the least over the
+   layer's rates.
 2. One pruning strength s in [0, 1]: a conv layer is pruned by p_i = s * max_portion * C_i / max_j C_j,
    so the layers doing most of the work lose most weights; fully connected layers get the
    moderate p = s * fc_portion.
@@ -37,7 +38,7 @@ from .build.artifacts import DESIGN
 from .build import compile as compile_build
 from .compress.accounting import output_positions
 from .compress.recipe import PRUNE_KINDS, RECIPES_DIR, load_recipe, per_layer
-from .cost.breakeven import best_index_bits, break_even_portion, expected_entries
+from .cost.breakeven import best_index_bits, expected_entries, rate_break_even
 from .cost.kernels import LayerShape
 from .deploy.pynq_driver import FixedPoint
 from .errors import FlowError
@@ -77,6 +78,10 @@ class PlanConfig:
     probes: int = 4
     #: input bits the break-even estimate assumes
     input_bits: int = 16
+    #: inferences per second the plan prunes for (a layer is pruned only beyond its break-even at that rate)
+    #: and the compile then meets at the least area; None: each layer's least break-even over its rates, and
+    #: the compile's highest rate within the board
+    target_fps: float | None = None
     #: compile the chosen model for the board
     compile: bool = True
     #: held-out samples the build's verify step compares csim on
@@ -128,7 +133,8 @@ def recipe_bits(config: PlanConfig, sizes: dict[str, int]) -> dict[str, int]:
     return {name: int(value) for name, value in bits.items()}
 
 
-def layer_inputs(model: torch.nn.Module, board, bits: dict[str, int], input_bits: int) -> list[LayerPlanInput]:
+def layer_inputs(model: torch.nn.Module, board, bits: dict[str, int], input_bits: int,
+                 target_fps: float | None = None) -> list[LayerPlanInput]:
     layers = compressible_layers(model)
     positions = output_positions(model, layers, model.input_shape)
     inputs = []
@@ -138,7 +144,12 @@ def layer_inputs(model: torch.nn.Module, board, bits: dict[str, int], input_bits
         level_bits = bits.get(name)
         shape = LayerShape(name, n_in, n_out, positions=positions[name], weight_bits=dense_weight_bits(level_bits),
                            input_bits=input_bits)
-        break_even = break_even_portion(shape, board, code_bits=level_bits, level_bits=level_bits) if level_bits else None
+        break_even = None
+        if level_bits:
+            interval = max(1, math.floor(board.clock_hz / target_fps)) if target_fps else None
+            found = rate_break_even(shape, board, code_bits=level_bits, level_bits=level_bits,
+                                    intervals=(interval,) if interval else ())
+            break_even = found.at(interval) if interval else found.break_even_portion
         inputs.append(LayerPlanInput(name=name, kind="conv" if weight.dim() > 2 else "fc", weights=int(weight.numel()),
                                      macs=int(weight.numel()) * positions[name], break_even=break_even,
                                      n_in=n_in, n_out=n_out, bits=level_bits))
@@ -200,13 +211,15 @@ def plan(config: PlanConfig) -> PlanResult:
     board = load_board(config.board)
     if not 0 < config.max_portion < 1 or not 0 < config.fc_portion < 1:
         raise FlowError("--max-portion and --fc-portion must be pruned portions between 0 and 1, e.g. 0.98")
+    if config.target_fps is not None and config.target_fps <= 0:
+        raise FlowError("--target-fps must be above 0 (inferences per second)")
     if config.probes < 1:
         raise FlowError("--probes must be at least 1")
     model, blob = load_checkpoint(Path(config.init))
     if blob.get("weight_levels") or any(bool((layer.weight == 0).any()) for layer in compressible_layers(model).values()):
         raise FlowError(f"{config.init} is already pruned or quantized; plan from a dense pretrained model.pt")
     sizes = layer_sizes(model)
-    layers = layer_inputs(model, board, recipe_bits(config, sizes), config.input_bits)
+    layers = layer_inputs(model, board, recipe_bits(config, sizes), config.input_bits, config.target_fps)
     prepare_output_dir(config.out)
     low, high, probes, best = 0.0, 1.0, [], None
     for _ in range(config.probes):
@@ -240,7 +253,7 @@ def _compile(config: PlanConfig, record: dict) -> dict:
     build_dir = config.out / BUILD_DIR
     build_config = BuildConfig(board=config.board, model=Path(record["chosen"]["run"]) / FINAL, out=build_dir,
                                data_dir=config.data_dir, n_samples=config.compile_samples, allow_overfull=True,
-                               show_progress=config.show_progress)
+                               target_fps=config.target_fps, show_progress=config.show_progress)
     summary = compile_build(build_config).summary
     steps, design = summary["steps"], json.loads((build_dir / DESIGN).read_text())
     return {"dir": str(build_dir), "sparse": build_config.sparse,

@@ -73,19 +73,26 @@ def load_estimates(build_dir: Path) -> dict | None:
 
 
 LAYER_COLUMNS = ("layer", "kernel", "kept / weights", "pruned", "weight bits", "MACs", "MAC x bits",
-                 "latency dense", "latency sparse", "break-even ratio", "speedup, equal DSP")
+                 "latency dense", "latency sparse", "break-even here", "least break-even (at /s)")
+
+
+def portion_text(portion: float | None) -> str:
+    """A break-even pruned portion as the summary shows it."""
+    return "never" if portion is None else "always" if portion == 0 else f"{100 * portion:.1f}%"
 
 
 def layer_rows(estimates: dict) -> list[tuple[str, ...]]:
     """Per layer, paper Table 8 style: sparsity, bits, MACs, and the estimated dense/sparse latency (cycles)."""
     rows = []
     for layer in estimates["layers"]:
-        shape, ratio = layer["shape"], layer["break_even"]["break_even_ratio"]
+        shape, even = layer["shape"], layer["break_even"]
+        best = next((rate for rate in even["rates"] if rate["interval"] == even["interval"]), None)
         rows.append((layer["name"], layer["kernel"], f"{shape['nonzeros']:,} / {shape['n_in'] * shape['n_out']:,}",
                      f"{100 * layer['pruned_portion']:.2f}%", str(shape["weight_bits"]), f"{layer['macs']:,}",
                      f"{layer['mac_bits']:,}", f"{layer['dense']['estimate']['latency']:,}",
-                     f"{layer['sparse']['estimate']['latency']:,}",
-                     "none below 99.9%" if ratio is None else f"{ratio:.2f}x", f"{layer['equal_dsp']['speedup']:.1f}x"))
+                     f"{layer['sparse']['estimate']['latency']:,}", portion_text(even["at_build_rate"]),
+                     "never" if best is None else f"{portion_text(best['break_even_portion'])} "
+                                                  f"({best['fps']:,.0f})"))
     return rows
 
 
@@ -138,9 +145,9 @@ def estimate_section(estimates: dict) -> list[str]:
     total = estimates["total"]
     lines = ["## Layers", "", f"Figures: {estimates['basis']}. Latency in cycles per inference; the dense column is "
              "hls4ml's kernel at the build's strategy and reuse factor, the sparse column flow's kernel with the "
-             "build's PE count. Break-even ratio: the pruning ratio above which the sparse kernel is faster under "
-             "the same share of the board (paper Fig. 4); speedup at equal DSP: hls4ml's Resource strategy given "
-             "the sparse kernel's multipliers.", "", *_markdown(LAYER_COLUMNS, layer_rows(estimates)), "",
+             "build's PE count. Break-even: the pruned portion above which the sparse kernel's smallest design "
+             "meeting a rate is smaller than every dense kernel's within the board (paper Fig. 4), at this "
+             "build's rate (its slowest weight layer) and at the rate where it is least.", "", *_markdown(LAYER_COLUMNS, layer_rows(estimates)), "",
              "## Whole design", "",
              "Every node of the hls4ml project, its FIFOs or partitioned arrays and the stream top, at the HLS "
              f"C-synthesis level ({estimates['design']['levels']['hls_csynth']['source']}).", "",
@@ -158,7 +165,11 @@ def estimate_section(estimates: dict) -> list[str]:
                   f"with the other kernel; rebuild with `flow compile ... --from-step hls4ml --sparse "
                   f"{estimates['rebuild_sparse']}`.", ""]
     if estimates.get("plot"):
-        lines += ["## Break-even curves", "", f"![speedup of sparse over dense per layer]({estimates['plot']})", ""]
+        lines += ["## Break-even per target rate", "",
+                  "Above a layer's line the sparse kernel's smallest design meeting that rate is smaller than every "
+                  "dense kernel's (hls4ml Latency at RF 1, Resource at each reuse factor), within the board "
+                  "(estimates). `break-even here` in the table above is at this build's rate.", "",
+                  f"![break-even pruned portion per layer and target rate]({estimates['plot']})", ""]
     return lines
 
 

@@ -1,4 +1,5 @@
-"""Break-even pruning (paper Fig. 4) from the estimator, and its use in a real build of the compressed LeNet-5."""
+"""Break-even pruning (paper Fig. 4) per target rate from the estimator, and its use in a real build of the compressed
+LeNet-5."""
 import json
 import shutil
 
@@ -6,7 +7,8 @@ import numpy as np
 import pytest
 
 from flow.boards import load_board
-from flow.cost.breakeven import PORTIONS, Comparison, break_even_curve, break_even_portion, expected_entries
+from flow.cost.breakeven import (PORTIONS, Comparison, KernelCosts, break_even_curve, expected_entries,
+                                 rate_break_even)
 from flow.cost.kernels import DenseKernel, LayerShape, estimate_dense
 from flow.sparse.encoding import relative_index_cost
 
@@ -23,8 +25,9 @@ def test_expected_entries_match_the_encoder_on_random_masks(pruned, index_bits):
 
 
 def test_curve_rises_with_pruning_and_crosses_one_at_the_break_even_portion():
+    """Against one dense kernel at its own share of the board (the rtl bench's comparison)."""
     board = load_board("pynq-z2")
-    curve = break_even_curve(CONV2, board, code_bits=3)
+    curve = break_even_curve(CONV2, board, DenseKernel(reuse_factor=50, strategy="resource"), code_bits=3)
     speedups = [s for s in curve.speedups if s > 0]
     assert speedups == sorted(speedups)  # more pruning never makes the sparse layer slower
     assert curve.portions == PORTIONS and 0 < curve.break_even_portion < 0.99
@@ -32,7 +35,40 @@ def test_curve_rises_with_pruning_and_crosses_one_at_the_break_even_portion():
     below = max(p for p in PORTIONS if p < curve.break_even_portion)
     above = min(p for p in PORTIONS if p >= curve.break_even_portion)
     assert curve.speedups[PORTIONS.index(below)] < 1 <= curve.speedups[PORTIONS.index(above)]
-    assert break_even_portion(CONV2, board, code_bits=3) == pytest.approx(curve.break_even_portion, abs=2e-4)
+
+
+def test_break_even_per_rate_is_the_first_portion_where_the_sparse_kernel_is_smaller():
+    """At rates only the unrolled dense kernels reach, never; at slow ones the sparse kernel's one accumulator
+    beats hls4ml Resource's n_out registered ones even unpruned (always); between, a first crossing."""
+    board = load_board("pynq-z2")
+    found = rate_break_even(CONV2, board, code_bits=3, intervals=(1_000, 16_000))
+    assert [rate.interval for rate in found.rates] == sorted(rate.interval for rate in found.rates)
+    assert found.rates[0].break_even_portion is None and found.rates[-1].break_even_portion == 0.0
+    costs = KernelCosts(CONV2, board, code_bits=3, level_bits=4)
+    middle = found.at(16_000)
+    assert 0.1 < middle < 0.99
+    assert costs.sparse_wins(middle, 16_000) and not costs.sparse_wins(middle - 2e-4, 16_000)
+    assert not any(costs.sparse_wins(p, 16_000) for p in PORTIONS if p < middle)
+    assert found.break_even_portion == min(r.break_even_portion for r in found.rates if r.break_even_portion is not None)
+    assert found.to_json()["rates"][0] == {"interval": found.rates[0].interval, "fps": found.rates[0].fps,
+                                            "break_even_portion": None}
+
+
+def test_the_comparison_is_capped_at_the_board_and_counts_flip_flops():
+    """Only candidates that fit the board count, and FFs are one of its resources: on a board a twentieth the
+    size the sparse kernel must fit too, so it needs more pruning at 16,000 cycles; with a fifth of the FFs the
+    dense kernels' registered accumulators no longer fit at 64,000 cycles, and the sparse kernel wins unpruned."""
+    from dataclasses import replace
+
+    board = load_board("pynq-z2")
+
+    def at(interval, **scale):
+        scaled = replace(board, resources={name: int(value * scale.get(name, 1))
+                                           for name, value in board.resources.items()})
+        return rate_break_even(CONV2, scaled, code_bits=3, intervals=(interval,)).at(interval)
+
+    assert at(16_000) < 0.6 < at(16_000, **{name: 1 / 20 for name in board.resources})
+    assert at(64_000) > 0.5 and at(64_000, ff=1 / 5) == 0.0
 
 
 def test_sparse_kernel_gets_the_dense_layers_share_of_the_board():
@@ -49,18 +85,6 @@ def test_sparse_kernel_gets_the_dense_layers_share_of_the_board():
     assert at(1e-6).sparse_at_budget(0.96) is None
 
 
-def test_row_parallel_pes_lose_ground_on_a_bigger_board():
-    """PEs own whole output rows, so a 10-output layer gets at most 10 PEs; a board with 11x the DSPs
-    lets the dense layer go wider, and the break-even portion moves up (here: out of reach)."""
-    small, big = load_board("pynq-z2"), load_board("zcu102")
-    fc = LayerShape("fc", n_in=500, n_out=10, weight_bits=3, input_bits=16)
-    on_small, on_big = break_even_curve(fc, small), break_even_curve(fc, big)
-    assert max(on_small.pes) <= max(on_big.pes) == 10  # on the small board LUTs stop it first
-    assert on_big.dense_reuse_factor < on_small.dense_reuse_factor
-    assert on_small.break_even_portion is not None
-    assert on_big.break_even_portion is None or on_big.break_even_portion > on_small.break_even_portion
-
-
 def test_compressed_lenet5_build_reports_estimates_and_break_even(lenet5_sparse_build, shared_dir, tmp_path):
     from conftest import lenet5_compile_args, run_flow
 
@@ -70,29 +94,31 @@ def test_compressed_lenet5_build_reports_estimates_and_break_even(lenet5_sparse_
     assert estimates["basis"].startswith("estimator")
     assert estimates["fits"] == (not estimates["design"]["over_budget"])  # judged on the whole design
     assert (out / "breakeven.png").stat().st_size > 10_000
-    for layer in estimates["layers"]:
-        assert layer["kernel"] == ("sparse" if layer["beyond_break_even"] else "dense"), layer["name"]
-    conv = [layer for layer in estimates["layers"] if layer["name"].startswith("Conv2D")]
-    # paper Table 9: sparse conv >= 3.6x faster than dense at the same multipliers
-    assert all(layer["equal_dsp"]["speedup"] >= 3.6 for layer in conv if layer["pruned_portion"] > 0.9)
+    # the build's rate is its slowest layer's, conv2's sparse walk (92,368 cycles): that slow, every layer's sparse
+    # kernel is smaller than hls4ml's dense ones unpruned, so the break-even rule would put conv1 on it too
+    layers = estimates["layers"]
+    built = max(layer[layer["kernel"]]["estimate"]["interval"] for layer in layers)
+    assert built == layers[1]["sparse"]["estimate"]["interval"]
+    for layer in layers:
+        even = layer["break_even"]
+        assert built in [rate["interval"] for rate in even["rates"]] and even["at_build_rate"] == 0.0
+        assert even["rates"][0]["break_even_portion"] is None  # no sparse kernel is as fast as Latency at RF 1
+        assert layer["beyond_break_even"] and "equal_dsp" not in layer
+    assert estimates["layers_to_switch"] == ["Conv2D_Conv_0"]
+    assert estimates["rebuild_sparse"] == ",".join(layer["name"] for layer in layers)
     report = run_flow("report", str(out))
-    assert report.returncode == 0 and "break-even ratio" in report.stdout
+    assert report.returncode == 0 and "break-even here" in report.stdout
     text = (out / "report.md").read_text()
-    assert "![speedup of sparse over dense per layer](breakeven.png)" in text and "| Conv2D_Conv_1 | sparse |" in text
-    assert estimates["layers_to_switch"] == []
-    chosen = [layer["name"] for layer in estimates["layers"] if layer["kernel"] == "sparse"]
-    # against the decision: conv1 sparse, fc1 and fc2 dense, named as the checkpoint names them (it still fits:
-    # fc1 dense is about three quarters of the board's FFs)
+    assert "![break-even pruned portion per layer and target rate](breakeven.png)" in text
+    assert "| Conv2D_Conv_1 | sparse |" in text
+    assert f"--from-step hls4ml --sparse {estimates['rebuild_sparse']}" in text
+    # pinned against the rule: conv1 and conv2 sparse, fc1 and fc2 dense, named as the checkpoint names them
     forced = run_flow(*lenet5_compile_args(shared_dir, out, "--from-step", "hls4ml", "--sparse", "conv1,conv2"))
     assert forced.returncode == 0, forced.stderr[-3000:]
     estimates = json.loads((out / "estimates.json").read_text())
-    built = {layer["name"]: layer["kernel"] for layer in estimates["layers"]}
-    names = [layer["name"] for layer in estimates["layers"]][:2]
-    assert [name for name, kernel in built.items() if kernel == "sparse"] == names
-    assert set(estimates["layers_to_switch"]) == set(chosen) ^ set(names)
-    assert estimates["rebuild_sparse"] == ",".join(chosen)
-    assert run_flow("report", str(out)).returncode == 0
-    assert f"--from-step hls4ml --sparse {','.join(chosen)}" in (out / "report.md").read_text()
+    kernels = {layer["name"]: layer["kernel"] for layer in estimates["layers"]}
+    assert [name for name, kernel in kernels.items() if kernel == "sparse"] == list(kernels)[:2]
+    assert estimates["layers_to_switch"] == list(kernels)[2:]
 
 
 def test_estimator_error_against_real_hls_reports(shared_dir):
@@ -130,8 +156,15 @@ def test_synthesis_reports_correct_the_estimates_before_the_decision(shared_dir)
     assert factor > 1  # these reports are slower than the estimate: 21 vs 10, 37 vs 34, 21 vs 18, 21 vs 18 cycles
     assert corrections.factors["dense"]["dsp"] == 1.0 and "sparse" not in corrections.factors
     board = load_board("pynq-z2")
-    plain, corrected = break_even_curve(CONV2, board), break_even_curve(CONV2, board, corrections=corrections)
+    dense = DenseKernel(reuse_factor=50, strategy="resource")
+    plain, corrected = (break_even_curve(CONV2, board, dense), break_even_curve(CONV2, board, dense,
+                                                                                 corrections=corrections))
     assert corrected.dense_latency == pytest.approx(plain.dense_latency * factor, abs=1)
-    assert corrected.break_even_portion <= plain.break_even_portion  # a slower dense layer is beaten sooner
+    # the reports' dense layers take under half the LUTs and FFs estimated: at each rate the sparse kernel needs
+    # more pruning to be the smaller
+    rates = (3_200, 6_400, 16_000, 64_000)
+    plain, corrected = (rate_break_even(CONV2, board, code_bits=3, intervals=rates),
+                        rate_break_even(CONV2, board, code_bits=3, corrections=corrections, intervals=rates))
+    assert all(corrected.at(t) >= plain.at(t) for t in rates) and any(corrected.at(t) > plain.at(t) for t in rates)
     assert Corrections().apply("dense", estimate_dense(CONV2, DenseKernel(4, "resource"))) == estimate_dense(
         CONV2, DenseKernel(4, "resource"))

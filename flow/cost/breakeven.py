@@ -1,16 +1,33 @@
-"""Break-even pruning ratio per layer and board (ADMM-NN section 5, Fig. 4).
+"""Break-even pruning per layer and board (ADMM-NN section 5, Fig. 4), against every dense kernel hls4ml has.
 
-Under one hardware budget, a sparse layer runs faster than the dense one only once enough weights
-are pruned: the sparse kernel pays for indices, fillers and, here, a multiplexer per PE that can
-read any input. The budget is the share of the board the dense layer takes (the largest of its
-DSP, LUT and BRAM18 fractions); the sparse kernel gets as many PEs as fit the same share.
+A layer's target rate is an interval of T cycles per inference through it. At T, a kernel family's
+cost is the smallest share of the board (its scarcest resource, DSP, BRAM18, LUT or FF, at the
+implementation level) of any of its candidates that meets T and fits the board. The sparse kernel
+(each PE count up to MAX_PES) beats the dense ones at a pruned portion p when its cost at T is
+below the least of hls4ml's Latency strategy at RF 1 (whose constant zero products vanish, so it
+gains from pruning too) and its Resource strategy at each legal reuse factor, or when only it
+fits. That is "faster at the same area" read along the rate axis: at equal rate, less area.
 
-The dense reference is hls4ml's Resource strategy at the reuse factor that gives the layer
-`dsp_share` of the board's DSPs. Masks are taken as uniformly random at each pruning portion,
-so the expected number of entries with k-bit gaps is nnz / (1 - p^(2^k - 1)).
+The break-even at T is the first pruned portion where the sparse kernel wins (bisected below the
+first of PORTIONS, then 99.9%, that wins); 0.0 ("always") where it wins unpruned; None ("never")
+where it does not by 99.9%. The rates are the layer's dense candidates' intervals (at most
+MOST_RATES, spread in log scale) plus any asked for; a layer's break-even is the least over them,
+at the rate where it is reached.
+
+Masks are taken as uniformly random at each pruning portion, so the expected number of entries
+with k-bit gaps is nnz / (1 - p^(2^k - 1)).
 
 Where synthesis reports exist, `Corrections` (reported / estimated, per kernel) scale the
 estimates before the comparison, so the decision runs on the real numbers' proportions.
+
+Against one given dense kernel at its own area (the rtl bench's measured comparison),
+`break_even_curve` gives the sparse kernel's speedup at each pruned portion.
+
+Example::
+
+    found = rate_break_even(shape, board, code_bits=3)
+    found.break_even_portion, found.interval      # the least break-even, and the rate (cycles) it holds at
+    [(r.interval, r.break_even_portion) for r in found.rates]
 """
 from __future__ import annotations
 
@@ -22,13 +39,14 @@ import numpy as np
 
 from ..boards import Board
 from ..sparse.encoding import max_index_bits
-from .candidates import legal_reuse_factors
-from .kernels import (DenseKernel, Estimate, LayerShape, SparseKernel, dsp_per_product, estimate_dense,
-                       estimate_sparse)
+from .candidates import MAX_PES, legal_reuse_factors
+from .chooser import shares
+from .design import RESOURCES
+from .kernels import DenseKernel, Estimate, LayerShape, SparseKernel, estimate_dense, estimate_sparse
 
 PORTIONS = tuple(float(p) for p in np.round(np.concatenate([np.arange(0.10, 0.95, 0.05), [0.96, 0.97, 0.98, 0.99]]), 2))
-DSP_SHARE = 0.25  # the dense reference layer gets a quarter of the board's DSPs
 SCALED = ("latency", "interval", "dsp", "bram18", "lut", "ff")
+MOST_RATES = 12  # rates per layer: each costs a bisection over the pruned portion
 
 
 @dataclass(frozen=True)
@@ -62,26 +80,9 @@ def best_index_bits(nonzeros: int, pruned: float, code_bits: int, n_in: int) -> 
                key=lambda k: expected_entries(nonzeros, pruned, k) * (k + code_bits))
 
 
-def reference_multipliers(shape: LayerShape, board: Board, dsp_share: float = DSP_SHARE) -> int:
-    """The dense reference's parallel products: as many as dsp_share of the board's DSPs hold (one slot each
-    where a product is built in LUTs)."""
-    per_product = max(1, dsp_per_product(shape.weight_bits, shape.input_bits))
-    return max(1, min(shape.weights, int(board.resources["dsp"] * dsp_share) // per_product))
-
-
-def dense_reference(shape: LayerShape, board: Board, dsp_share: float = DSP_SHARE,
-                    corrections: Corrections = NONE) -> tuple[DenseKernel, Estimate]:
-    """Resource strategy at the smallest reuse factor hls4ml accepts whose DSPs stay within dsp_share of the
-    board (hls4ml would move any other to an accepted one)."""
-    wanted = math.ceil(shape.weights / reference_multipliers(shape, board, dsp_share))
-    kernel = DenseKernel(reuse_factor=min(rf for rf in legal_reuse_factors(shape.n_in, shape.n_out) if rf >= wanted),
-                         strategy="resource")
-    return kernel, corrections.apply("dense", estimate_dense(shape, kernel))
-
-
 @dataclass(frozen=True)
 class Comparison:
-    """One layer on one board: the dense reference's budget and latency, and what the sparse kernel gets."""
+    """One layer on one board: a dense kernel's budget and latency, and what the sparse kernel gets within it."""
 
     shape: LayerShape
     board: Board
@@ -92,16 +93,12 @@ class Comparison:
     corrections: Corrections = NONE
 
     @classmethod
-    def of(cls, shape: LayerShape, board: Board, code_bits: int, level_bits: int | None = None,
-           dsp_share: float = DSP_SHARE, corrections: Corrections = NONE,
-           dense_kernel: DenseKernel | None = None) -> tuple["Comparison", DenseKernel]:
-        """Against dense_kernel, or without one the reference at dsp_share of the board's DSPs."""
-        if dense_kernel is None:
-            kernel, dense = dense_reference(shape, board, dsp_share, corrections)
-        else:
-            kernel, dense = dense_kernel, corrections.apply("dense", estimate_dense(shape, dense_kernel))
+    def of(cls, shape: LayerShape, board: Board, dense_kernel: DenseKernel, code_bits: int,
+           level_bits: int | None = None, corrections: Corrections = NONE) -> "Comparison":
+        """The sparse kernel given dense_kernel's share of the board."""
+        dense = corrections.apply("dense", estimate_dense(shape, dense_kernel))
         return cls(shape, board, code_bits, level_bits or shape.weight_bits, utilization(dense, board),
-                   dense.latency, corrections), kernel
+                   dense.latency, corrections)
 
     def sparse_at_budget(self, pruned: float) -> tuple[SparseKernel, Estimate] | None:
         """The most PEs (one output row at least each) whose estimate fits the budget; None if not even one does."""
@@ -168,22 +165,12 @@ class Curve:
         return {**asdict(self), "break_even_ratio": self.break_even_ratio}
 
 
-def break_even_portion(shape: LayerShape, board: Board, code_bits: int = 3, level_bits: int | None = None,
-                       dsp_share: float = DSP_SHARE, corrections: Corrections = NONE) -> float | None:
-    """The smallest pruned portion at which the sparse kernel beats the dense one, as break_even_curve finds it
-    (the first of its portions, then 99.9%, to reach 1, bisected below); None if none does."""
-    comparison, _ = Comparison.of(shape, board, code_bits, level_bits, dsp_share, corrections)
-    faster = next((p for p in (*PORTIONS, 0.999) if comparison.speedup(p)[0] >= 1), None)
-    return None if faster is None else comparison.break_even(faster)
-
-
-def break_even_curve(shape: LayerShape, board: Board, code_bits: int = 3, level_bits: int | None = None,
-                     dsp_share: float = DSP_SHARE, corrections: Corrections = NONE,
-                     dense_kernel: DenseKernel | None = None, portions: tuple[float, ...] = PORTIONS) -> Curve:
-    """Speedup of the sparse kernel over hls4ml's dense one (dense_kernel, or the reference at dsp_share of the
-    board's DSPs) at each pruned portion, and the break-even portion."""
-    comparison, dense_kernel = Comparison.of(shape, board, code_bits, level_bits, dsp_share, corrections,
-                                             dense_kernel)
+def break_even_curve(shape: LayerShape, board: Board, dense_kernel: DenseKernel, code_bits: int = 3,
+                     level_bits: int | None = None, corrections: Corrections = NONE,
+                     portions: tuple[float, ...] = PORTIONS) -> Curve:
+    """Speedup of the sparse kernel over dense_kernel, given its share of the board, at each pruned portion, and
+    the portion where it first reaches 1."""
+    comparison = Comparison.of(shape, board, dense_kernel, code_bits, level_bits, corrections)
     points = [comparison.speedup(p) for p in portions]
     speedups = tuple(round(s, 4) for s, _ in points)
     faster = next((p for p, s in zip(portions, speedups) if s >= 1), None)
@@ -212,26 +199,150 @@ def measured_break_even(portions: tuple[float, ...], speedups: tuple[float, ...]
     return None
 
 
-def plot_curves(curves: list[Curve], path) -> None:
-    """Speedup against pruned portion per layer (paper Fig. 4), break-even points marked."""
+@dataclass(frozen=True)
+class RatePoint:
+    """The break-even at one rate: `interval` cycles per inference through the layer."""
+
+    interval: int
+    fps: float
+    break_even_portion: float | None  # 0.0: always; None: never by 99.9%
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class BreakEven:
+    """One layer's break-even on one board at each rate (rates fastest first)."""
+
+    layer: str
+    board: str
+    rates: tuple[RatePoint, ...]
+
+    @property
+    def best(self) -> RatePoint | None:
+        """The rate with the least break-even (the faster on a tie); None where the sparse kernel never wins."""
+        found = [rate for rate in self.rates if rate.break_even_portion is not None]
+        return min(found, key=lambda rate: (rate.break_even_portion, rate.interval), default=None)
+
+    @property
+    def break_even_portion(self) -> float | None:
+        return None if self.best is None else self.best.break_even_portion
+
+    @property
+    def interval(self) -> int | None:
+        return None if self.best is None else self.best.interval
+
+    @property
+    def break_even_ratio(self) -> float | None:
+        return None if self.best is None else 1 / (1 - self.best.break_even_portion)
+
+    def at(self, interval: int) -> float | None:
+        """The break-even at the listed rate nearest `interval` (in log scale)."""
+        return min(self.rates, key=lambda rate: abs(math.log(rate.interval / interval))).break_even_portion
+
+    def to_json(self) -> dict:
+        return {"layer": self.layer, "board": self.board, "rates": [rate.to_json() for rate in self.rates],
+                "break_even_portion": self.break_even_portion, "interval": self.interval,
+                "break_even_ratio": self.break_even_ratio}
+
+
+@dataclass
+class KernelCosts:
+    """Per pruned portion, each candidate's (interval, share of the board) for one layer, dense and sparse."""
+
+    shape: LayerShape
+    board: Board
+    code_bits: int
+    level_bits: int
+    corrections: Corrections = NONE
+    cache: dict = field(default_factory=dict)
+
+    def share(self, estimate: Estimate) -> float:
+        return max(shares({resource: getattr(estimate, resource) for resource in RESOURCES}, self.board).values())
+
+    def costs(self, pruned: float) -> tuple[list[tuple[int, float]], list[tuple[int, float]]]:
+        if pruned not in self.cache:
+            nonzeros = max(1, int(round((1 - pruned) * self.shape.weights)))
+            kept = replace(self.shape, nonzeros=nonzeros)
+            dense = [self.corrections.apply("dense", estimate_dense(kept, DenseKernel(1, "latency")))]
+            dense += [self.corrections.apply("dense", estimate_dense(self.shape, DenseKernel(rf, "resource")))
+                      for rf in legal_reuse_factors(self.shape.n_in, self.shape.n_out)]
+            index_bits = best_index_bits(nonzeros, pruned, self.code_bits, self.shape.n_in)
+            entries = expected_entries(nonzeros, pruned, index_bits)
+            sparse = [self.corrections.apply("sparse", estimate_sparse(kept, SparseKernel(
+                pes=pes, entries=math.ceil(entries / pes), rows=math.ceil(self.shape.n_out / pes),
+                index_bits=index_bits, code_bits=self.code_bits), self.level_bits))
+                for pes in range(1, min(MAX_PES, self.shape.n_out) + 1)]
+            self.cache[pruned] = ([(e.interval, self.share(e)) for e in dense],
+                                  [(e.interval, self.share(e)) for e in sparse])
+        return self.cache[pruned]
+
+    def sparse_wins(self, pruned: float, interval: int) -> bool:
+        """Whether, within `interval` and the board, the sparse kernel's smallest candidate is below the dense
+        kernels' smallest (or the only one)."""
+        dense, sparse = self.costs(pruned)
+        smallest_sparse = min((share for i, share in sparse if i <= interval and share <= 1), default=None)
+        smallest_dense = min((share for i, share in dense if i <= interval and share <= 1), default=None)
+        return smallest_sparse is not None and (smallest_dense is None or smallest_sparse < smallest_dense)
+
+    def break_even_at(self, interval: int) -> float | None:
+        if self.sparse_wins(0.0, interval):
+            return 0.0
+        low = 0.0
+        for portion in (*PORTIONS, 0.999):
+            if self.sparse_wins(portion, interval):
+                high = portion
+                while high - low > 1e-4:
+                    middle = (low + high) / 2
+                    low, high = (low, middle) if self.sparse_wins(middle, interval) else (middle, high)
+                return round(high, 4)
+            low = portion
+        return None
+
+
+def spread(intervals: list[int], most: int) -> list[int]:
+    """At most `most` of the sorted intervals, spread evenly in log scale, the fastest and slowest kept."""
+    if len(intervals) <= most:
+        return intervals
+    ratio = (intervals[-1] / intervals[0]) ** (1 / (most - 1))
+    return sorted({min(intervals, key=lambda i: abs(math.log(i / (intervals[0] * ratio ** k))))
+                   for k in range(most)})
+
+
+def rate_break_even(shape: LayerShape, board: Board, code_bits: int = 3, level_bits: int | None = None,
+                    corrections: Corrections = NONE, intervals: tuple[int, ...] = ()) -> BreakEven:
+    """The layer's break-even at each rate of its dense candidates (spread) and each of `intervals`."""
+    costs = KernelCosts(shape, board, code_bits, level_bits or shape.weight_bits, corrections)
+    dense, _ = costs.costs(0.0)
+    rates = sorted(set(spread(sorted({i for i, _ in dense}), MOST_RATES)) | set(intervals))
+    return BreakEven(layer=shape.name, board=board.name, rates=tuple(
+        RatePoint(interval=interval, fps=round(board.clock_hz / interval, 1),
+                  break_even_portion=costs.break_even_at(interval)) for interval in rates))
+
+
+def plot_break_evens(found: list[BreakEven], path, pruned: dict[str, float] | None = None) -> None:
+    """breakeven.png: per layer, the break-even pruned portion against the target rate; each layer's own pruned
+    portion as a dotted line (`pruned`)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     figure, axes = plt.subplots(figsize=(7, 4.5))
-    for curve in curves:
-        portions = [100 * p for p, s in zip(curve.portions, curve.speedups) if s > 0]
-        speedups = [s for s in curve.speedups if s > 0]
-        line, = axes.plot(portions, speedups, marker="o", markersize=3, label=curve.layer)
-        if curve.break_even_portion is not None:
-            axes.axvline(100 * curve.break_even_portion, color=line.get_color(), linestyle=":", linewidth=1)
-    axes.axhline(1.0, color="black", linewidth=0.8)
-    axes.set_yscale("log")
-    axes.set_xlabel("pruned portion of the layer's weights (%)")
-    axes.set_ylabel("speedup of sparse over dense (same budget)")
-    board = curves[0].board if curves else ""
-    axes.set_title(f"Break-even pruning per layer on {board} (dotted: break-even)")
+    for layer in found:
+        points = [(rate.fps, 100 * rate.break_even_portion) for rate in layer.rates
+                  if rate.break_even_portion is not None]
+        line, = axes.plot([x for x, _ in points], [y for _, y in points], marker="o", markersize=3,
+                          label=layer.layer if points else f"{layer.layer} (never)")
+        if pruned and layer.layer in pruned:
+            axes.axhline(100 * pruned[layer.layer], color=line.get_color(), linestyle=":", linewidth=1)
+    axes.set_xscale("log")
+    axes.set_ylim(0, 100)
+    axes.set_xlabel("target rate through the layer (inferences/s, estimate)")
+    axes.set_ylabel("break-even pruned portion (%)")
+    board = found[0].board if found else ""
+    axes.set_title(f"Sparse beats every dense kernel above the line, on {board} (dotted: pruned)", fontsize=10)
     axes.legend(fontsize=8)
     axes.grid(True, which="both", alpha=0.3)
     figure.tight_layout()

@@ -8,7 +8,8 @@ the kernels, the break-even rule is re-run on the reports' proportions and layer
 would change are listed.
 The whole design (flow/cost/design.py: every node, FIFO and the stream top, at the HLS and the
 implementation level) goes under `design`; `fits` is its implementation-level fit to the board.
-Writes estimates.json and breakeven.png (speedup against pruned portion per layer, paper Fig. 4).
+Writes estimates.json and breakeven.png (per layer, the break-even pruned portion against the target rate;
+paper Fig. 4 read along the rate axis).
 """
 from __future__ import annotations
 
@@ -25,9 +26,9 @@ from ..build.config import BuildConfig
 from ..hls4ml.nodes import is_sparse, layer_shape, weight_layers
 from ..paths import atomic_write_json
 from ..reports.hls import ModuleEstimate, SynthesisReport, read_hls_reports
-from .breakeven import SCALED, Corrections, break_even_curve, plot_curves
+from .breakeven import SCALED, Corrections, plot_break_evens, rate_break_even
 from .design import design_report, node_costs
-from .kernels import DenseKernel, Estimate, SparseKernel, dsp_per_product, estimate_dense, estimate_sparse
+from .kernels import DenseKernel, Estimate, SparseKernel, estimate_dense, estimate_sparse
 
 BASIS = "estimator (flow/cost/kernels.py): pre-synthesis, no HLS reports"
 
@@ -84,16 +85,6 @@ def _sum(estimates: list[Estimate]) -> dict:
             "lut": sum(e.lut for e in estimates), "ff": sum(e.ff for e in estimates)}
 
 
-def equal_dsp_comparison(shape, sparse_kernel: SparseKernel, sparse: Estimate) -> dict:
-    """hls4ml's Resource-strategy dense layer given the sparse layer's multipliers: the paper's Table 9 comparison."""
-    multipliers = max(1, sparse_kernel.pes)
-    dense_kernel = DenseKernel(reuse_factor=math.ceil(shape.weights / multipliers), strategy="resource")
-    dense = estimate_dense(shape, dense_kernel)
-    return {"multipliers": multipliers, "dsp_per_product": dsp_per_product(shape.weight_bits, shape.input_bits),
-            "dense_reuse_factor": dense_kernel.reuse_factor, "dense_latency": dense.latency,
-            "sparse_latency": sparse.latency, "speedup": round(dense.latency / sparse.latency, 3)}
-
-
 def write_estimates(build_dir: Path, hls_model, board: Board, config: BuildConfig) -> dict:
     """estimates.json (and breakeven.png) of the build; returns the summary's record of it."""
     build_dir = Path(build_dir)
@@ -121,7 +112,6 @@ def write_estimates(build_dir: Path, hls_model, board: Board, config: BuildConfi
             "macs": shape.kept * shape.positions, "mac_bits": shape.kept * shape.positions * shape.weight_bits,
             "dense": {"kernel": asdict(dense_kernel), "estimate": dense.to_json()},
             "sparse": {"kernel": asdict(sparse_kernel), "estimate": sparse.to_json()},
-            "equal_dsp": equal_dsp_comparison(shape, sparse_kernel, sparse),
         }
         if node.index in modules:
             layer["reported"] = reported(modules[node.index])
@@ -133,13 +123,16 @@ def write_estimates(build_dir: Path, hls_model, board: Board, config: BuildConfi
                 synthesized.append((project_kernel, estimate, figures))
         layers.append((layer, shape))
     corrections = corrections_from(synthesized)
-    curves, chosen, switch = [], [], []
+    # the build's own rate: its slowest weight layer as built
+    built_interval = max((layer[layer["kernel"]]["estimate"]["interval"] for layer, _ in layers), default=1)
+    found, chosen, switch = [], [], []
     for layer, shape in layers:
-        curve = break_even_curve(shape, board, code_bits=layer["sparse"]["kernel"]["code_bits"],
-                                 corrections=corrections)
-        curves.append(curve)
-        layer["break_even"] = curve.to_json()
-        layer["beyond_break_even"] = curve.break_even_portion is not None and layer["pruned_portion"] >= curve.break_even_portion
+        break_even = rate_break_even(shape, board, code_bits=layer["sparse"]["kernel"]["code_bits"],
+                                     corrections=corrections, intervals=(built_interval,))
+        found.append(break_even)
+        at_build_rate = break_even.at(built_interval)
+        layer["break_even"] = {**break_even.to_json(), "at_build_rate": at_build_rate}
+        layer["beyond_break_even"] = at_build_rate is not None and layer["pruned_portion"] >= at_build_rate
         # the break-even rule advises on kernels the user pinned; the chooser's (design.json) weigh every candidate
         if config.sparse != "auto" and layer["beyond_break_even"] != (layer["kernel"] == "sparse"):
             switch.append(layer["name"])
@@ -163,12 +156,12 @@ def write_estimates(build_dir: Path, hls_model, board: Board, config: BuildConfi
         "layers": layers, "total": total,  # total: the weight layers' chosen kernels only
         "design": design, "fits": design["fits"], "utilization": max(design["utilization"].values()),
     }
-    if curves:
-        plot_curves(curves, build_dir / BREAKEVEN_PLOT)
+    if found:
+        plot_break_evens(found, build_dir / BREAKEVEN_PLOT, {layer["name"]: layer["pruned_portion"] for layer in layers})
         report["plot"] = BREAKEVEN_PLOT
     atomic_write_json(build_dir / ESTIMATES, report)
     return {"basis": "reports" if synthesized else "estimator", "fits": report["fits"],
             "utilization": report["utilization"], "layers_to_switch": switch,
             "over_budget": ", ".join(f"{e['resource']} {100 * e['share']:.0f}%" for e in design["over_budget"]) or "none",
-            "break_even_ratios": {c.layer: None if c.break_even_ratio is None else round(c.break_even_ratio, 2)
-                                  for c in curves}}
+            "break_even_ratios": {b.layer: None if b.break_even_ratio is None else round(b.break_even_ratio, 2)
+                                  for b in found}}

@@ -12,8 +12,9 @@ build's fit step judges, as FINN's SetFolding and hls4ml's reuse factors trade r
   until no move does. It runs that search over all candidates and over each kernel family alone,
   and keeps the smallest result: never larger than a single-kernel design within T.
 - Without a target, T runs over the candidates' intervals from the fastest up; the first T whose
-  design fits within `max_utilization` of every resource is taken. The search per T is greedy, so
-  a smaller T's design that fits may exist where the chooser found none.
+  design fits within `max_utilization` of every resource is taken (None where none does: the
+  build then takes the smallest design, within the slowest T). The search per T is greedy, so a
+  smaller T's design that fits may exist where the chooser found none.
 
 Example::
 
