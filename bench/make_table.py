@@ -9,7 +9,6 @@ date and git commit stay in the result file the row names.
 from __future__ import annotations
 
 import json
-import math
 import re
 import statistics
 import sys

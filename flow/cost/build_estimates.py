@@ -14,7 +14,6 @@ paper Fig. 4 read along the rate axis).
 from __future__ import annotations
 
 import json
-import math
 import statistics
 from dataclasses import asdict
 from pathlib import Path
