@@ -8,6 +8,10 @@ Per layer (flow/cost/kernels.py prices each at the HLS level, per inference thro
   layer's own mask dealt to the PEs as the encoder deals them (flow/sparse/encoding.py), at the
   index width that makes the slowest PE's walk shortest.
 
+Not on the menu: hls4ml's ResourceUnrolled strategy, whose interval hls4ml 1.3's own Vitis backend
+does not promise (its ValidateResourceUnrolledStrategy pass warns "may have unexpected II"), and
+every board here builds with the Vitis backend; and distributed_arithmetic (da4ml), not yet priced.
+
 Example::
 
     menu = layer_candidates(shape, matrix, io_type="io_parallel")
