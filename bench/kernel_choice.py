@@ -3,7 +3,10 @@
     python bench/kernel_choice.py [--shared ../shared] [--work runs/kernel_choice]
 
 Each shipped model is compiled for the PYNQ-Z2 with `flow compile --target-fps` (the digits model at
-200,000/s, the compressed LeNet-5 at 100,000/s). From the build's design.json (flow/cost/pareto.py:
+200,000/s, the compressed LeNet-5 at 100,000/s), and a LeNet-5 whose layers must fold (recipe
+models/recipes/lenet5-fold-8bit.yaml: 85x pruned, 8-bit weights, trained here into the work dir
+first, or reused from there) with plain `flow compile`: the highest rate within 80% of the
+board. From the build's design.json (flow/cost/pareto.py:
 per kernel family the chooser's least-area design within each interval its candidates offer, and
 the frontier of those), per family the fastest design whose scarcest resource share is at most
 flow's choice's: rate at equal (or less) area. flow's choice should match or beat every one; a
@@ -23,14 +26,27 @@ from pathlib import Path
 from common import git_commit, write_result
 
 REPO = Path(__file__).resolve().parents[1]
+# name, checkpoint (or the recipe that trains it), target rate (None: the highest that fits), needs MNIST
 MODELS = (("lenet-digits", "models/lenet-digits.pt", 200_000, False),
-          ("lenet5-admm-joint", "models/lenet5-admm-joint.pt", 100_000, True))  # name, path, target, needs MNIST
+          ("lenet5-admm-joint", "models/lenet5-admm-joint.pt", 100_000, True),
+          ("lenet5-fold-8bit", "models/recipes/lenet5-fold-8bit.yaml", None, True))
+FLOW = str(Path(sys.executable).parent / "flow")
 FAMILIES = ("latency", "resource", "sparse")
 
 
-def compile_for(path: str, target: int, mnist: Path | None, build: Path) -> dict:
-    command = [str(Path(sys.executable).parent / "flow"), "compile", "--model", path, "--target-fps", str(target),
-               "--out", str(build), "--no-progress"]
+def trained(recipe: str, mnist: Path, run: Path) -> str:
+    """The recipe's model, trained into `run` (resumed where a run stopped, reused once finished)."""
+    if not (run / "model.pt").is_file():
+        command = [FLOW, "train", "--recipe", recipe, "--out", str(run), "--data-dir", str(mnist), "--no-progress",
+                   *(["--resume"] if (run / "checkpoint.pt").is_file() else [])]
+        print(" ".join(command), flush=True)
+        subprocess.run(command, check=True, capture_output=True, cwd=REPO)
+    return str(run / "model.pt")
+
+
+def compile_for(path: str, target: int | None, mnist: Path | None, build: Path) -> dict:
+    command = [FLOW, "compile", "--model", path, "--out", str(build), "--no-progress",
+               *(["--target-fps", str(target)] if target else [])]
     if mnist is not None:
         command += ["--data-dir", str(mnist)]
     print(" ".join(command), flush=True)
@@ -56,9 +72,11 @@ def main() -> None:
     options = parser.parse_args()
     started, commit = time.perf_counter(), git_commit()
     results = {}
+    mnist = options.shared / "data" / "mnist"
     for name, path, target, needs_mnist in MODELS:
-        design = compile_for(path, target, options.shared / "data" / "mnist" if needs_mnist else None,
-                             options.work / name)
+        if path.endswith(".yaml"):
+            path = trained(path, mnist, options.work / f"{name}-train")
+        design = compile_for(path, target, mnist if needs_mnist else None, options.work / name)
         results[name] = {"target_fps": target, "throughput_fps": design["throughput_fps"],
                          "interval": design["interval"], "utilization": design["utilization"],
                          "chosen": {layer["name"]: layer["chosen"]["kernel"] if layer["chosen"]["kernel"] != "sparse"

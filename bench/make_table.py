@@ -51,8 +51,8 @@ def break_even(value: str, metrics: dict) -> str:
     unpruned = " / ".join("never" if layer["always_from_fps"] is None else f"{layer['always_from_fps'] / 1000:,.1f}k"
                           for layer in layers)
     target = next(iter(layers))["target_fps"]
-    return (f"break-even at {target / 1000:g}k/s: {cells} (conv1 / conv2 / fc1 / fc2); fastest rate where the "
-            f"sparse kernel is smaller than every dense one unpruned: {unpruned}/s (estimator)")
+    return (f"break-even at {target / 1000:g}k/s {cells} (conv1 / conv2 / fc1 / fc2); smaller unpruned up to "
+            f"{unpruned}/s")
 
 
 def whole_design(value: str, metrics: dict) -> str:

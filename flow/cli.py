@@ -109,8 +109,10 @@ def plan_command(
     overrides: list[str] = typer.Option([], "--set", help="Recipe override key=value for every probe."),
     probes: int = typer.Option(4, help="Binary-search steps on the pruning strength."),
     target_fps: Optional[float] = typer.Option(None, help="Inferences per second to prune for: a layer is pruned "
-                                               "beyond its break-even at that rate, and the compile meets it "
-                                               "(default: each layer's least break-even, the highest rate)."),
+                                               "only beyond its break-even at that rate, and the compile meets it. "
+                                               "Default: each layer's least break-even over all rates (often 0: "
+                                               "every quantized layer is pruned), and the compile takes the "
+                                               "highest rate that fits."),
     compile_model: bool = typer.Option(True, "--compile/--no-compile", help="Compile the chosen model for BOARD."),
     n_samples: int = typer.Option(500, help="Held-out samples the build's verify step compares csim on."),
     progress: bool = typer.Option(True, help="Show progress bars."),

@@ -38,7 +38,7 @@ from .build.artifacts import DESIGN
 from .build import compile as compile_build
 from .compress.accounting import output_positions
 from .compress.recipe import PRUNE_KINDS, RECIPES_DIR, load_recipe, per_layer
-from .cost.breakeven import best_index_bits, expected_entries, rate_break_even
+from .cost.breakeven import KernelCosts, best_index_bits, expected_entries, rate_break_even
 from .cost.kernels import LayerShape
 from .deploy.pynq_driver import FixedPoint
 from .errors import FlowError
@@ -145,11 +145,11 @@ def layer_inputs(model: torch.nn.Module, board, bits: dict[str, int], input_bits
         shape = LayerShape(name, n_in, n_out, positions=positions[name], weight_bits=dense_weight_bits(level_bits),
                            input_bits=input_bits)
         break_even = None
-        if level_bits:
-            interval = max(1, math.floor(board.clock_hz / target_fps)) if target_fps else None
-            found = rate_break_even(shape, board, code_bits=level_bits, level_bits=level_bits,
-                                    intervals=(interval,) if interval else ())
-            break_even = found.at(interval) if interval else found.break_even_portion
+        if level_bits and target_fps:
+            costs = KernelCosts(shape, board, code_bits=level_bits, level_bits=level_bits)
+            break_even = costs.break_even_at(max(1, math.floor(board.clock_hz / target_fps)))
+        elif level_bits:
+            break_even = rate_break_even(shape, board, code_bits=level_bits, level_bits=level_bits).break_even_portion
         inputs.append(LayerPlanInput(name=name, kind="conv" if weight.dim() > 2 else "fc", weights=int(weight.numel()),
                                      macs=int(weight.numel()) * positions[name], break_even=break_even,
                                      n_in=n_in, n_out=n_out, bits=level_bits))

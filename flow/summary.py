@@ -84,6 +84,9 @@ def portion_text(portion: float | None) -> str:
 def layer_rows(estimates: dict) -> list[tuple[str, ...]]:
     """Per layer, paper Table 8 style: sparsity, bits, MACs, and the estimated dense/sparse latency (cycles)."""
     rows = []
+    if any("rates" not in layer["break_even"] for layer in estimates["layers"]):
+        raise FlowError("estimates.json is from an older flow (break-even without rates); rerun "
+                        "flow compile --from-step estimate")
     for layer in estimates["layers"]:
         shape, even = layer["shape"], layer["break_even"]
         best = next((rate for rate in even["rates"] if rate["interval"] == even["interval"]), None)

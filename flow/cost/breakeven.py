@@ -42,6 +42,7 @@ from ..sparse.encoding import max_index_bits
 from .candidates import MAX_PES, legal_reuse_factors
 from .chooser import shares
 from .design import RESOURCES
+from .pareto import spread
 from .kernels import DenseKernel, Estimate, LayerShape, SparseKernel, estimate_dense, estimate_sparse
 
 PORTIONS = tuple(float(p) for p in np.round(np.concatenate([np.arange(0.10, 0.95, 0.05), [0.96, 0.97, 0.98, 0.99]]), 2))
@@ -57,8 +58,9 @@ class Corrections:
 
     def apply(self, kernel: str, estimate: Estimate) -> Estimate:
         factors = self.factors.get(kernel, {})
-        return Estimate(**{name: int(math.ceil(getattr(estimate, name) * factors.get(name, 1.0))) for name in SCALED},
-                        lutram=estimate.lutram)  # reports give no LUTRAM of their own: kept as estimated
+        scaled = {name: int(math.ceil(getattr(estimate, name) * factors.get(name, 1.0))) for name in SCALED}
+        # reports give no LUTRAM of their own: kept as estimated, within the scaled LUTs that hold it
+        return Estimate(**scaled, lutram=min(estimate.lutram, scaled["lut"]))
 
 
 NONE = Corrections()
@@ -299,15 +301,6 @@ class KernelCosts:
                 return round(high, 4)
             low = portion
         return None
-
-
-def spread(intervals: list[int], most: int) -> list[int]:
-    """At most `most` of the sorted intervals, spread evenly in log scale, the fastest and slowest kept."""
-    if len(intervals) <= most:
-        return intervals
-    ratio = (intervals[-1] / intervals[0]) ** (1 / (most - 1))
-    return sorted({min(intervals, key=lambda i: abs(math.log(i / (intervals[0] * ratio ** k))))
-                   for k in range(most)})
 
 
 def rate_break_even(shape: LayerShape, board: Board, code_bits: int = 3, level_bits: int | None = None,

@@ -19,13 +19,14 @@ from dataclasses import asdict
 from pathlib import Path
 
 from ..boards import Board
-from ..build.artifacts import (BREAKEVEN_PLOT, ESTIMATES, HLS_CONFIG, LAYER_PROJECTS, LAYER_PROJECTS_DIR, MEMORY,
-                               PROJECT_DIR, read_json)
+from ..build.artifacts import (BREAKEVEN_PLOT, DESIGN, ESTIMATES, HLS_CONFIG, LAYER_PROJECTS, LAYER_PROJECTS_DIR,
+                               MEMORY, PROJECT_DIR, read_json)
 from ..build.config import BuildConfig
 from ..hls4ml.nodes import is_sparse, layer_shape, weight_layers
 from ..paths import atomic_write_json
 from ..reports.hls import ModuleEstimate, SynthesisReport, read_hls_reports
-from .breakeven import SCALED, Corrections, plot_break_evens, rate_break_even
+from ..sparse.encoding import MAX_CODE_BITS
+from .breakeven import SCALED, Corrections, KernelCosts, plot_break_evens, rate_break_even
 from .design import design_report, node_costs
 from .kernels import DenseKernel, Estimate, SparseKernel, estimate_dense, estimate_sparse
 
@@ -122,16 +123,21 @@ def write_estimates(build_dir: Path, hls_model, board: Board, config: BuildConfi
                 synthesized.append((project_kernel, estimate, figures))
         layers.append((layer, shape))
     corrections = corrections_from(synthesized)
-    # the build's own rate: its slowest weight layer as built
-    built_interval = max((layer[layer["kernel"]]["estimate"]["interval"] for layer, _ in layers), default=1)
+    # the build's own rate: the chooser's design (stream top included), or with pinned kernels the slowest layer
+    design_file = build_dir / DESIGN
+    built_interval = (json.loads(design_file.read_text())["interval"] if design_file.is_file() else
+                      max((layer[layer["kernel"]]["estimate"]["interval"] for layer, _ in layers), default=1))
     found, chosen, switch = [], [], []
     for layer, shape in layers:
-        break_even = rate_break_even(shape, board, code_bits=layer["sparse"]["kernel"]["code_bits"],
-                                     corrections=corrections, intervals=(built_interval,))
+        code_bits = layer["sparse"]["kernel"]["code_bits"]
+        break_even = rate_break_even(shape, board, code_bits=code_bits, corrections=corrections,
+                                     intervals=(built_interval,))
         found.append(break_even)
-        at_build_rate = break_even.at(built_interval)
-        layer["break_even"] = {**break_even.to_json(), "at_build_rate": at_build_rate}
-        layer["beyond_break_even"] = at_build_rate is not None and layer["pruned_portion"] >= at_build_rate
+        layer["break_even"] = {**break_even.to_json(), "at_build_rate": break_even.at(built_interval)}
+        # judged at the layer's own pruning: the sparse kernel's lead need not grow with the portion everywhere
+        layer["beyond_break_even"] = code_bits <= MAX_CODE_BITS and KernelCosts(
+            shape, board, code_bits, shape.weight_bits, corrections).sparse_wins(layer["pruned_portion"],
+                                                                                  built_interval)
         # the break-even rule advises on kernels the user pinned; the chooser's (design.json) weigh every candidate
         if config.sparse != "auto" and layer["beyond_break_even"] != (layer["kernel"] == "sparse"):
             switch.append(layer["name"])

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .nodes import DENSE_WEIGHT_LAYERS, weight_matrix_shape
+from .nodes import DENSE_WEIGHT_LAYERS, weight_matrix, weight_matrix_shape
 
 LAYOUT_NODES = ("Transpose", "Reshape")
 MAX_FRACTION_BITS = 32  # stored values with more fraction bits than this are taken at their type's
@@ -104,14 +104,6 @@ def row_bounds(weights: tuple[np.ndarray, np.ndarray], bias: tuple[np.ndarray, n
     low_terms = np.minimum(np.minimum.reduce(products), 0.0)
     high_terms = np.maximum(np.maximum.reduce(products), 0.0)
     return low_terms.sum(axis=0) + np.minimum(bias[0], 0.0), high_terms.sum(axis=0) + np.maximum(bias[1], 0.0)
-
-
-def weight_matrix(node, data: np.ndarray) -> np.ndarray:
-    """The node's weights as (n_in, n_out), in the kernel's input order, whatever layout hls4ml keeps them in."""
-    n_in, n_out = weight_matrix_shape(node)
-    if node.get_attr("_weights_transposed", False):  # Resource strategy: (n_out, n_in) or (F, H, W, C)
-        return data.reshape(n_out, n_in).T
-    return data.reshape(n_in, n_out)  # (n_in, n_out) or (H, W, C, F)
 
 
 def plain_products(precision) -> bool:

@@ -10,11 +10,13 @@ Strategy and ReuseFactor in their own entries.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 from ..boards import Board
 from ..cost.candidates import layer_candidates
 from ..cost.chooser import Design, choose, sample_cycles
 from ..cost.design import other_node_totals
+from ..cost.pareto import spread
 from ..errors import FlowError
 from .nodes import DENSE_WEIGHT_LAYERS, config_entry, layer_shape, weight_layers, weight_matrix
 from .sparse_layers import SPARSE_KEY
@@ -71,40 +73,60 @@ def layer_menus(dense_model, io_type: str) -> dict:
     return {node.name: layer_candidates(layer_shape(node), weight_matrix(node), io_type) for node in layers}
 
 
+def bounded_designs(menus: dict, board: Board, max_utilization: float, fixed: dict) -> list[Design]:
+    """The chooser's least-area design within each per-layer interval bound the candidates offer (spread)."""
+    bounds = spread(sorted({c.interval for menu in menus.values() for c in menu}))
+    return [design for design in (choose(menus, board, bound, max_utilization, fixed) for bound in bounds) if design]
+
+
 def choose_design(dense_model, board: Board, target_fps: float | None, max_utilization: float,
-                  io_type: str) -> Design:
+                  io_type: str) -> Design | None:
     """The chooser's design on the all-dense model: the least area that sustains target_fps (FlowError, naming the
-    closest design, where none does within max_utilization), or without one the highest rate within
-    max_utilization of every resource (none that small: the smallest design)."""
+    fastest design that fits, where none does within max_utilization), or without one the highest rate within
+    max_utilization of every resource (none that small: the smallest design). None where no layer has a menu
+    (no Dense or Conv2D layer)."""
     words, in_series = stream_words(dense_model, io_type)
     menus, fixed = layer_menus(dense_model, io_type), other_node_totals(dense_model)
+    if not menus:
+        return None
     clock = f"{board.clock_hz / 1e6:g} MHz on {board.name}"
-    if target_fps is None:
-        # the cap steers the choice; where even the smallest design exceeds it (the nodes around the weight
-        # layers can), that one is built and the fit step judges it against the whole board
-        design = choose(menus, board, None, max_utilization, fixed)
-        return design or choose(menus, board, max(c.interval for menu in menus.values() for c in menu),
-                                max_utilization, fixed)
-    interval = target_interval(board, target_fps)
-    if words > interval:
+    interval = None if target_fps is None else target_interval(board, target_fps)
+    if interval is not None and words > interval:
         raise FlowError(f"--target-fps {target_fps:g} needs {interval:,} cycles per inference at {clock}, and the "
                         f"stream top moves one value per cycle: {words:,} values per sample cap it at "
                         f"{board.clock_hz / words:,.0f}/s; lower --target-fps")
-    design = choose(menus, board, interval, max_utilization, fixed)
-    if design is not None and design.fits:
-        cycles = sample_cycles(design.chosen, words, in_series)
-        if cycles > interval:
-            raise FlowError(f"--target-fps {target_fps:g} needs {interval:,} cycles per inference at {clock}, and "
-                            f"this io_parallel model runs each sample to its end in the stream top: {cycles:,} "
-                            f"cycles (inputs in, the layers' latencies, outputs out), "
-                            f"{board.clock_hz / cycles:,.0f}/s; lower --target-fps")
-        return design
-    fastest = choose(menus, board, None, max_utilization, fixed)
+
+    def cycles(design: Design) -> int:  # per sample, the stream top's and the layers' together
+        return max(design.interval, sample_cycles(design.chosen, words, in_series))
+
+    def share(design: Design) -> float:
+        return max(design.utilization.values())
+
+    if in_series:
+        # io_parallel: the layers run one after another inside each sample, so their latencies set the rate,
+        # not the slowest layer's interval; every per-layer bound's design is weighed on its cycles per sample
+        fitting = [design for design in bounded_designs(menus, board, max_utilization, fixed) if design.fits]
+        meeting = [design for design in fitting if interval is None or cycles(design) <= interval]
+        if meeting:
+            best = min(meeting, key=lambda d: (share(d), cycles(d)) if interval else (cycles(d), share(d)))
+            return replace(best, target_interval=interval)
+        fastest = min(fitting, key=cycles, default=None)
+        reason = ("no design's cycles per sample (inputs in, the layers' latencies in series, outputs out) are "
+                  "that few")
+    else:
+        design = choose(menus, board, interval, max_utilization, fixed)
+        if design is not None and design.fits:
+            return design
+        fastest = choose(menus, board, None, max_utilization, fixed)
+        reason = ("a layer has no kernel that fast" if design is None else
+                  f"its smallest design takes {100 * share(design):.0f}% of {design.scarcest.upper()}")
+    if interval is None:
+        # the cap steers the choice; where even the smallest design exceeds it (the nodes around the weight
+        # layers can), that one is built and the fit step judges it against the whole board
+        slowest = max(c.interval for menu in menus.values() for c in menu)
+        return replace(choose(menus, board, slowest, max_utilization, fixed), target_interval=None)
     best = ("no design fits" if fastest is None else
-            f"the fastest that fits is {board.clock_hz / fastest.interval:,.0f}/s ({fastest.interval:,} cycles)")
-    reason = ("a layer has no kernel that fast" if design is None else
-              f"its smallest design takes {100 * max(design.utilization.values()):.0f}% of "
-              f"{design.scarcest.upper()}")
+            f"the fastest that fits is {board.clock_hz / cycles(fastest):,.0f}/s ({cycles(fastest):,} cycles)")
     raise FlowError(f"--target-fps {target_fps:g} needs {interval:,} cycles per inference at {clock}, and "
                     f"{reason} (within --max-utilization {max_utilization:g}); {best}: lower --target-fps or raise "
                     "--max-utilization")

@@ -25,13 +25,14 @@ def weight_matrix_shape(node) -> tuple[int, int]:
     return node.get_attr("filt_height") * node.get_attr("filt_width") * node.get_attr("n_chan"), node.get_attr("n_filt")
 
 
-def weight_matrix(node) -> np.ndarray:
-    """The (n_in, n_out) weight matrix of a Dense or Conv2D node (conv: im2col rows), in hls4ml's order before its
-    Resource strategy pass transposed the array for nnet_dense_resource.h (filters first)."""
-    data = np.asarray(node.get_weights("weight").data)
+def weight_matrix(node, data: np.ndarray | None = None) -> np.ndarray:
+    """The node's weights (or `data` laid out like them) as (n_in, n_out), in the kernel's input order, whatever
+    layout hls4ml keeps them in: its Resource strategy pass transposes them to (n_out, n_in) or (F, H, W, C)."""
+    n_in, n_out = weight_matrix_shape(node)
+    data = np.asarray(node.get_weights("weight").data if data is None else data)
     if node.get_attr("_weights_transposed", False):
-        data = np.transpose(data) if "Dense" in node.class_name else np.transpose(data, axes=[1, 2, 3, 0])
-    return data.reshape(weight_matrix_shape(node))
+        return data.reshape(n_out, n_in).T
+    return data.reshape(n_in, n_out)  # (n_in, n_out) or (H, W, C, F)
 
 
 def layer_shape(node) -> LayerShape:

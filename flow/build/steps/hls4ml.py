@@ -11,6 +11,7 @@ model is the one written, and the later steps of this build use it.
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 
 from ...deploy.pynq_driver import CONTAINERS, BundleError
 from ...errors import FlowError
@@ -161,7 +162,7 @@ def run(ctx: StepContext) -> dict:
         if ctx.config.sparse == "auto":
             design = choose_design(all_dense, ctx.board, ctx.config.target_fps, ctx.config.max_utilization,
                                    settings["io_type"])
-            selected = apply_design(design, hls_config)
+            selected = [] if design is None else apply_design(design, hls_config)
         else:
             source_layers = artifacts.read_json(ctx.build_dir, artifacts.SOURCE).get("weight_layers", [])
             selected = sparse_layers(ctx.config.sparse, all_dense, source_layers)
@@ -226,7 +227,8 @@ def write_pareto(ctx: StepContext, design, record: dict, words: int, in_series: 
 
 
 def outputs(build_dir) -> list[str]:
-    chosen = artifacts.read_json(build_dir, CONFIG).get("sparse") == "auto"
+    # a model with no Dense or Conv2D layer has no menu, so no design.json
+    chosen = artifacts.read_json(build_dir, CONFIG).get("sparse") == "auto" and (Path(build_dir) / DESIGN).is_file()
     return [HLS_CONFIG, MEMORY, f"{PROJECT_DIR}/firmware/myproject.cpp", *([DESIGN, PARETO_PLOT] if chosen else [])]
 
 
