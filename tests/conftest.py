@@ -70,8 +70,8 @@ def lenet5_compile_args(shared_dir: Path, build_dir: Path, *extra: str) -> list[
 
 @pytest.fixture(scope="session")
 def lenet5_sparse_build(tmp_path_factory, shared_dir) -> Path:
-    """The shipped compressed LeNet-5 with the layers pruned beyond their break-even pinned to the sparse kernel
-    (conv2 95%, fc1 99.7%, fc2 94%; conv1, 70% pruned, dense)."""
+    """The shipped compressed LeNet-5 with its three most pruned layers pinned to the sparse kernel (conv2 95%,
+    fc1 99.7%, fc2 94%; conv1, 70% pruned, dense)."""
     build_dir = tmp_path_factory.mktemp("lenet5") / "sparse"
     result = run_flow(*lenet5_compile_args(shared_dir, build_dir, "--sparse", "conv2,fc1,fc2"))
     assert result.returncode == 0, result.stderr[-3000:]
