@@ -131,8 +131,8 @@ def kernel_choice(value: str, metrics: dict) -> str:
     for name, record in metrics["models"].items():
         sparse = record["at_equal_area"]["sparse"]
         rival = "-" if sparse is None else f"{sparse['fps'] / 1e3:,.1f}k"
-        cells.append(f"{name} {record['throughput_fps'] / 1e3:,.0f}k/s vs all-sparse {rival}")
-    return "; ".join(cells) + " at equal area (estimate)"
+        cells.append(f"{name} {record['throughput_fps'] / 1e3:,.0f}k vs {rival}")
+    return "; ".join(cells) + " /s: flow vs all-sparse, equal area"
 
 
 ROWS = [
@@ -156,7 +156,7 @@ ROWS = [
     ("rtl_estimator_error", "Estimator vs yosys xc7 cells of flow's RTL: LUT / FF", rtl_estimator),
     ("rtl_breakeven_lenet5", "Compressed LeNet-5 on PYNQ-Z2: break-even from yosys + verilator",
      rtl_breakeven),
-    ("kernel_choice", "Per-layer kernel choice (`--target-fps`) on PYNQ-Z2", kernel_choice),
+    ("kernel_choice", "Per-layer kernel choice on PYNQ-Z2", kernel_choice),
     ("plan_lenet5", "`flow plan` LeNet-5 for PYNQ-Z2, 1 probe", plan_lenet5),
     ("driver_codec_rate", "Board driver fixed-point codec", driver_codec),
     ("infer_csim_mnist", "`flow infer --target csim`, MNIST test set", infer_mnist),

@@ -1,21 +1,22 @@
-"""The estimate equals the schedule for hls4ml's Resource strategy at a reuse factor above 1: a
-coverage-instrumented csim build of a real project (gcov) counts the iterations of hls4ml's own
-ReuseLoop, pipelined at II=1, and design.json's interval for each Resource layer is that count.
+"""The estimate's trip count for hls4ml's Resource strategy at a reuse factor above 1: a coverage-instrumented
+csim build of a real project (gcov) counts the iterations of hls4ml's own ReuseLoop, which the kernel
+pipelines at II=1, and design.json's interval for the Resource layer is that count.
 
 The default digits build is the chooser's design, which puts one fully connected layer on
-Resource at RF 64. The loop's trip count does not depend on the data, so one inference on zeros
-is enough. What stays unchecked without Vitis HLS: that synthesis reaches II=1 ("rewind" lets the
-pipeline run across calls) and the pipeline depth the estimator's latency adds.
+Resource at RF 64. The trip count does not depend on the data, so one inference on zeros is
+enough. This shows the loop the estimator prices is the loop hls4ml's code runs for the chosen
+config; it cannot show the II, whether Vitis keeps "rewind" with the InitAccum and Result loops
+around it, or the pipeline depth the latency adds: those need synthesis. The stream packets an
+io_stream Dense reads and writes around the kernel are in the estimate's latency, not its interval.
 """
 import json
 import re
 import shutil
 import subprocess
 
-import numpy as np
 import pytest
 
-from test_sparse_schedule import DRIVER
+from test_sparse_schedule import run_on_zeros
 
 pytestmark = pytest.mark.skipif(shutil.which("g++") is None or shutil.which("gcov") is None,
                                 reason="g++ or gcov not on PATH")
@@ -42,13 +43,7 @@ def reuse_loop_body_counts(gcov_text: str) -> list[int]:
 def counted_reuse_loops(firmware, graph: dict, work) -> list[int]:
     """The project in `firmware` built with coverage and run once on zeros: each ReuseLoop's counted iterations."""
     work.mkdir()
-    (work / "driver.cpp").write_text(f"#define N_VALUES {int(np.prod(graph['input_shape']))}\n" + DRIVER)
-    compiled = subprocess.run(
-        ["g++", "-std=c++17", "-O0", "--coverage", "-w", f"-I{firmware}", f"-I{firmware / 'ap_types'}",
-         f'-DWEIGHTS_DIR="{firmware / "weights"}"', str(firmware / "myproject.cpp"), "driver.cpp", "-o", "driver"],
-        cwd=work, capture_output=True, text=True)
-    assert compiled.returncode == 0, compiled.stderr[-3000:]
-    subprocess.run(["./driver"], cwd=work, check=True, capture_output=True)
+    run_on_zeros(firmware, graph, work, "-O0", "--coverage")
     notes = sorted(work.glob("*myproject.gcno"))
     subprocess.run(["gcov", notes[0].name.removesuffix(".gcno")], cwd=work, check=True, capture_output=True)
     return [count for count in reuse_loop_body_counts((work / "nnet_dense_resource.h.gcov").read_text()) if count]

@@ -36,6 +36,18 @@ int main() {
 COUNT_LINE = re.compile(r"flow-sparse-loops \S*?config(\d+)(?:_mult)?\S* calls=(\d+) entries=(\d+) rows=(\d+)")
 
 
+def run_on_zeros(firmware, graph: dict, work, *flags: str) -> str:
+    """The project in `firmware` compiled with `flags` and the driver, run once on zeros in `work`: its stdout."""
+    (work / "driver.cpp").write_text(f"#define N_VALUES {int(np.prod(graph['input_shape']))}\n" + DRIVER)
+    compiled = subprocess.run(
+        ["g++", "-std=c++17", *flags, "-w", f"-I{firmware}", f"-I{firmware / 'ap_types'}",
+         f'-DWEIGHTS_DIR="{firmware / "weights"}"', str(firmware / "myproject.cpp"), "driver.cpp", "-o", "driver"],
+        cwd=work, capture_output=True, text=True)
+    assert compiled.returncode == 0, compiled.stderr[-3000:]
+    return subprocess.run(["bash", "-c", "ulimit -s unlimited && ./driver"], cwd=work, capture_output=True,
+                          text=True, check=True).stdout
+
+
 def loop_counts(build_dir, work) -> dict[str, dict]:
     """Per sparse layer name: the instrumented kernel's calls and loop iterations for one inference."""
     firmware = build_dir / "hls4ml_prj" / "firmware"
@@ -43,16 +55,9 @@ def loop_counts(build_dir, work) -> dict[str, dict]:
     layer_of_config = {index: name for index, name in
                        re.findall(r"nnet::\w+<[^>]*config(\d+)>\([^;]*\);\s*//\s*(\S+)", source)}
     graph = json.loads((build_dir / "graph.json").read_text())
-    (work / "driver.cpp").write_text(f"#define N_VALUES {int(np.prod(graph['input_shape']))}\n" + DRIVER)
-    compiled = subprocess.run(
-        ["g++", "-std=c++17", "-O1", "-w", "-DFLOW_COUNT_SPARSE_LOOPS", f"-I{firmware}", f"-I{firmware / 'ap_types'}",
-         f'-DWEIGHTS_DIR="{firmware / "weights"}"', str(firmware / "myproject.cpp"), "driver.cpp", "-o", "driver"],
-        cwd=work, capture_output=True, text=True)
-    assert compiled.returncode == 0, compiled.stderr[-3000:]
-    ran = subprocess.run(["bash", "-c", "ulimit -s unlimited && ./driver"], cwd=work, capture_output=True, text=True,
-                         check=True)
     counts = {}
-    for index, calls, entries, rows in COUNT_LINE.findall(ran.stdout):
+    for index, calls, entries, rows in COUNT_LINE.findall(run_on_zeros(firmware, graph, work,
+                                                                       "-O1", "-DFLOW_COUNT_SPARSE_LOOPS")):
         # a convolution's kernel runs under configN_mult, named by the layer's configN
         counts[layer_of_config[index]] = {"calls": int(calls), "entries": int(entries), "rows": int(rows)}
     return counts
