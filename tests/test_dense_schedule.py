@@ -1,16 +1,19 @@
-"""The estimate's trip count for hls4ml's Resource strategy at a reuse factor above 1: a coverage-instrumented
-csim build of a real project (gcov) counts the iterations of hls4ml's own ReuseLoop, which the kernel
-pipelines at II=1, and design.json's interval for the Resource layer is that count.
+"""The estimate's trip counts for hls4ml's dense kernels, counted in hls4ml's own code: a coverage-instrumented
+csim build of a real project (gcov) counts the iterations of the loops the estimator prices, and
+design.json's intervals are those counts.
 
-The default digits build is the chooser's design, which puts one fully connected layer on
-Resource at RF 64. The trip count does not depend on the data, so one inference on zeros is
-enough. This shows the loop the estimator prices is the loop hls4ml's code runs for the chosen
-config; it cannot show the II, whether Vitis keeps "rewind" with the InitAccum and Result loops
-around it, or the pipeline depth the latency adds: those need synthesis. The stream packets an
-io_stream Dense reads and writes around the kernel are in the estimate's latency, not its interval.
+- Resource at a reuse factor above 1: the ReuseLoop, pipelined at II=1, once per cycle of a call.
+- Latency convolutions: the line buffer's ReadInputWidth loop, pipelined at II = RF = 1, once per
+  input pixel.
+
+The default digits build is the chooser's design: two Latency convolutions, one fully connected
+layer on Resource at RF 64, one sparse. Trip counts do not depend on the data, so one inference on
+zeros is enough. What synthesis alone can show stays unchecked: the II reached, whether Vitis keeps
+"rewind" with the InitAccum and Result loops around the ReuseLoop, and the pipeline depths the
+latency adds. The stream packets an io_stream Dense reads and writes around its kernel are in the
+estimate's latency, not its interval.
 """
 import json
-import re
 import shutil
 import subprocess
 
@@ -21,32 +24,36 @@ from test_sparse_schedule import run_on_zeros
 pytestmark = pytest.mark.skipif(shutil.which("g++") is None or shutil.which("gcov") is None,
                                 reason="g++ or gcov not on PATH")
 
-REUSE_LOOP = re.compile(r"^\s*ReuseLoop:\s*$")
+def loop_body_counts(gcov_text: str, label: str) -> list[int]:
+    """Per loop labelled `label` in a gcov'd header: how often the first executable line of its body ran.
 
-
-def reuse_loop_body_counts(gcov_text: str) -> list[int]:
-    """Per ReuseLoop of a gcov'd nnet_dense_resource.h: how often the first statement of its body ran."""
-    lines = gcov_text.splitlines()
+    gcov lists each source line as "count:line:source" ("-": no code, such as an `if` on a template constant
+    or a template never instantiated; "#####": never run), all instantiations merged, then again per
+    instantiation: the first listing of each line is the merged one. A loop whose next few lines hold no code
+    was not instantiated."""
+    first = {}
+    for row in gcov_text.splitlines():
+        parts = row.split(":", 2)
+        if len(parts) == 3 and parts[1].strip().isdigit():
+            first.setdefault(int(parts[1]), (parts[0].strip(), parts[2]))
     counts = []
-    for number, line in enumerate(lines):
-        source = line.split(":", 2)[-1]
-        if not REUSE_LOOP.match(source):
+    for number, (_, source) in sorted(first.items()):
+        if source.strip() != f"{label}:":
             continue
-        for body in lines[number + 2:]:  # past the for header
-            count, _, text = body.split(":", 2)
-            if text.strip() and not text.strip().startswith("#pragma"):
-                counts.append(0 if count.strip() in {"-", "#####"} else int(count.strip().rstrip("*")))
-                break
+        body = [first[n][0] for n in range(number + 2, number + 10) if n in first and first[n][0] != "-"]
+        if body:
+            counts.append(0 if body[0] == "#####" else int(body[0].rstrip("*")))
     return counts
 
 
-def counted_reuse_loops(firmware, graph: dict, work) -> list[int]:
-    """The project in `firmware` built with coverage and run once on zeros: each ReuseLoop's counted iterations."""
+def counted_loops(firmware, graph: dict, work, header: str, label: str) -> list[int]:
+    """The project in `firmware` built with coverage and run once on zeros: the counted iterations of each loop
+    labelled `label` in nnet_utils/`header` that ran."""
     work.mkdir()
     run_on_zeros(firmware, graph, work, "-O0", "--coverage")
     notes = sorted(work.glob("*myproject.gcno"))
     subprocess.run(["gcov", notes[0].name.removesuffix(".gcno")], cwd=work, check=True, capture_output=True)
-    return [count for count in reuse_loop_body_counts((work / "nnet_dense_resource.h.gcov").read_text()) if count]
+    return [count for count in loop_body_counts((work / f"{header}.gcov").read_text(), label) if count]
 
 
 def test_resource_interval_is_hls4mls_counted_reuse_loop(default_build, tmp_path):
@@ -60,7 +67,8 @@ def test_resource_interval_is_hls4mls_counted_reuse_loop(default_build, tmp_path
     graph = json.loads((build_dir / "graph.json").read_text())
     firmware = build_dir / "hls4ml_prj" / "firmware"
     # one ReuseLoop ran (RF <= n_in: dense_resource_rf_leq_nin), once per pipelined cycle of its one call
-    assert counted_reuse_loops(firmware, graph, tmp_path / "built") == [chosen["estimate"]["interval"]]
+    assert counted_loops(firmware, graph, tmp_path / "built", "nnet_dense_resource.h", "ReuseLoop") == [
+        chosen["estimate"]["interval"]]
     assert chosen["estimate"]["interval"] == chosen["reuse_factor"]
     # the count follows the code: the same project at half the reuse factor runs half the iterations
     halved = tmp_path / "halved"
@@ -69,4 +77,20 @@ def test_resource_interval_is_hls4mls_counted_reuse_loop(default_build, tmp_path
     rf = f"reuse_factor = {chosen['reuse_factor']};"
     assert parameters.count(rf) == 1
     (halved / "parameters.h").write_text(parameters.replace(rf, f"reuse_factor = {chosen['reuse_factor'] // 2};"))
-    assert counted_reuse_loops(halved, graph, tmp_path / "halved-run") == [chosen["reuse_factor"] // 2]
+    assert counted_loops(halved, graph, tmp_path / "halved-run", "nnet_dense_resource.h", "ReuseLoop") == [
+        chosen["reuse_factor"] // 2]
+
+
+def test_latency_convolution_interval_is_hls4mls_counted_pixel_loop(default_build, tmp_path):
+    """hls4ml's Latency convolution reads one input pixel per cycle (ReadInputWidth, pipelined at II = RF = 1):
+    the chooser's Latency convolutions' intervals add up to that loop's counted iterations."""
+    build_dir = default_build[0]
+    design = json.loads((build_dir / "design.json").read_text())
+    convolutions = [layer["chosen"] for layer in design["layers"]
+                    if layer["name"].startswith("Conv2D") and layer["chosen"]["kernel"] == "latency"]
+    assert len(convolutions) == 2, [layer["label"] for layer in design["layers"]]
+    graph = json.loads((build_dir / "graph.json").read_text())
+    firmware = build_dir / "hls4ml_prj" / "firmware"
+    # both layers run the same template line: the first ReadInputWidth (conv_2d_buffer_latency_cl) counts them all
+    assert counted_loops(firmware, graph, tmp_path / "built", "nnet_conv2d_stream.h", "ReadInputWidth") == [
+        sum(chosen["estimate"]["interval"] for chosen in convolutions)]
