@@ -10,12 +10,13 @@ The default digits build is the chooser's design: two Latency convolutions, one 
 layer on Resource at RF 64, one sparse. Trip counts do not depend on the data, so one inference on
 zeros is enough. What synthesis alone can show stays unchecked: the II reached, whether Vitis keeps
 "rewind" with the InitAccum and Result loops around the ReuseLoop, and the pipeline depths the
-latency adds. The stream packets an io_stream Dense reads and writes around its kernel are in the
-estimate's latency, not its interval.
+latency adds. An io_stream Dense reads its packets, runs the kernel and writes its packets in one
+process, so its estimated interval is its latency, the counted loop plus those.
 """
 import json
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -46,30 +47,44 @@ def loop_body_counts(gcov_text: str, label: str) -> list[int]:
     return counts
 
 
-def counted_loops(firmware, graph: dict, work, header: str, label: str) -> list[int]:
-    """The project in `firmware` built with coverage and run once on zeros: the counted iterations of each loop
-    labelled `label` in nnet_utils/`header` that ran."""
+def coverage_run(firmware, graph: dict, work) -> Path:
+    """The project in `firmware` built with coverage and run once on zeros in `work`, then gcov'd: `work`, which
+    holds a `<header>.gcov` per nnet_utils header."""
     work.mkdir()
     run_on_zeros(firmware, graph, work, "-O0", "--coverage")
     notes = sorted(work.glob("*myproject.gcno"))
     subprocess.run(["gcov", notes[0].name.removesuffix(".gcno")], cwd=work, check=True, capture_output=True)
+    return work
+
+
+def counted(work: Path, header: str, label: str) -> list[int]:
+    """The counted iterations of each loop labelled `label` in `header` that ran."""
     return [count for count in loop_body_counts((work / f"{header}.gcov").read_text(), label) if count]
 
 
-def test_resource_interval_is_hls4mls_counted_reuse_loop(default_build, tmp_path):
+@pytest.fixture(scope="module")
+def digits(default_build, tmp_path_factory):
+    """The default digits build: its design.json, its graph, its firmware and one coverage run of it."""
     build_dir = default_build[0]
-    design = json.loads((build_dir / "design.json").read_text())
+    graph = json.loads((build_dir / "graph.json").read_text())
+    firmware = build_dir / "hls4ml_prj" / "firmware"
+    return (json.loads((build_dir / "design.json").read_text()), graph, firmware,
+            coverage_run(firmware, graph, tmp_path_factory.mktemp("coverage") / "run"))
+
+
+def test_resource_interval_is_hls4mls_counted_reuse_loop(digits, tmp_path):
+    design, graph, firmware, run = digits
     resource = [layer for layer in design["layers"]
                 if layer["chosen"]["kernel"] == "resource" and layer["chosen"]["reuse_factor"] > 1]
     # the check needs the one folded fully connected Resource layer the chooser picks for this model
     assert len(resource) == 1, [layer["label"] for layer in design["layers"]]
     chosen = resource[0]["chosen"]
-    graph = json.loads((build_dir / "graph.json").read_text())
-    firmware = build_dir / "hls4ml_prj" / "firmware"
-    # one ReuseLoop ran (RF <= n_in: dense_resource_rf_leq_nin), once per pipelined cycle of its one call
-    assert counted_loops(firmware, graph, tmp_path / "built", "nnet_dense_resource.h", "ReuseLoop") == [
-        chosen["estimate"]["interval"]]
-    assert chosen["estimate"]["interval"] == chosen["reuse_factor"]
+    # one ReuseLoop ran (RF <= n_in: dense_resource_rf_leq_nin), once per pipelined cycle of its one call: the
+    # kernel's part of the estimate; the io_stream process around it reads and writes its packets in series, so
+    # its interval is its whole latency
+    assert counted(run, "nnet_dense_resource.h", "ReuseLoop") == [chosen["reuse_factor"]]
+    estimate = chosen["estimate"]
+    assert estimate["interval"] == estimate["latency"] > chosen["reuse_factor"]
     # the count follows the code: the same project at half the reuse factor runs half the iterations
     halved = tmp_path / "halved"
     shutil.copytree(firmware, halved)
@@ -77,20 +92,17 @@ def test_resource_interval_is_hls4mls_counted_reuse_loop(default_build, tmp_path
     rf = f"reuse_factor = {chosen['reuse_factor']};"
     assert parameters.count(rf) == 1
     (halved / "parameters.h").write_text(parameters.replace(rf, f"reuse_factor = {chosen['reuse_factor'] // 2};"))
-    assert counted_loops(halved, graph, tmp_path / "halved-run", "nnet_dense_resource.h", "ReuseLoop") == [
+    assert counted(coverage_run(halved, graph, tmp_path / "halved-run"), "nnet_dense_resource.h", "ReuseLoop") == [
         chosen["reuse_factor"] // 2]
 
 
-def test_latency_convolution_interval_is_hls4mls_counted_pixel_loop(default_build, tmp_path):
+def test_latency_convolution_interval_is_hls4mls_counted_pixel_loop(digits):
     """hls4ml's Latency convolution reads one input pixel per cycle (ReadInputWidth, pipelined at II = RF = 1):
     the chooser's Latency convolutions' intervals add up to that loop's counted iterations."""
-    build_dir = default_build[0]
-    design = json.loads((build_dir / "design.json").read_text())
+    design, _, _, run = digits
     convolutions = [layer["chosen"] for layer in design["layers"]
                     if layer["name"].startswith("Conv2D") and layer["chosen"]["kernel"] == "latency"]
     assert len(convolutions) == 2, [layer["label"] for layer in design["layers"]]
-    graph = json.loads((build_dir / "graph.json").read_text())
-    firmware = build_dir / "hls4ml_prj" / "firmware"
     # both layers run the same template line: the first ReadInputWidth (conv_2d_buffer_latency_cl) counts them all
-    assert counted_loops(firmware, graph, tmp_path / "built", "nnet_conv2d_stream.h", "ReadInputWidth") == [
+    assert counted(run, "nnet_conv2d_stream.h", "ReadInputWidth") == [
         sum(chosen["estimate"]["interval"] for chosen in convolutions)]

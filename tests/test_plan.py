@@ -48,7 +48,7 @@ def test_plan_binary_searches_the_strength_with_real_training_and_compiles_the_w
         {"kind": "retrain", "epochs": 1}])
     budget = 5.0
     config = PlanConfig(init=tmp_path / "pre" / "model.pt", out=tmp_path / "plan", data_dir=mnist, recipe=compress,
-                        budget_pp=budget, probes=3, compile_samples=50, show_progress=False)
+                        budget_pp=budget, probes=2, compile_samples=50, show_progress=False)
     record = plan(config)
     probes = record.probes
     # each layer's break-even is its least over the rates (flow/cost/breakeven.py); at 100,000/s (1,000 cycles)

@@ -267,8 +267,9 @@ class KernelCosts:
         if pruned not in self.cache:
             nonzeros = max(1, int(round((1 - pruned) * self.shape.weights)))
             kept = replace(self.shape, nonzeros=nonzeros)
-            dense = [self.corrections.apply("dense", estimate_dense(kept, DenseKernel(1, "latency")))]
-            dense += [self.corrections.apply("dense", estimate_dense(self.shape, DenseKernel(rf, "resource")))
+            io_type = "io_stream" if self.shape.stream_packets else "io_parallel"
+            dense = [self.corrections.apply("dense", estimate_dense(kept, DenseKernel(1, "latency", io_type)))]
+            dense += [self.corrections.apply("dense", estimate_dense(self.shape, DenseKernel(rf, "resource", io_type)))
                       for rf in legal_reuse_factors(self.shape.n_in, self.shape.n_out)]
             index_bits = best_index_bits(nonzeros, pruned, self.code_bits, self.shape.n_in)
             entries = expected_entries(nonzeros, pruned, index_bits)

@@ -231,7 +231,11 @@ def estimate_dense(shape: LayerShape, kernel: DenseKernel, constants: dict = CAL
     lut_terms, ff_terms = dense_terms(shape, kernel, constants)
     # a convolution's line buffer takes one input pixel per reuse_factor cycles (hls4ml nnet_conv_stream.h)
     steps = shape.input_positions or shape.positions
-    return Estimate(latency=int(steps * reuse + fill), interval=int(steps * reuse), dsp=built.dsp,
+    latency = int(steps * reuse + fill)
+    # an io_stream fully connected layer (nnet_dense_stream.h) reads its packets, runs the kernel and writes its
+    # packets one after another in one process: the next call starts when the last packet is out
+    interval = latency if shape.stream_packets and kernel.io_type == "io_stream" else int(steps * reuse)
+    return Estimate(latency=latency, interval=interval, dsp=built.dsp,
                     bram18=built.bram18, lut=weighted(lut_terms, constants["lut_coefficients"]) + built.rom_lutram,
                     ff=weighted(ff_terms, constants["ff_coefficients"]), lutram=built.rom_lutram)
 
