@@ -136,3 +136,14 @@ def assert_sparse_configs_follow_memory_json(build_dir: Path, configs: dict[str,
         assert config["kernel"]["storage"] == f"nnet::sparse_{memory[name]['entries_storage']}"
         if "layer" in config:  # hls4ml's line buffer must not pipeline its pixel loop around the entries walk
             assert config["layer"]["strategy"] == "nnet::resource"
+
+
+# The files with the longest fixtures and tests first: pytest-xdist (--dist loadfile) hands each file to the next
+# free worker in collection order, so a long file collected last would end the run on one worker alone.
+SLOWEST_FIRST = ("test_rtl.py", "test_plan.py", "test_gate_level.py", "test_resume.py", "test_breakeven.py",
+                 "test_estimates.py")
+
+
+def pytest_collection_modifyitems(items):
+    items.sort(key=lambda item: SLOWEST_FIRST.index(item.path.name) if item.path.name in SLOWEST_FIRST
+               else len(SLOWEST_FIRST))
