@@ -25,13 +25,15 @@ from pathlib import Path
 
 from common import git_commit, write_result
 
+from flow.cost.candidates import KERNELS
+
 REPO = Path(__file__).resolve().parents[1]
 # name, checkpoint (or the recipe that trains it), target rate (None: the highest that fits), needs MNIST
 MODELS = (("lenet-digits", "models/lenet-digits.pt", 200_000, False),
           ("lenet5-admm-joint", "models/lenet5-admm-joint.pt", 100_000, True),
           ("lenet5-fold-8bit", "models/recipes/lenet5-fold-8bit.yaml", None, True))
 FLOW = str(Path(sys.executable).parent / "flow")
-FAMILIES = ("latency", "resource", "sparse")
+FAMILIES = KERNELS
 
 
 def trained(recipe: str, mnist: Path, run: Path) -> str:

@@ -9,7 +9,7 @@ import pytest
 from flow.boards import load_board
 from flow.cost.candidates import layer_candidates, legal_reuse_factors, sparse_candidates
 from flow.cost.chooser import choose, shares, used_by
-from flow.cost.kernels import LayerShape
+from flow.cost.kernels import UNROLLED, LayerShape
 from flow.sparse.encoding import encode
 
 # the compressed LeNet-5's weight layers as its build sees them (estimates.json), kept weights included
@@ -45,6 +45,28 @@ def test_the_menu_is_every_kernel_hls4ml_and_the_encoder_build(menus):
         assert candidate.estimate.interval == encoding.entries_per_pe + encoding.rows.shape[1] + 9, candidate.pes
     assert [c.pes for c in fc2 if c.kernel == "sparse"] == list(range(1, 11))
     assert sparse_candidates(LayerShape("empty", 4, 2), np.zeros((4, 2))) == []
+
+
+def test_distributed_arithmetic_is_offered_where_hls4ml_can_build_it():
+    """hls4ml's DA kernel (da4ml's adder graph at RF 1): no DSP or memory, one output position per cycle like the
+    Latency kernel, pruned weights cost nothing; offered only for weights exact in their type (da4ml would take
+    an inexact weight's every bit) and where da4ml is installed."""
+    pytest.importorskip("da4ml")
+    for name, n_in, n_out, positions, input_positions, kept, packets in LENET5:
+        shape = LayerShape(name=name, n_in=n_in, n_out=n_out, positions=positions, input_positions=input_positions,
+                           stream_packets=packets, weight_bits=4, input_bits=8, accum_bits=15, output_bits=15)
+        matrix = seeded_matrix(n_in, n_out, kept, 0)
+        menu = layer_candidates(shape, matrix, io_type="io_stream", exact_weights=True)
+        (unrolled,), (latency,) = ([c for c in menu if c.kernel == kernel] for kernel in (UNROLLED, "latency"))
+        assert unrolled.reuse_factor == 1 and unrolled.estimate.dsp == unrolled.estimate.bram18 == 0, name
+        if positions > 1:  # a convolution: the line buffer's pixels; a stream Dense adds its own latency
+            assert unrolled.estimate.interval == latency.estimate.interval, name
+        halved = matrix * (np.arange(matrix.size).reshape(matrix.shape) % 2)
+        (sparser,) = [c for c in layer_candidates(shape, halved, "io_stream", exact_weights=True) if c.kernel == UNROLLED]
+        assert sparser.estimate.lut < unrolled.estimate.lut, name
+        assert not [c for c in layer_candidates(shape, matrix, "io_stream") if c.kernel == UNROLLED], name
+        assert not [c for c in layer_candidates(shape, 0 * matrix, "io_stream", exact_weights=True)
+                    if c.kernel == UNROLLED], name
 
 
 def brute_force(menus, board, target):

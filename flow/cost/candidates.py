@@ -4,13 +4,16 @@ Per layer (flow/cost/kernels.py prices each at the HLS level, per inference thro
 - hls4ml's Latency strategy at reuse factor 1: every product unrolled, constant zero products gone;
 - hls4ml's Resource strategy at each reuse factor hls4ml accepts for the layer
   (FPGABackend.get_valid_reuse_factors): weights in a ROM, zeros stored and multiplied;
+- hls4ml's distributed_arithmetic strategy (da4ml's adder graph of the constant weights, RF 1, no
+  DSP; zero weights cost nothing), where da4ml is installed (the `rtl` extra) and the layer's
+  weights are exact in its weight type (da4ml takes the weights as given, not as the type rounds them);
 - flow's sparse kernel (hls/nnet_sparse.h) at each PE count up to MAX_PES: the entries of the
   layer's own mask dealt to the PEs as the encoder deals them (flow/sparse/encoding.py), at the
   index width that makes the slowest PE's walk shortest.
 
 Not on the menu: hls4ml's ResourceUnrolled strategy, whose interval hls4ml 1.3's own Vitis backend
 does not promise (its ValidateResourceUnrolledStrategy pass warns "may have unexpected II"), and
-every board here builds with the Vitis backend; and distributed_arithmetic (da4ml), not yet priced.
+every board here builds with the Vitis backend.
 
 Example::
 
@@ -19,16 +22,18 @@ Example::
 """
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import dataclass, replace
 
 import numpy as np
 
 from ..sparse.encoding import (MAX_CODE_BITS, assign_rows, code_bits_for, level_table, max_index_bits,
                                pe_positions, relative_index_cost)
-from .kernels import DenseKernel, Estimate, LayerShape, SparseKernel, estimate_dense, estimate_sparse
+from .kernels import (UNROLLED, DenseKernel, Estimate, LayerShape, SparseKernel, estimate_dense, estimate_sparse,
+                      estimate_unrolled)
 
 MAX_PES = 64  # the sparse pass's own limit (flow/sparse/encoding.py: choose)
-KERNELS = ("latency", "resource", "sparse")
+KERNELS = ("latency", "resource", UNROLLED, "sparse")
 
 
 @dataclass(frozen=True)
@@ -48,7 +53,9 @@ class Candidate:
 
     @property
     def label(self) -> str:
-        return f"sparse P={self.pes}" if self.kernel == "sparse" else f"{self.kernel} RF={self.reuse_factor}"
+        if self.kernel == "sparse":
+            return f"sparse P={self.pes}"
+        return self.kernel if self.kernel == UNROLLED else f"{self.kernel} RF={self.reuse_factor}"
 
     def to_json(self) -> dict:
         return {"kernel": self.kernel, "reuse_factor": self.reuse_factor, "pes": self.pes,
@@ -69,6 +76,18 @@ def dense_candidates(shape: LayerShape, io_type: str) -> list[Candidate]:
         kernel = DenseKernel(reuse_factor=reuse_factor, strategy="resource", io_type=io_type)
         found.append(Candidate(shape.name, "resource", estimate_dense(shape, kernel), reuse_factor=reuse_factor))
     return found
+
+
+def da4ml_installed() -> bool:
+    return importlib.util.find_spec("da4ml") is not None
+
+
+def unrolled_candidates(shape: LayerShape, matrix: np.ndarray, io_type: str, exact_weights: bool) -> list[Candidate]:
+    """hls4ml's distributed_arithmetic at RF 1, where it can be built: da4ml installed, weights exact, some kept."""
+    if not (exact_weights and np.any(matrix) and da4ml_installed()):
+        return []
+    shape = replace(shape, nonzeros=int(np.count_nonzero(matrix)))
+    return [Candidate(shape.name, UNROLLED, estimate_unrolled(shape, io_type))]
 
 
 def sparse_kernels(matrix: np.ndarray, max_pes: int = MAX_PES) -> list[SparseKernel]:
@@ -97,6 +116,9 @@ def sparse_candidates(shape: LayerShape, matrix: np.ndarray, max_pes: int = MAX_
                       index_bits=kernel.index_bits) for kernel in sparse_kernels(matrix, max_pes)]
 
 
-def layer_candidates(shape: LayerShape, matrix: np.ndarray, io_type: str, max_pes: int = MAX_PES) -> list[Candidate]:
-    """Every candidate of the layer whose weights are `matrix` (n_in x n_out, zeros pruned)."""
-    return dense_candidates(shape, io_type) + sparse_candidates(shape, matrix, max_pes)
+def layer_candidates(shape: LayerShape, matrix: np.ndarray, io_type: str, max_pes: int = MAX_PES,
+                     exact_weights: bool = False) -> list[Candidate]:
+    """Every candidate of the layer whose weights are `matrix` (n_in x n_out, zeros pruned); `exact_weights`: each
+    weight is exactly representable in the layer's weight type (the distributed_arithmetic candidate needs it)."""
+    return (dense_candidates(shape, io_type) + unrolled_candidates(shape, matrix, io_type, exact_weights)
+            + sparse_candidates(shape, matrix, max_pes))

@@ -31,7 +31,7 @@ import numpy as np
 
 from ..hls4ml.accumulators import fraction_bits
 from ..sparse.memory import LUTRAM_LIMIT_BITS, bram18_blocks
-from .kernels import DenseKernel, Estimate, LayerShape, dense_products, input_mux_luts, lut_product_cost
+from .kernels import UNROLLED, DenseKernel, Estimate, LayerShape, dense_products, input_mux_luts, lut_product_cost
 
 RESOURCES = ("dsp", "bram18", "lut", "ff", "lutram")
 BUDGETED = ("dsp", "bram18", "lut", "ff")  # what a board file gives a budget for; LUTRAM is inside LUT
@@ -224,7 +224,8 @@ def weight_layer_cost(node, context) -> list[NodeCost]:
     estimate = context.weight_estimates[node.name]
     kernel = "sparse" if node.class_name.startswith("Sparse") else "dense"
     strategy = node.get_attr("strategy", context.strategy)
-    source = "hls/nnet_sparse.h" if kernel == "sparse" else f"nnet_dense_{strategy}.h"
+    source = ("hls/nnet_sparse.h" if kernel == "sparse" else "da4ml adder graph (nnet_da_wrappers.h)"
+              if strategy == UNROLLED else f"nnet_dense_{strategy}.h")
     parts = [NodeCost(node.name, "weight layer", source, dsp=estimate.dsp, bram18=estimate.bram18, lut=estimate.lut,
                       ff=estimate.ff, lutram=estimate.lutram, detail=f"{kernel} kernel")]
     # hls4ml's own conv modules, the dense kernel's calibration points, include their line buffer

@@ -52,6 +52,7 @@ DSP_A_BITS, DSP_B_BITS = 25, 18  # DSP48E1 multiplier; DSP48E2 is 27 x 18, withi
 SPARSE_ENTRIES_DEPTH, SPARSE_ROWS_DEPTH = 6, 3
 SPARSE_CALL_OVERHEAD = SPARSE_ENTRIES_DEPTH + SPARSE_ROWS_DEPTH
 UNROLLED_ADDER_LEVELS_PER_STAGE = 4  # flow/rtl/adder_graph.py pipelines its adder graph at this depth
+UNROLLED = "distributed_arithmetic"  # hls4ml's strategy name for da4ml's adder graph at RF 1
 
 
 @dataclass(frozen=True)
@@ -221,7 +222,22 @@ def weighted(terms: dict, coefficients: dict) -> int:
     return int(round(sum(coefficients[name] * value for name, value in terms.items())))
 
 
+def dense_schedule(shape: LayerShape, reuse: int, fill: int, io_type: str) -> tuple[int, int]:
+    """(latency, interval) of an hls4ml dense product taking `reuse` cycles per output position and `fill` more
+    per call (its pipeline, and io_stream's packets)."""
+    # a convolution's line buffer takes one input pixel per reuse_factor cycles (hls4ml nnet_conv_stream.h)
+    steps = shape.input_positions or shape.positions
+    latency = int(steps * reuse + fill)
+    # an io_stream fully connected layer (nnet_dense_stream.h, and nnet_da_wrappers.h alike) reads its packets,
+    # runs the kernel and writes its packets one after another in one process: the next call starts when the
+    # last packet is out
+    interval = latency if shape.stream_packets and io_type == "io_stream" else int(steps * reuse)
+    return latency, interval
+
+
 def estimate_dense(shape: LayerShape, kernel: DenseKernel, constants: dict = CALIBRATED) -> Estimate:
+    if kernel.strategy == UNROLLED:
+        return estimate_unrolled(shape, kernel.io_type, constants)
     reuse = max(1, kernel.reuse_factor)
     built = dense_products(shape, kernel, constants)
     fill = constants["pipeline_fill_cycles"] + adder_tree_cycles(math.ceil(shape.n_in / reuse), constants)
@@ -229,12 +245,7 @@ def estimate_dense(shape: LayerShape, kernel: DenseKernel, constants: dict = CAL
         # nnet::dense's stream wrapper reads every input packet, then writes every output packet, one per cycle
         fill += constants["stream_overhead_cycles"] + shape.stream_packets
     lut_terms, ff_terms = dense_terms(shape, kernel, constants)
-    # a convolution's line buffer takes one input pixel per reuse_factor cycles (hls4ml nnet_conv_stream.h)
-    steps = shape.input_positions or shape.positions
-    latency = int(steps * reuse + fill)
-    # an io_stream fully connected layer (nnet_dense_stream.h) reads its packets, runs the kernel and writes its
-    # packets one after another in one process: the next call starts when the last packet is out
-    interval = latency if shape.stream_packets and kernel.io_type == "io_stream" else int(steps * reuse)
+    latency, interval = dense_schedule(shape, reuse, fill, kernel.io_type)
     return Estimate(latency=latency, interval=interval, dsp=built.dsp,
                     bram18=built.bram18, lut=weighted(lut_terms, constants["lut_coefficients"]) + built.rom_lutram,
                     ff=weighted(ff_terms, constants["ff_coefficients"]), lutram=built.rom_lutram)
@@ -334,6 +345,16 @@ def mean_csd_digits(weight_bits: int) -> float:
     return sum(csd_digits(m) for m in magnitudes) / len(magnitudes)
 
 
+def unrolled_stages(shape: LayerShape) -> int:
+    """Pipeline stages of the adder graph: a tree as deep as an output's signed digits need, one stage per
+    UNROLLED_ADDER_LEVELS_PER_STAGE adder levels (the mask taken as uniformly random, as in unrolled_terms)."""
+    density = shape.kept / shape.weights
+    outputs_computed = shape.n_out * (1 - (1 - density) ** shape.n_in)
+    digits = shape.kept * mean_csd_digits(shape.weight_bits)
+    depth = math.ceil(math.log2(max(2.0, digits / max(outputs_computed, 1.0))))
+    return math.ceil(depth / UNROLLED_ADDER_LEVELS_PER_STAGE)
+
+
 def unrolled_terms(shape: LayerShape) -> tuple[dict, dict]:
     """The structural LUT and FF terms of a constant-weight adder graph (da4ml; hls4ml's distributed_arithmetic
     at RF 1), pipelined with registered inputs and outputs (flow/rtl/adder_graph.py). A mask is taken as uniformly
@@ -348,8 +369,7 @@ def unrolled_terms(shape: LayerShape) -> tuple[dict, dict]:
     digits = shape.kept * mean_csd_digits(shape.weight_bits)
     adders = max(0.0, digits - outputs_computed)
     output_bits = shape.output_bits or accumulator_bits(shape)
-    depth = math.ceil(math.log2(max(2.0, digits / max(outputs_computed, 1.0))))
-    stages = math.ceil(depth / UNROLLED_ADDER_LEVELS_PER_STAGE)
+    stages = unrolled_stages(shape)
     lut = {"adder_input_bits": adders * shape.input_bits, "adder_growth_bits": adders * shape.weight_bits,
            "output_cast_bits": outputs_computed * output_bits, "layer": 1}
     ff = {"input_bits": inputs_read * shape.input_bits, "output_bits": outputs_computed * output_bits,
@@ -370,3 +390,22 @@ GATE_LEVEL = {"dense_constant": {"lut": {"adder_input_bits": 0.6427, "adder_grow
                                  "accumulator_bits": 1.6439, "lut_product_luts": 0.0005, "entry_rom_luts": 0.1237,
                                  "row_sum_luts": 0.0404, "output_write_luts": 0.3214},
                          "ff": {"pe_register_bits": 1.4739, "array_bits": 0.9943}}}
+
+
+def estimate_unrolled(shape: LayerShape, io_type: str = "io_parallel", constants: dict = CALIBRATED) -> Estimate:
+    """hls4ml's distributed_arithmetic strategy: da4ml's adder graph of the constant weights at RF 1, in the
+    Latency kernel's place (nnet_da_wrappers.h, nnet_conv2d_stream.h), so one output position per cycle.
+
+    No DSP, no memory. LUT and FF are the adder graph's terms (unrolled_terms) at GATE_LEVEL, the yosys
+    fit of flow's Verilog of the same graph (flow/rtl/adder_graph.py): no HLS report of hls4ml's DA kernel
+    exists here to fit the HLS level to, and HLS builds the graph's adds as they are. Its latency is
+    flow's RTL pipeline's (a stage per UNROLLED_ADDER_LEVELS_PER_STAGE levels, registered outputs); Vitis
+    HLS schedules the inlined graph against its own clock target, which nothing here checks."""
+    lut_terms, ff_terms = unrolled_terms(shape)
+    fill = unrolled_stages(shape) + 1
+    if io_type == "io_stream":
+        fill += constants["stream_overhead_cycles"] + shape.stream_packets
+    latency, interval = dense_schedule(shape, 1, fill, io_type)
+    return Estimate(latency=latency, interval=interval, dsp=0, bram18=0,
+                    lut=weighted(lut_terms, GATE_LEVEL["dense_constant"]["lut"]),
+                    ff=weighted(ff_terms, GATE_LEVEL["dense_constant"]["ff"]))

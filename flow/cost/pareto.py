@@ -1,7 +1,7 @@
 """Throughput against area for the designs one kernel family can make, and for flow's mixed choice (pareto.png).
 
-Per family (every layer Latency, every layer Resource, every layer flow's sparse kernel, or any
-candidate per layer: the chooser's mixed designs), one design per interval that the family's
+Per family (every layer Latency, every layer Resource, every layer distributed_arithmetic where
+da4ml is installed, every layer flow's sparse kernel, or any candidate per layer: the chooser's mixed designs), one design per interval that the family's
 candidates offer (at most 40, spread in log scale): the chooser's least-area choice within it
 (chooser.smallest_within). A design's
 rate is the clock over the slowest of its layers' intervals and the stream top's cycles per
@@ -21,12 +21,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..boards import Board
-from .candidates import Candidate
+from .candidates import KERNELS, Candidate
 from .chooser import Design, sample_cycles, scarcest_share, smallest_within, used_by
+from .kernels import UNROLLED
 
 MOST_INTERVALS = 40  # designs per family: the chooser's greedy search per interval takes a fraction of a second
-FAMILIES = {"latency": ("latency",), "resource": ("resource",), "sparse": ("sparse",),
-            "mixed": ("latency", "resource", "sparse")}
+FAMILIES = {**{kernel: (kernel,) for kernel in KERNELS}, "mixed": KERNELS}
 
 
 @dataclass(frozen=True)
@@ -107,7 +107,7 @@ def plot_frontiers(fronts: dict[str, list[Point]], chosen: Point | None, board: 
     import matplotlib.pyplot as plt
 
     figure, axes = plt.subplots(figsize=(7, 4.5))
-    styles = {"latency": "s", "resource": "^", "sparse": "o", "mixed": "."}
+    styles = {"latency": "s", "resource": "^", UNROLLED: "D", "sparse": "o", "mixed": "."}
     for family, points in fronts.items():
         if points:
             axes.plot([100 * p.utilization for p in points], [p.fps for p in points], marker=styles[family],

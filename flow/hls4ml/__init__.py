@@ -1,5 +1,5 @@
 """flow's layer on hls4ml 1.3, through its Extension API (no fork): the sparse kernel's layers, pass and
-templates, corrections to hls4ml's conversions, per-layer projects, the stream top and its FIFO check,
+templates, corrections to hls4ml's conversions (distributed_arithmetic on QONNX layers among them), per-layer projects, the stream top and its FIFO check,
 and csim.
 
 `register(backend)` adds the layers, passes, templates and kernel source to one backend, once.
@@ -18,7 +18,7 @@ def register(backend_name: str) -> None:
     from hls4ml.backends import get_backend
     from hls4ml.model.layers import register_layer
 
-    from . import exact_results
+    from . import distributed_arithmetic, exact_results
     from .fixes import PASSES
     from .sparse_layers import SparseConv2D, SparseDense, UseSparseKernels
     from .sparse_templates import TEMPLATES
@@ -29,6 +29,7 @@ def register(backend_name: str) -> None:
     for name, optimizer in {**PASSES, "use_sparse_kernels": UseSparseKernels}.items():
         backend.register_pass(name, optimizer, flow="vivado:optimize")
     exact_results.register()
+    distributed_arithmetic.register()
     for template in TEMPLATES:
         backend.register_template(template)
     backend.register_source(KERNEL_SOURCE)

@@ -14,11 +14,10 @@ have at their type, for the caller to refuse.
 """
 from __future__ import annotations
 
-from hls4ml.model.flow import get_flow, update_flow
-from hls4ml.model.optimizer import OptimizerPass, register_pass
+from hls4ml.model.optimizer import OptimizerPass
 from hls4ml.model.optimizer.passes.bn_fuse import FuseBatchNormalization
 
-from ..errors import FlowError
+from .flows import insert_pass
 
 EXACT_RESULTS_KEY = "ExactResults"
 PASS_NAME = "flow:pin_exact_results"
@@ -65,13 +64,4 @@ def unapplied(model) -> list[str]:
 def register() -> None:
     """Register the pass once, for every backend, just before the precision inference of hls4ml's convert flow
     (which only fills in types still unspecified)."""
-    optimizers = get_flow(FLOW).optimizers
-    if PASS_NAME in optimizers:
-        return
-    if INFERENCE_PASS not in optimizers:
-        raise FlowError(f"hls4ml's '{FLOW}' flow has no '{INFERENCE_PASS}' pass to run flow's result types before; "
-                        "flow needs hls4ml 1.3 (pip install 'hls4ml==1.3.*')")
-    register_pass(PASS_NAME, PinExactResults)
-    later = optimizers[optimizers.index(INFERENCE_PASS):]
-    update_flow(FLOW, remove_optimizers=later)
-    update_flow(FLOW, add_optimizers=[PASS_NAME, *later])
+    insert_pass(FLOW, PASS_NAME, PinExactResults, before=INFERENCE_PASS)

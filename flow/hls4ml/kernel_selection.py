@@ -16,12 +16,14 @@ from ..boards import Board
 from ..cost.candidates import layer_candidates
 from ..cost.chooser import Design, choose, sample_cycles
 from ..cost.design import other_node_totals
+from ..cost.kernels import UNROLLED
 from ..cost.pareto import spread
 from ..errors import FlowError
-from .nodes import DENSE_WEIGHT_LAYERS, config_entry, layer_shape, weight_layers, weight_matrix
+from .nodes import DENSE_WEIGHT_LAYERS, config_entry, exact_weights, layer_shape, weight_layers, weight_matrix
 from .sparse_layers import SPARSE_KEY
 
-STRATEGIES = {"latency": "Latency", "resource": "Resource"}  # candidate kernel -> hls4ml's Strategy
+# candidate kernel -> hls4ml's Strategy
+STRATEGIES = {"latency": "Latency", "resource": "Resource", UNROLLED: "distributed_arithmetic"}
 
 
 def parse_selection(spec: str) -> str | list[str]:
@@ -70,7 +72,8 @@ def stream_words(dense_model, io_type: str) -> tuple[int, bool]:
 def layer_menus(dense_model, io_type: str) -> dict:
     """Every candidate kernel per dense-convertible weight layer (flow/cost/candidates.py)."""
     layers = [node for node in weight_layers(dense_model) if node.class_name in DENSE_WEIGHT_LAYERS]
-    return {node.name: layer_candidates(layer_shape(node), weight_matrix(node), io_type) for node in layers}
+    return {node.name: layer_candidates(layer_shape(node), weight_matrix(node), io_type,
+                                        exact_weights=exact_weights(node)) for node in layers}
 
 
 def bounded_designs(menus: dict, board: Board, max_utilization: float, fixed: dict) -> list[Design]:

@@ -35,6 +35,14 @@ def weight_matrix(node, data: np.ndarray | None = None) -> np.ndarray:
     return data.reshape(n_in, n_out)  # (n_in, n_out) or (H, W, C, F)
 
 
+def exact_weights(node) -> bool:
+    """Whether every weight of a dense node is exactly a value of its weight type (a multiple of its LSB)."""
+    weights = node.get_weights("weight")
+    precision = weights.type.precision
+    scaled = np.asarray(weights.data, dtype=np.float64) * 2.0 ** (precision.width - precision.integer)
+    return bool(np.all(scaled == np.round(scaled)))
+
+
 def layer_shape(node) -> LayerShape:
     n_in, n_out = weight_matrix_shape(node)
     if is_sparse(node):
