@@ -54,6 +54,20 @@ def test_break_even_per_rate_is_the_first_portion_where_the_sparse_kernel_is_sma
                                             "break_even_portion": None}
 
 
+def test_distributed_arithmetic_as_a_dense_candidate_moves_the_break_even_up_at_fast_rates():
+    """hls4ml's DA adder graph loses pruned weights as the sparse kernel does and needs no DSP: with it among the
+    dense candidates the sparse kernel needs at least as much pruning at every rate; at 6,400 cycles, where it won
+    beyond about 95% against Latency and Resource, it never wins against the adder graph."""
+    board = load_board("pynq-z2")
+    rates = (1_000, 6_400, 16_000, 64_000)
+    without, with_unrolled = (rate_break_even(CONV2, board, code_bits=3, intervals=rates, unrolled=unrolled)
+                              for unrolled in (False, True))
+    for interval in rates:
+        before, after = without.at(interval), with_unrolled.at(interval)
+        assert after is None or (before is not None and after >= before), interval
+    assert with_unrolled.at(1_000) is None and 0.9 < without.at(6_400) < 0.99 and with_unrolled.at(6_400) is None
+
+
 def test_the_comparison_is_capped_at_the_board_and_counts_flip_flops():
     """Only candidates that fit the board count, and FFs are one of its resources: on a board a twentieth the
     size the sparse kernel must fit too, so it needs more pruning at 16,000 cycles; with a fifth of the FFs the

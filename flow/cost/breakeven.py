@@ -5,8 +5,9 @@ cost is the smallest share of the board (its scarcest resource, DSP, BRAM18, LUT
 implementation level) of any of its candidates that meets T and fits the board. The sparse kernel
 (each PE count up to MAX_PES) beats the dense ones at a pruned portion p when its cost at T is
 below the least of hls4ml's Latency strategy at RF 1 (whose constant zero products vanish, so it
-gains from pruning too) and its Resource strategy at each legal reuse factor, or when only it
-fits. That is "faster at the same area" read along the rate axis: at equal rate, less area.
+gains from pruning too), its Resource strategy at each legal reuse factor and, where the build can
+offer it (da4ml installed, weights exact in their type), its distributed_arithmetic strategy (an
+adder graph, which loses pruned weights as well), or when only it fits. That is "faster at the same area" read along the rate axis: at equal rate, less area.
 
 The break-even at T is the first pruned portion where the sparse kernel wins (bisected below the
 first of PORTIONS, then 99.9%, that wins); 0.0 ("always") where it wins unpruned; None ("never")
@@ -42,8 +43,9 @@ from ..sparse.encoding import max_index_bits
 from .candidates import MAX_PES, legal_reuse_factors
 from .chooser import shares
 from .design import RESOURCES
+from .kernels import (DenseKernel, Estimate, LayerShape, SparseKernel, estimate_dense, estimate_sparse,
+                      estimate_unrolled)
 from .pareto import spread
-from .kernels import DenseKernel, Estimate, LayerShape, SparseKernel, estimate_dense, estimate_sparse
 
 PORTIONS = tuple(float(p) for p in np.round(np.concatenate([np.arange(0.10, 0.95, 0.05), [0.96, 0.97, 0.98, 0.99]]), 2))
 SCALED = ("latency", "interval", "dsp", "bram18", "lut", "ff")
@@ -258,6 +260,7 @@ class KernelCosts:
     code_bits: int
     level_bits: int
     corrections: Corrections = NONE
+    unrolled: bool = False  # hls4ml's distributed_arithmetic is a dense candidate too (candidates.unrolled_candidates)
     cache: dict = field(default_factory=dict)
 
     def share(self, estimate: Estimate) -> float:
@@ -271,6 +274,8 @@ class KernelCosts:
             dense = [self.corrections.apply("dense", estimate_dense(kept, DenseKernel(1, "latency", io_type)))]
             dense += [self.corrections.apply("dense", estimate_dense(self.shape, DenseKernel(rf, "resource", io_type)))
                       for rf in legal_reuse_factors(self.shape.n_in, self.shape.n_out)]
+            if self.unrolled:  # priced at the gate level, which no HLS report corrects
+                dense.append(estimate_unrolled(kept, io_type))
             index_bits = best_index_bits(nonzeros, pruned, self.code_bits, self.shape.n_in)
             entries = expected_entries(nonzeros, pruned, index_bits)
             sparse = [self.corrections.apply("sparse", estimate_sparse(kept, SparseKernel(
@@ -305,9 +310,11 @@ class KernelCosts:
 
 
 def rate_break_even(shape: LayerShape, board: Board, code_bits: int = 3, level_bits: int | None = None,
-                    corrections: Corrections = NONE, intervals: tuple[int, ...] = ()) -> BreakEven:
-    """The layer's break-even at each rate of its dense candidates (spread) and each of `intervals`."""
-    costs = KernelCosts(shape, board, code_bits, level_bits or shape.weight_bits, corrections)
+                    corrections: Corrections = NONE, intervals: tuple[int, ...] = (),
+                    unrolled: bool = False) -> BreakEven:
+    """The layer's break-even at each rate of its dense candidates (spread) and each of `intervals`; `unrolled`:
+    distributed_arithmetic is among them."""
+    costs = KernelCosts(shape, board, code_bits, level_bits or shape.weight_bits, corrections, unrolled)
     dense, _ = costs.costs(0.0)
     rates = sorted(set(spread(sorted({i for i, _ in dense}), MOST_RATES)) | set(intervals))
     return BreakEven(layer=shape.name, board=board.name, rates=tuple(

@@ -22,11 +22,12 @@ from ..boards import Board
 from ..build.artifacts import (BREAKEVEN_PLOT, DESIGN, ESTIMATES, HLS_CONFIG, LAYER_PROJECTS, LAYER_PROJECTS_DIR,
                                MEMORY, PROJECT_DIR, read_json)
 from ..build.config import BuildConfig
-from ..hls4ml.nodes import is_sparse, layer_shape, weight_layers
+from ..hls4ml.nodes import exact_weights, is_sparse, layer_shape, weight_layers
 from ..paths import atomic_write_json
 from ..reports.hls import ModuleEstimate, SynthesisReport, read_hls_reports
 from ..sparse.encoding import MAX_CODE_BITS
 from .breakeven import SCALED, Corrections, KernelCosts, plot_break_evens, rate_break_even
+from .candidates import da4ml_installed
 from .design import design_report, node_costs
 from .kernels import DenseKernel, Estimate, SparseKernel, estimate_dense, estimate_sparse
 
@@ -93,9 +94,10 @@ def write_estimates(build_dir: Path, hls_model, board: Board, config: BuildConfi
     tool, modules = synthesized_modules(build_dir, hls_model)
     layer_tool, per_layer = layer_project_figures(build_dir)
     tool = tool or layer_tool
-    layers, synthesized = [], []
+    layers, synthesized, unrolled = [], [], {}
     for node in weight_layers(hls_model):
         shape = layer_shape(node)
+        unrolled[node.name] = da4ml_installed() and exact_weights(node)  # as the chooser's menu offers it
         # the layer's own Strategy and ReuseFactor (the design chooser sets them per layer); a sparse node keeps
         # its dense source's reuse factor at the Latency strategy
         dense_kernel = DenseKernel(reuse_factor=int(node.get_attr("reuse_factor", config.reuse_factor)),
@@ -131,12 +133,12 @@ def write_estimates(build_dir: Path, hls_model, board: Board, config: BuildConfi
     for layer, shape in layers:
         code_bits = layer["sparse"]["kernel"]["code_bits"]
         break_even = rate_break_even(shape, board, code_bits=code_bits, corrections=corrections,
-                                     intervals=(built_interval,))
+                                     intervals=(built_interval,), unrolled=unrolled[layer["name"]])
         found.append(break_even)
         layer["break_even"] = {**break_even.to_json(), "at_build_rate": break_even.at(built_interval)}
         # judged at the layer's own pruning: the sparse kernel's lead need not grow with the portion everywhere
         layer["beyond_break_even"] = code_bits <= MAX_CODE_BITS and KernelCosts(
-            shape, board, code_bits, shape.weight_bits, corrections).sparse_wins(layer["pruned_portion"],
+            shape, board, code_bits, shape.weight_bits, corrections, unrolled[layer["name"]]).sparse_wins(layer["pruned_portion"],
                                                                                   built_interval)
         # the break-even rule advises on kernels the user pinned; the chooser's (design.json) weigh every candidate
         if config.sparse != "auto" and layer["beyond_break_even"] != (layer["kernel"] == "sparse"):

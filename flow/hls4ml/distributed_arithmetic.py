@@ -14,6 +14,10 @@ skips any that has `da_codegen`, and its templates call the kernel.
 
 Contract: only layers set to distributed_arithmetic, without `da_codegen`, whose producer hls4ml
 cannot find by name; sets `da_codegen` and `da_kernel_cost`, changes nothing else.
+
+hls4ml's DA template then deletes a Dense layer's weights (its kernel holds them as constants);
+KeepDistributedArithmeticWeights keeps a copy first, as plain data under KEPT_WEIGHTS (not a weight
+variable, so no weight file is written for it), for flow's reports (flow/hls4ml/nodes.py: weights_of).
 """
 from __future__ import annotations
 
@@ -25,6 +29,8 @@ from hls4ml.model.optimizer import OptimizerPass
 from .flows import insert_pass
 
 PASS_NAME = "flow:distributed_arithmetic_inputs"
+KEEP_PASS_NAME = "flow:keep_distributed_arithmetic_weights"
+KEPT_WEIGHTS = "flow_kept_weights"  # (weights as hls4ml held them, their precision)
 FLOW = "vivado:optimize"
 CODEGEN_PASS = "vivado:distributed_arithmetic_codegen"
 HLS4ML_HARD_DC = 2  # hls4ml's default adder-depth slack (its DA_HARD_DC environment variable overrides it)
@@ -74,6 +80,21 @@ class DistributedArithmeticInputs(OptimizerPass):
         return False  # attributes only: the graph is unchanged
 
 
+class KeepDistributedArithmeticWeights(OptimizerPass):
+    """Keep a distributed_arithmetic layer's weights and their precision as plain data, before hls4ml's template
+    deletes them."""
+
+    def match(self, node):
+        return (node.get_attr("strategy", None) == "distributed_arithmetic" and "weight" in node.attributes
+                and node.get_attr(KEPT_WEIGHTS) is None)
+
+    def transform(self, model, node):
+        weights = node.get_weights("weight")
+        node.set_attr(KEPT_WEIGHTS, (np.array(weights.data, copy=True), weights.type.precision))
+        return False
+
+
 def register() -> None:
-    """Run the pass just before hls4ml's DA codegen, for every backend, once."""
+    """Run both passes just before hls4ml's DA codegen, for every backend, once."""
+    insert_pass(FLOW, KEEP_PASS_NAME, KeepDistributedArithmeticWeights, before=CODEGEN_PASS)
     insert_pass(FLOW, PASS_NAME, DistributedArithmeticInputs, before=CODEGEN_PASS)

@@ -25,21 +25,36 @@ def weight_matrix_shape(node) -> tuple[int, int]:
     return node.get_attr("filt_height") * node.get_attr("filt_width") * node.get_attr("n_chan"), node.get_attr("n_filt")
 
 
+def weights_of(node):
+    """(data, precision) of a dense node's weights, also where hls4ml's distributed_arithmetic template removed
+    them from the node (flow keeps a copy: flow/hls4ml/distributed_arithmetic.py)."""
+    from .distributed_arithmetic import KEPT_WEIGHTS
+
+    kept = node.get_attr(KEPT_WEIGHTS)
+    if kept is not None:
+        return kept
+    weights = node.get_weights("weight")
+    return weights.data, weights.type.precision
+
+
 def weight_matrix(node, data: np.ndarray | None = None) -> np.ndarray:
     """The node's weights (or `data` laid out like them) as (n_in, n_out), in the kernel's input order, whatever
     layout hls4ml keeps them in: its Resource strategy pass transposes them to (n_out, n_in) or (F, H, W, C)."""
     n_in, n_out = weight_matrix_shape(node)
-    data = np.asarray(node.get_weights("weight").data if data is None else data)
+    data = np.asarray(weights_of(node)[0] if data is None else data)
     if node.get_attr("_weights_transposed", False):
         return data.reshape(n_out, n_in).T
     return data.reshape(n_in, n_out)  # (n_in, n_out) or (H, W, C, F)
 
 
 def exact_weights(node) -> bool:
-    """Whether every weight of a dense node is exactly a value of its weight type (a multiple of its LSB)."""
-    weights = node.get_weights("weight")
-    precision = weights.type.precision
-    scaled = np.asarray(weights.data, dtype=np.float64) * 2.0 ** (precision.width - precision.integer)
+    """Whether every weight of the node is exactly a value of its weight type (a multiple of its LSB); a sparse
+    node's weights are its level table, at its dense source's weight type."""
+    if is_sparse(node):
+        values, precision = node.get_attr("sparse_levels"), node.get_attr("level_t").precision
+    else:
+        values, precision = weights_of(node)
+    scaled = np.asarray(values, dtype=np.float64) * 2.0 ** (precision.width - precision.integer)
     return bool(np.all(scaled == np.round(scaled)))
 
 
@@ -48,8 +63,8 @@ def layer_shape(node) -> LayerShape:
     if is_sparse(node):
         nonzeros, weight_bits = node.get_attr("sparse_nonzeros"), node.get_attr("sparse_dense_weight_bits")
     else:
-        weights = node.get_weights("weight")
-        nonzeros, weight_bits = int(np.count_nonzero(weights.data)), weights.type.precision.width
+        data, precision = weights_of(node)
+        nonzeros, weight_bits = int(np.count_nonzero(data)), precision.width
     dense = "Dense" in node.class_name
     positions = 1 if dense else node.get_attr("out_height") * node.get_attr("out_width")
     input_positions = None if dense else node.get_attr("in_height") * node.get_attr("in_width")
@@ -75,7 +90,7 @@ def code_bits_of(node) -> int:
     """Bits of the level code the sparse kernel would store for this node's weights."""
     if is_sparse(node):
         return int(node.get_attr("sparse_code_bits"))
-    return code_bits_for(level_table(node.get_weights("weight").data))
+    return code_bits_for(level_table(weights_of(node)[0]))
 
 
 def config_entry(hls_config: dict, name: str) -> dict:

@@ -8,7 +8,7 @@ import numpy as np
 from ..errors import FlowError
 from ..sparse.encoding import choose, code_bits_for, level_table
 from ..sparse.memory import Footprint, dense_footprint, entries_storage, sparse_footprint
-from .nodes import is_sparse, weight_layers, weight_matrix, weight_matrix_shape
+from .nodes import is_sparse, weight_layers, weight_matrix, weight_matrix_shape, weights_of
 
 
 @dataclass(frozen=True)
@@ -43,11 +43,11 @@ def layer_memory(node) -> LayerMemory:
         weight_bits, nonzeros = node.get_attr("sparse_dense_weight_bits"), node.get_attr("sparse_nonzeros")
         rows_per_pe, fillers = node.get_attr("sparse_rows"), node.get_attr("sparse_fillers")
     else:
-        weights, data = node.get_weights("weight"), weight_matrix(node)
+        (_, precision), data = weights_of(node), weight_matrix(node)
         choice = choose(data)
         kernel, pes, cycles, index_bits = "dense", choice.pes, choice.cycles, choice.index_bits
         code_bits = code_bits_for(level_table(data))
-        weight_bits, nonzeros = int(weights.type.precision.width), int(np.count_nonzero(data))
+        weight_bits, nonzeros = int(precision.width), int(np.count_nonzero(data))
         rows_per_pe, fillers = n_out, choice.cycles - int(np.count_nonzero(data))
     row_bits = max(1, int(np.ceil(np.log2(n_out + 1))))
     return LayerMemory(

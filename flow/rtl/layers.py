@@ -18,7 +18,7 @@ from onnx import helper
 from ..build.artifacts import GRAPH, MODEL_CLEAN, VERIFY_INPUTS, read_json, to_hls_layout
 from ..errors import FlowError
 from ..hls4ml.layer_projects import WEIGHT_OPS, layer_boundaries
-from ..hls4ml.nodes import is_sparse, weight_layers, weight_matrix_shape
+from ..hls4ml.nodes import is_sparse, weight_layers, weight_matrix_shape, weights_of
 
 
 class FormNotBuilt(Exception):
@@ -173,8 +173,7 @@ def layer_vectors(build_dir: Path, hls_model, max_vectors: int) -> list[LayerVec
             bias = np.broadcast_to(np.asarray(first[constant], dtype=np.float64).reshape(-1), weights.shape[1:])
         inputs, outputs = _distinct(rows_in.astype(np.float64), rows_out.astype(np.float64), max_vectors)
         sparse = is_sparse(hls_node)
-        weight_precision = hls_node.get_attr("level_t").precision if sparse else \
-            hls_node.get_weights("weight").type.precision
+        weight_precision = hls_node.get_attr("level_t").precision if sparse else weights_of(hls_node)[1]
         layers.append(LayerVectors(name=hls_node.name, kind="conv" if node.op_type == "Conv" else "dense",
                                    weights=weights, bias=np.array(bias),
                                    input_type=FixedType.of(hls_node.get_input_variable().type.precision),
