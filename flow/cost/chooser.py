@@ -57,6 +57,15 @@ class Design:
     def scarcest(self) -> str:
         return max(self.utilization, key=self.utilization.get)
 
+    @property
+    def share(self) -> float:
+        """The scarcest resource's share of the board."""
+        return max(self.utilization.values())
+
+    def cycles(self, words: int, in_series: bool) -> int:
+        """Cycles per sample of the whole stream top: the slowest layer or the top's own (sample_cycles)."""
+        return max(self.interval, sample_cycles(self.chosen, words, in_series))
+
 
 def sample_cycles(choice: dict[str, Candidate], words: int, in_series: bool) -> int:
     """The stream top's cycles per sample around the chosen layers: `words`, the values it moves, plus, where the

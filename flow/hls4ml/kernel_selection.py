@@ -99,21 +99,16 @@ def choose_design(dense_model, board: Board, target_fps: float | None, max_utili
                         f"stream top moves one value per cycle: {words:,} values per sample cap it at "
                         f"{board.clock_hz / words:,.0f}/s; lower --target-fps")
 
-    def cycles(design: Design) -> int:  # per sample, the stream top's and the layers' together
-        return max(design.interval, sample_cycles(design.chosen, words, in_series))
-
-    def share(design: Design) -> float:
-        return max(design.utilization.values())
-
     if in_series:
         # io_parallel: the layers run one after another inside each sample, so their latencies set the rate,
         # not the slowest layer's interval; every per-layer bound's design is weighed on its cycles per sample
         fitting = [design for design in bounded_designs(menus, board, max_utilization, fixed) if design.fits]
-        meeting = [design for design in fitting if interval is None or cycles(design) <= interval]
+        meeting = [design for design in fitting if interval is None or design.cycles(words, in_series) <= interval]
         if meeting:
-            best = min(meeting, key=lambda d: (share(d), cycles(d)) if interval else (cycles(d), share(d)))
+            best = min(meeting, key=lambda d: (d.share, d.cycles(words, in_series)) if interval
+                       else (d.cycles(words, in_series), d.share))
             return replace(best, target_interval=interval)
-        fastest = min(fitting, key=cycles, default=None)
+        fastest = min(fitting, key=lambda d: d.cycles(words, in_series), default=None)
         reason = ("no design's cycles per sample (inputs in, the layers' latencies in series, outputs out) are "
                   "that few")
     else:
@@ -122,14 +117,15 @@ def choose_design(dense_model, board: Board, target_fps: float | None, max_utili
             return design
         fastest = choose(menus, board, None, max_utilization, fixed)
         reason = ("a layer has no kernel that fast" if design is None else
-                  f"its smallest design takes {100 * share(design):.0f}% of {design.scarcest.upper()}")
+                  f"its smallest design takes {100 * design.share:.0f}% of {design.scarcest.upper()}")
     if interval is None:
         # the cap steers the choice; where even the smallest design exceeds it (the nodes around the weight
         # layers can), that one is built and the fit step judges it against the whole board
         slowest = max(c.interval for menu in menus.values() for c in menu)
         return replace(choose(menus, board, slowest, max_utilization, fixed), target_interval=None)
     best = ("no design fits" if fastest is None else
-            f"the fastest that fits is {board.clock_hz / cycles(fastest):,.0f}/s ({cycles(fastest):,} cycles)")
+            f"the fastest that fits is {board.clock_hz / fastest.cycles(words, in_series):,.0f}/s "
+            f"({fastest.cycles(words, in_series):,} cycles)")
     raise FlowError(f"--target-fps {target_fps:g} needs {interval:,} cycles per inference at {clock}, and "
                     f"{reason} (within --max-utilization {max_utilization:g}); {best}: lower --target-fps or raise "
                     "--max-utilization")
@@ -155,7 +151,7 @@ def design_record(design: Design, board: Board, target_fps: float | None, max_ut
     # the free-running stream top (hls/flow_axis_top.h): its slowest process sets the rate, a weight layer or
     # the top's own (a lower bound: each process also fills its pipeline once per sample)
     stream_top_cycles = sample_cycles(design.chosen, words, in_series)
-    interval = max(design.interval, stream_top_cycles)
+    interval = design.cycles(words, in_series)
     return {
         "board": board.name, "clock_mhz": board.clock_hz / 1e6, "target_fps": target_fps,
         "target_interval": design.target_interval, "max_utilization": max_utilization,
