@@ -397,10 +397,12 @@ def estimate_unrolled(shape: LayerShape, io_type: str = "io_parallel", constants
     Latency kernel's place (nnet_da_wrappers.h, nnet_conv2d_stream.h), so one output position per cycle.
 
     No DSP, no memory. LUT and FF are the adder graph's terms (unrolled_terms) at GATE_LEVEL, the yosys
-    fit of flow's Verilog of the same graph (flow/rtl/adder_graph.py): no HLS report of hls4ml's DA kernel
-    exists here to fit the HLS level to, and HLS builds the graph's adds as they are. Its latency is
-    flow's RTL pipeline's (a stage per UNROLLED_ADDER_LEVELS_PER_STAGE levels, registered outputs); Vitis
-    HLS schedules the inlined graph against its own clock target, which nothing here checks."""
+    fit of flow's Verilog of the same graph (flow/rtl/adder_graph.py), taken as HLS-level figures: no HLS
+    report of hls4ml's DA kernel exists here to fit that level to. On the measured layers the HLS-level
+    price of the same unrolled layer (the Latency kernel) is within about a quarter of yosys' LUTs but
+    not of its FFs (docs/rtl.md), so the FFs are the weaker figure. Its latency is flow's RTL pipeline's
+    (a stage per UNROLLED_ADDER_LEVELS_PER_STAGE levels, registered outputs); Vitis HLS schedules the
+    inlined graph against its own clock target, which nothing here checks."""
     lut_terms, ff_terms = unrolled_terms(shape)
     fill = unrolled_stages(shape) + 1
     if io_type == "io_stream":
