@@ -3,19 +3,18 @@ csim build of a real project (gcov) counts the iterations of the loops the estim
 design.json's intervals are those counts.
 
 - Resource at a reuse factor above 1: the ReuseLoop, pipelined at II=1, once per cycle of a call.
-- Latency and distributed_arithmetic convolutions: the line buffer's ReadInputWidth loop, pipelined at
-  II = RF = 1, once per input pixel; da4ml's adder graph (distributed_arithmetic) called once per
-  output pixel inside it.
+- Latency (and distributed_arithmetic) convolutions: the line buffer's ReadInputWidth loop, pipelined
+  at II = RF = 1, once per input pixel (tests/test_distributed_arithmetic.py counts the DA kernel's
+  calls).
 
-The default digits build is the chooser's design: a distributed_arithmetic and a Latency
-convolution, one fully connected layer on Resource at RF 64, one sparse. Trip counts do not depend on the data, so one inference on
+The default digits build is the chooser's design: two Latency convolutions, one fully connected
+layer on Resource at RF 64, one sparse. Trip counts do not depend on the data, so one inference on
 zeros is enough. What synthesis alone can show stays unchecked: the II reached, whether Vitis keeps
 "rewind" with the InitAccum and Result loops around the ReuseLoop, and the pipeline depths the
 latency adds. An io_stream Dense reads its packets, runs the kernel and writes its packets in one
 process, so its estimated interval is its latency, the counted loop plus those.
 """
 import json
-import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -112,33 +111,3 @@ def test_unrolled_convolution_interval_is_hls4mls_counted_pixel_loop(digits):
     # both layers run the same template line: the first ReadInputWidth (conv_2d_buffer_latency_cl) counts them all
     assert counted(run, "nnet_conv2d_stream.h", "ReadInputWidth") == [
         sum(chosen["estimate"]["interval"] for chosen in convolutions)]
-
-
-def function_calls(gcov_text: str, pattern: str) -> dict[str, int]:
-    """Per function whose definition line matches `pattern` (its name the first group) in a gcov'd source: the
-    count gcov gives that line, its calls."""
-    found = {}
-    for row in gcov_text.splitlines():
-        count, number, source = (row.split(":", 2) + ["", ""])[:3]
-        match = re.match(pattern, source)
-        if match and number.strip().isdigit():
-            found[match.group(1)] = 0 if count.strip() == "#####" else int(count.strip().rstrip("*"))
-    return found
-
-
-def test_distributed_arithmetic_kernel_runs_once_per_output_pixel(digits):
-    """The chooser's distributed_arithmetic convolution (da4ml's adder graph, written by hls4ml into
-    nnet_code_gen.h) is called once per output pixel in csim, inside the line buffer's one-pixel-per-cycle loop:
-    its estimated interval counts those calls plus the pixels the line buffer reads without one."""
-    design, _, firmware, run = digits
-    unrolled = [layer for layer in design["layers"] if layer["chosen"]["kernel"] == "distributed_arithmetic"]
-    # the chooser takes it for the first convolution of this model: its 0 FFs of products lower the scarcest (FF)
-    assert [layer["name"] for layer in unrolled] == ["Conv2D_Conv_0"], [layer["label"] for layer in design["layers"]]
-    calls = function_calls((run / "nnet_code_gen.h.gcov").read_text(), r"void (dense_da_\d+)\(")
-    assert len(calls) == 1, calls
-    (count,) = calls.values()
-    estimate = unrolled[0]["chosen"]["estimate"]
-    shapes = {layer["name"]: layer["shape"] for layer in
-              json.loads((firmware.parents[1] / "estimates.json").read_text())["layers"]}
-    shape = shapes["Conv2D_Conv_0"]
-    assert count == shape["positions"] and estimate["interval"] == shape["input_positions"] >= count

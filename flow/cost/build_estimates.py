@@ -29,7 +29,7 @@ from ..sparse.encoding import MAX_CODE_BITS
 from .breakeven import SCALED, Corrections, KernelCosts, plot_break_evens, rate_break_even
 from .candidates import da4ml_installed
 from .design import design_report, node_costs
-from .kernels import DenseKernel, Estimate, SparseKernel, estimate_dense, estimate_sparse
+from .kernels import UNROLLED, DenseKernel, Estimate, SparseKernel, estimate_dense, estimate_sparse
 
 BASIS = "estimator (flow/cost/kernels.py): pre-synthesis, no HLS reports"
 
@@ -108,6 +108,8 @@ def write_estimates(build_dir: Path, hls_model, board: Board, config: BuildConfi
                                      index_bits=plan["index_bits"], code_bits=plan["code_bits"])
         dense, sparse = estimate_dense(shape, dense_kernel), estimate_sparse(shape, sparse_kernel)
         kernel = "sparse" if is_sparse(node) else "dense"
+        # a distributed_arithmetic layer's report corrects its own kernel's estimate, not Latency's or Resource's
+        layer_key = UNROLLED if kernel == "dense" and dense_kernel.strategy == UNROLLED else kernel
         layer = {
             "name": node.name, "kernel": kernel, "shape": asdict(shape),
             "pruned_portion": round(1 - shape.kept / shape.weights, 5),
@@ -117,12 +119,13 @@ def write_estimates(build_dir: Path, hls_model, board: Board, config: BuildConfi
         }
         if node.index in modules:
             layer["reported"] = reported(modules[node.index])
-            synthesized.append((kernel, sparse if kernel == "sparse" else dense, layer["reported"]))
+            synthesized.append((layer_key, sparse if kernel == "sparse" else dense, layer["reported"]))
         for project_kernel, estimate in (("dense", dense), ("sparse", sparse)):
             if (node.name, project_kernel) in per_layer:  # its own project: both kernels can have real figures
                 figures = per_layer[(node.name, project_kernel)]
                 layer.setdefault("reported_own_project", {})[project_kernel] = figures
-                synthesized.append((project_kernel, estimate, figures))
+                synthesized.append((layer_key if project_kernel == "dense" else project_kernel, estimate, figures))
+        layer["correction_key"] = layer_key
         layers.append((layer, shape))
     corrections = corrections_from(synthesized)
     # the build's own rate: the chooser's design (stream top included), or with pinned kernels the slowest layer
@@ -144,7 +147,7 @@ def write_estimates(build_dir: Path, hls_model, board: Board, config: BuildConfi
         if config.sparse != "auto" and layer["beyond_break_even"] != (layer["kernel"] == "sparse"):
             switch.append(layer["name"])
         kernel_estimate = Estimate(**layer[layer["kernel"]]["estimate"])
-        chosen.append(corrections.apply(layer["kernel"], kernel_estimate))
+        chosen.append(corrections.apply(layer.pop("correction_key"), kernel_estimate))
     layers = [layer for layer, _ in layers]
     total = _sum(chosen)
     resources = board.resources

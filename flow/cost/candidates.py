@@ -46,6 +46,11 @@ class Candidate:
     reuse_factor: int = 1
     pes: int = 0
     index_bits: int = 0
+    line_buffer: dict | None = None  # resources of the convolution's line buffer, where `estimate` leaves it out
+
+    def uses(self, resource: str) -> int:
+        """The candidate's `resource` (dsp, bram18, lut, ff, lutram) with its line buffer, HLS level."""
+        return getattr(self.estimate, resource) + (self.line_buffer or {}).get(resource, 0)
 
     @property
     def interval(self) -> int:
@@ -59,7 +64,8 @@ class Candidate:
 
     def to_json(self) -> dict:
         return {"kernel": self.kernel, "reuse_factor": self.reuse_factor, "pes": self.pes,
-                "index_bits": self.index_bits, "estimate": self.estimate.to_json()}
+                "index_bits": self.index_bits, "estimate": self.estimate.to_json(),
+                **({"line_buffer": self.line_buffer} if self.line_buffer else {})}
 
 
 def legal_reuse_factors(n_in: int, n_out: int) -> list[int]:

@@ -37,7 +37,7 @@ def shares(hls: dict[str, int], board: Board) -> dict[str, float]:
 
 
 def used_by(candidate: Candidate) -> dict[str, int]:
-    return {resource: getattr(candidate.estimate, resource) for resource in RESOURCES}
+    return {resource: candidate.uses(resource) for resource in RESOURCES}
 
 
 @dataclass(frozen=True)

@@ -218,9 +218,25 @@ def pooling_cost(node, context) -> list[NodeCost]:
     return [buffer, reduce]
 
 
+def conv_line_buffer(node) -> NodeCost:
+    """An io_stream convolution's line buffer (nnet_conv_stream.h: compute_output_buffer_2d)."""
+    lines = max(int(node.get_attr("filt_height", 1)) - 1, 1)
+    channels = int(node.get_attr("n_chan"))
+    window = int(node.get_attr("filt_height", 1)) * int(node.get_attr("filt_width")) * channels
+    return line_buffer_cost(f"{node.name} line buffer", "nnet_conv_stream.h: compute_output_buffer_2d", lines,
+                            channels, int(node.get_attr("in_width")), window, _bits(node.get_input_variable()))
+
+
+def priced_without_line_buffer(kernel: str) -> bool:
+    """Whether a kernel's estimate leaves out its convolution's line buffer: hls4ml's own conv modules, the
+    Latency and Resource calibration points, include it; the sparse and distributed_arithmetic estimates are
+    the product alone."""
+    return kernel in ("sparse", UNROLLED)
+
+
 def weight_layer_cost(node, context) -> list[NodeCost]:
-    """The chosen kernel's estimate (flow/cost/kernels.py), and a sparse io_stream convolution's line buffer
-    (nnet_conv_stream.h: compute_output_buffer_2d)."""
+    """The chosen kernel's estimate (flow/cost/kernels.py), and the line buffer of an io_stream convolution whose
+    estimate leaves it out."""
     estimate = context.weight_estimates[node.name]
     kernel = "sparse" if node.class_name.startswith("Sparse") else "dense"
     strategy = node.get_attr("strategy", context.strategy)
@@ -228,14 +244,9 @@ def weight_layer_cost(node, context) -> list[NodeCost]:
               if strategy == UNROLLED else f"nnet_dense_{strategy}.h")
     parts = [NodeCost(node.name, "weight layer", source, dsp=estimate.dsp, bram18=estimate.bram18, lut=estimate.lut,
                       ff=estimate.ff, lutram=estimate.lutram, detail=f"{kernel} kernel")]
-    # hls4ml's own conv modules, the dense kernel's calibration points, include their line buffer
-    if "Conv" in node.class_name and context.stream and kernel == "sparse":
-        lines = max(int(node.get_attr("filt_height", 1)) - 1, 1)
-        channels = int(node.get_attr("n_chan"))
-        window = int(node.get_attr("filt_height", 1)) * int(node.get_attr("filt_width")) * channels
-        parts.insert(0, line_buffer_cost(f"{node.name} line buffer", "nnet_conv_stream.h: compute_output_buffer_2d",
-                                         lines, channels, int(node.get_attr("in_width")), window,
-                                         _bits(node.get_input_variable())))
+    if "Conv" in node.class_name and context.stream and priced_without_line_buffer(
+            "sparse" if kernel == "sparse" else strategy):
+        parts.insert(0, conv_line_buffer(node))
     return parts
 
 

@@ -396,18 +396,21 @@ def estimate_unrolled(shape: LayerShape, io_type: str = "io_parallel", constants
     """hls4ml's distributed_arithmetic strategy: da4ml's adder graph of the constant weights at RF 1, in the
     Latency kernel's place (nnet_da_wrappers.h, nnet_conv2d_stream.h), so one output position per cycle.
 
-    No DSP, no memory. LUT and FF are the adder graph's terms (unrolled_terms) at GATE_LEVEL, the yosys
-    fit of flow's Verilog of the same graph (flow/rtl/adder_graph.py), taken as HLS-level figures: no HLS
-    report of hls4ml's DA kernel exists here to fit that level to. On the measured layers the HLS-level
-    price of the same unrolled layer (the Latency kernel) is within about a quarter of yosys' LUTs but
-    not of its FFs (docs/rtl.md), so the FFs are the weaker figure. Its latency is flow's RTL pipeline's
-    (a stage per UNROLLED_ADDER_LEVELS_PER_STAGE levels, registered outputs); Vitis HLS schedules the
-    inlined graph against its own clock target, which nothing here checks."""
-    lut_terms, ff_terms = unrolled_terms(shape)
+    No DSP, no memory. LUT: the adder graph's terms (unrolled_terms) at GATE_LEVEL, the yosys fit of flow's
+    Verilog of the same graph (flow/rtl/adder_graph.py), taken as an HLS-level figure: no HLS report of the
+    DA kernel exists here, and on the measured layers the HLS-level price of the same unrolled layer (the
+    Latency kernel) is within about a quarter of yosys' LUTs (median, docs/rtl.md). FF: the Latency kernel's
+    at the HLS level, on the same kept weights: Vitis registers an unrolled constant-weight product by its
+    own schedule either way, and yosys' FFs of flow's pipelined Verilog are no guide to it (131% median off
+    the HLS-level price). Latency: flow's RTL pipeline (a stage per UNROLLED_ADDER_LEVELS_PER_STAGE levels,
+    registered outputs); Vitis HLS schedules the inlined graph against its own clock target, which nothing
+    here checks. A convolution's line buffer is hls4ml's own, priced with the node (flow/cost/design.py)."""
+    lut_terms, _ = unrolled_terms(shape)
     fill = unrolled_stages(shape) + 1
     if io_type == "io_stream":
         fill += constants["stream_overhead_cycles"] + shape.stream_packets
     latency, interval = dense_schedule(shape, 1, fill, io_type)
+    _, latency_ff_terms = dense_terms(shape, DenseKernel(1, "latency", io_type), constants)
     return Estimate(latency=latency, interval=interval, dsp=0, bram18=0,
                     lut=weighted(lut_terms, GATE_LEVEL["dense_constant"]["lut"]),
-                    ff=weighted(ff_terms, GATE_LEVEL["dense_constant"]["ff"]))
+                    ff=weighted(latency_ff_terms, constants["ff_coefficients"]))

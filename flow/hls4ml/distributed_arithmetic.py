@@ -41,7 +41,8 @@ def producer_found(node) -> bool:
     from hls4ml.model.optimizer.passes.bit_exact import rm_cpy
 
     name = node.inputs[0]
-    return name in node.model.graph or rm_cpy.match(name) is not None
+    copy = rm_cpy.match(name)  # io_stream's clones feed <tensor>_cpy<i>: hls4ml looks up <tensor>
+    return name in node.model.graph or (copy is not None and copy.group("name") in node.model.graph)
 
 
 class DistributedArithmeticInputs(OptimizerPass):
@@ -49,8 +50,10 @@ class DistributedArithmeticInputs(OptimizerPass):
     producer, with its input at the input variable's type."""
 
     def match(self, node):
+        from hls4ml.model.layers import Conv1D, Conv2D, Dense
+
         return (node.get_attr("strategy", None) == "distributed_arithmetic" and "da_codegen" not in node.attributes
-                and node.class_name in ("Dense", "Conv1D", "Conv2D") and not producer_found(node))
+                and isinstance(node, (Dense, Conv1D, Conv2D)) and not producer_found(node))
 
     def transform(self, model, node):
         from da4ml.codegen.hls import hls_logic_and_bridge_gen

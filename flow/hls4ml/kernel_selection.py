@@ -15,7 +15,7 @@ from dataclasses import replace
 from ..boards import Board
 from ..cost.candidates import layer_candidates
 from ..cost.chooser import Design, choose, sample_cycles
-from ..cost.design import other_node_totals
+from ..cost.design import conv_line_buffer, other_node_totals, priced_without_line_buffer
 from ..cost.kernels import UNROLLED
 from ..cost.pareto import spread
 from ..errors import FlowError
@@ -70,10 +70,19 @@ def stream_words(dense_model, io_type: str) -> tuple[int, bool]:
 
 
 def layer_menus(dense_model, io_type: str) -> dict:
-    """Every candidate kernel per dense-convertible weight layer (flow/cost/candidates.py)."""
-    layers = [node for node in weight_layers(dense_model) if node.class_name in DENSE_WEIGHT_LAYERS]
-    return {node.name: layer_candidates(layer_shape(node), weight_matrix(node), io_type,
-                                        exact_weights=exact_weights(node)) for node in layers}
+    """Every candidate kernel per dense-convertible weight layer (flow/cost/candidates.py), an io_stream
+    convolution's line buffer with the kernels whose estimate leaves it out."""
+    menus = {}
+    for node in weight_layers(dense_model):
+        if node.class_name not in DENSE_WEIGHT_LAYERS:
+            continue
+        menu = layer_candidates(layer_shape(node), weight_matrix(node), io_type, exact_weights=exact_weights(node))
+        if "Conv" in node.class_name and io_type == "io_stream":
+            buffer = conv_line_buffer(node)
+            around = {"lut": buffer.lut, "ff": buffer.ff, "lutram": buffer.lutram, "bram18": buffer.bram18}
+            menu = [replace(c, line_buffer=around) if priced_without_line_buffer(c.kernel) else c for c in menu]
+        menus[node.name] = menu
+    return menus
 
 
 def bounded_designs(menus: dict, board: Board, max_utilization: float, fixed: dict) -> list[Design]:

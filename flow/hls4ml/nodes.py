@@ -47,15 +47,33 @@ def weight_matrix(node, data: np.ndarray | None = None) -> np.ndarray:
     return data.reshape(n_in, n_out)  # (n_in, n_out) or (H, W, C, F)
 
 
+def exact_in(values, precision) -> bool:
+    """Whether every value is one the fixed-point type holds as it is (its cast changes none): on the type's grid
+    and within its range, symmetric where it saturates symmetrically (AP_SAT_SYM)."""
+    width, integer = getattr(precision, "width", None), getattr(precision, "integer", None)
+    if width is None or integer is None:
+        return False
+    signed = bool(precision.signed)
+    high = 2 ** (width - 1) - 1 if signed else 2**width - 1
+    low = 0 if not signed else -high if getattr(precision.saturation_mode, "name", "") == "SAT_SYM" else -high - 1
+    scaled = np.asarray(values, dtype=np.float64) * 2.0 ** (width - integer)
+    return bool(np.all(scaled == np.round(scaled)) and np.all((scaled >= low) & (scaled <= high)))
+
+
 def exact_weights(node) -> bool:
-    """Whether every weight of the node is exactly a value of its weight type (a multiple of its LSB); a sparse
-    node's weights are its level table, at its dense source's weight type."""
+    """Whether the node's weights and bias are exactly values of their types, as hls4ml's distributed_arithmetic
+    kernel needs (it takes them as given, where the other kernels take them cast). A sparse node's weights are
+    its level table, at its dense source's weight type; a distributed_arithmetic node was built from exact ones."""
+    from .distributed_arithmetic import KEPT_WEIGHTS
+
+    if node.get_attr(KEPT_WEIGHTS) is not None:
+        return True
     if is_sparse(node):
-        values, precision = node.get_attr("sparse_levels"), node.get_attr("level_t").precision
+        weights = exact_in(node.get_attr("sparse_levels"), node.get_attr("level_t").precision)
     else:
-        values, precision = weights_of(node)
-    scaled = np.asarray(values, dtype=np.float64) * 2.0 ** (precision.width - precision.integer)
-    return bool(np.all(scaled == np.round(scaled)))
+        weights = exact_in(*weights_of(node))
+    bias = node.weights.get("bias")
+    return weights and (bias is None or exact_in(bias.data, bias.type.precision))
 
 
 def layer_shape(node) -> LayerShape:
