@@ -184,3 +184,14 @@ def test_synthesis_reports_correct_the_estimates_before_the_decision(shared_dir)
     assert all(corrected.at(t) >= plain.at(t) for t in rates) and any(corrected.at(t) > plain.at(t) for t in rates)
     assert Corrections().apply("dense", estimate_dense(CONV2, DenseKernel(4, "resource"))) == estimate_dense(
         CONV2, DenseKernel(4, "resource"))
+
+
+def test_the_plot_is_drawn_where_every_break_even_is_never(tmp_path):
+    """A build whose every layer never breaks even (no point to draw) still gets its breakeven.png, over the rates
+    checked."""
+    from flow.cost.breakeven import BreakEven, RatePoint, plot_break_evens
+
+    never = BreakEven(layer="fc", board="pynq-z2", rates=tuple(
+        RatePoint(interval=interval, fps=1e8 / interval, break_even_portion=None) for interval in (100, 1_000)))
+    plot_break_evens([never], tmp_path / "breakeven.png", {"fc": 0.5})
+    assert (tmp_path / "breakeven.png").stat().st_size > 10_000

@@ -339,6 +339,9 @@ def plot_break_evens(found: list[BreakEven], path, pruned: dict[str, float] | No
         if pruned and layer.layer in pruned:
             axes.axhline(100 * pruned[layer.layer], color=line.get_color(), linestyle=":", linewidth=1)
     axes.set_xscale("log")
+    rates = [rate.fps for layer in found for rate in layer.rates]
+    if rates:  # the rates checked, drawn even where every layer's break-even is "never"
+        axes.set_xlim(min(rates) / 1.5, max(rates) * 1.5)
     axes.set_ylim(0, 100)
     axes.set_xlabel("target rate through the layer (inferences/s, estimate)")
     axes.set_ylabel("break-even pruned portion (%)")
