@@ -7,7 +7,7 @@ import json
 import pytest
 from conftest import run_flow
 
-from flow.cost.candidates import KERNELS
+from flow.cost.candidates import KERNELS, da4ml_installed
 
 
 @pytest.fixture(scope="module", params=[200_000, 1_000_000])
@@ -71,7 +71,7 @@ def test_the_pareto_frontiers_set_flows_choice_against_each_kernel_family(build)
     fronts = design["pareto"]["frontiers"]
     assert (build / design["pareto"]["plot"]).is_file() and set(fronts) == {*KERNELS, "mixed"}
     for family, points in fronts.items():
-        assert points, family
+        assert points or (family == "distributed_arithmetic" and not da4ml_installed()), family
         assert [p["fps"] for p in points] == sorted((p["fps"] for p in points), reverse=True)
         assert all(later["utilization"] < earlier["utilization"] for earlier, later in zip(points, points[1:]))
     for family in KERNELS:

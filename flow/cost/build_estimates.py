@@ -44,7 +44,7 @@ def reported(module: ModuleEstimate | SynthesisReport) -> dict:
 def corrections_from(synthesized: list[tuple[str, Estimate, dict]]) -> Corrections:
     """Per kernel, the median reported / estimated ratio of each figure over the synthesized layers."""
     factors = {}
-    for kernel in ("dense", "sparse"):
+    for kernel in ("dense", UNROLLED, "sparse"):
         pairs = [(estimate, figures) for kind, estimate, figures in synthesized if kind == kernel]
         ratios = {name: [figures[name] / getattr(estimate, name) for estimate, figures in pairs
                          if figures.get(name) and getattr(estimate, name)] for name in SCALED}
@@ -124,7 +124,8 @@ def write_estimates(build_dir: Path, hls_model, board: Board, config: BuildConfi
             if (node.name, project_kernel) in per_layer:  # its own project: both kernels can have real figures
                 figures = per_layer[(node.name, project_kernel)]
                 layer.setdefault("reported_own_project", {})[project_kernel] = figures
-                synthesized.append((layer_key if project_kernel == "dense" else project_kernel, estimate, figures))
+                key = UNROLLED if project_kernel == "dense" and dense_kernel.strategy == UNROLLED else project_kernel
+                synthesized.append((key, estimate, figures))
         layer["correction_key"] = layer_key
         layers.append((layer, shape))
     corrections = corrections_from(synthesized)

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -227,11 +227,15 @@ def conv_line_buffer(node) -> NodeCost:
                             channels, int(node.get_attr("in_width")), window, _bits(node.get_input_variable()))
 
 
-def priced_without_line_buffer(kernel: str) -> bool:
-    """Whether a kernel's estimate leaves out its convolution's line buffer: hls4ml's own conv modules, the
-    Latency and Resource calibration points, include it; the sparse and distributed_arithmetic estimates are
-    the product alone."""
-    return kernel in ("sparse", UNROLLED)
+def line_buffer_left_out(node, kernel: str) -> NodeCost | None:
+    """What an io_stream convolution's estimate for `kernel` leaves out of its line buffer: hls4ml's own conv
+    modules, the Latency and Resource calibration points, include it; the sparse estimate is the product
+    alone; the distributed_arithmetic one takes the Latency kernel's FFs (its window registers among them), so
+    it leaves out the buffer's LUTs only. None where nothing is left out."""
+    if "Conv" not in node.class_name or kernel not in ("sparse", UNROLLED):
+        return None
+    buffer = conv_line_buffer(node)
+    return buffer if kernel == "sparse" else replace(buffer, ff=0)
 
 
 def weight_layer_cost(node, context) -> list[NodeCost]:
@@ -244,10 +248,8 @@ def weight_layer_cost(node, context) -> list[NodeCost]:
               if strategy == UNROLLED else f"nnet_dense_{strategy}.h")
     parts = [NodeCost(node.name, "weight layer", source, dsp=estimate.dsp, bram18=estimate.bram18, lut=estimate.lut,
                       ff=estimate.ff, lutram=estimate.lutram, detail=f"{kernel} kernel")]
-    if "Conv" in node.class_name and context.stream and priced_without_line_buffer(
-            "sparse" if kernel == "sparse" else strategy):
-        parts.insert(0, conv_line_buffer(node))
-    return parts
+    left_out = line_buffer_left_out(node, "sparse" if kernel == "sparse" else strategy) if context.stream else None
+    return parts if left_out is None else [left_out, *parts]
 
 
 def constant_bits(values: np.ndarray, precision) -> int:

@@ -397,14 +397,17 @@ def estimate_unrolled(shape: LayerShape, io_type: str = "io_parallel", constants
     Latency kernel's place (nnet_da_wrappers.h, nnet_conv2d_stream.h), so one output position per cycle.
 
     No DSP, no memory. LUT: the adder graph's terms (unrolled_terms) at GATE_LEVEL, the yosys fit of flow's
-    Verilog of the same graph (flow/rtl/adder_graph.py), taken as an HLS-level figure: no HLS report of the
-    DA kernel exists here, and on the measured layers the HLS-level price of the same unrolled layer (the
-    Latency kernel) is within about a quarter of yosys' LUTs (median, docs/rtl.md). FF: the Latency kernel's
+    Verilog of the same graph (flow/rtl/adder_graph.py), taken as an HLS-level figure, an untested assumption:
+    no HLS report of the DA kernel exists here; on the measured layers the HLS-level price of the Latency
+    kernel for the same layer is within about a quarter of yosys' count (median, docs/rtl.md), below it on
+    the shipped ones; if yosys is near what Vivado places, these LUTs are low by up to the HLS-to-placed
+    LUT ratio (docs/estimates.md). FF: the Latency kernel's
     at the HLS level, on the same kept weights: Vitis registers an unrolled constant-weight product by its
     own schedule either way, and yosys' FFs of flow's pipelined Verilog are no guide to it (131% median off
     the HLS-level price). Latency: flow's RTL pipeline (a stage per UNROLLED_ADDER_LEVELS_PER_STAGE levels,
     registered outputs); Vitis HLS schedules the inlined graph against its own clock target, which nothing
-    here checks. A convolution's line buffer is hls4ml's own, priced with the node (flow/cost/design.py)."""
+    here checks. A convolution's line buffer is hls4ml's own: its window registers are in the Latency FFs
+    taken here, its shift registers and counters are added with the node (flow/cost/design.py)."""
     lut_terms, _ = unrolled_terms(shape)
     fill = unrolled_stages(shape) + 1
     if io_type == "io_stream":

@@ -13,9 +13,9 @@ import math
 from dataclasses import replace
 
 from ..boards import Board
-from ..cost.candidates import layer_candidates
+from ..cost.candidates import Candidate, layer_candidates
 from ..cost.chooser import Design, choose, sample_cycles
-from ..cost.design import conv_line_buffer, other_node_totals, priced_without_line_buffer
+from ..cost.design import line_buffer_left_out, other_node_totals
 from ..cost.kernels import UNROLLED
 from ..cost.pareto import spread
 from ..errors import FlowError
@@ -77,12 +77,18 @@ def layer_menus(dense_model, io_type: str) -> dict:
         if node.class_name not in DENSE_WEIGHT_LAYERS:
             continue
         menu = layer_candidates(layer_shape(node), weight_matrix(node), io_type, exact_weights=exact_weights(node))
-        if "Conv" in node.class_name and io_type == "io_stream":
-            buffer = conv_line_buffer(node)
-            around = {"lut": buffer.lut, "ff": buffer.ff, "lutram": buffer.lutram, "bram18": buffer.bram18}
-            menu = [replace(c, line_buffer=around) if priced_without_line_buffer(c.kernel) else c for c in menu]
+        if io_type == "io_stream":
+            menu = [with_line_buffer(c, line_buffer_left_out(node, c.kernel)) for c in menu]
         menus[node.name] = menu
     return menus
+
+
+def with_line_buffer(candidate: Candidate, buffer) -> Candidate:
+    """The candidate with the line buffer its estimate leaves out (None: nothing left out)."""
+    if buffer is None:
+        return candidate
+    return replace(candidate, line_buffer={resource: getattr(buffer, resource)
+                                           for resource in ("dsp", "bram18", "lut", "ff", "lutram")})
 
 
 def bounded_designs(menus: dict, board: Board, max_utilization: float, fixed: dict) -> list[Design]:

@@ -48,16 +48,21 @@ def weight_matrix(node, data: np.ndarray | None = None) -> np.ndarray:
 
 
 def exact_in(values, precision) -> bool:
-    """Whether every value is one the fixed-point type holds as it is (its cast changes none): on the type's grid
-    and within its range, symmetric where it saturates symmetrically (AP_SAT_SYM)."""
-    width, integer = getattr(precision, "width", None), getattr(precision, "integer", None)
-    if width is None or integer is None:
+    """Whether every value is one the fixed-point (or integer) type holds as it is (its cast changes none): on the
+    type's grid and within its range, symmetric where it saturates symmetrically (AP_SAT_SYM); and one float32
+    holds exactly, as da4ml takes its constants."""
+    from hls4ml.model.types import FixedPrecisionType
+
+    if not isinstance(precision, FixedPrecisionType):  # IntegerPrecisionType is one; floats and xnor are not
         return False
-    signed = bool(precision.signed)
+    width, integer, signed = int(precision.width), int(precision.integer), bool(precision.signed)
     high = 2 ** (width - 1) - 1 if signed else 2**width - 1
-    low = 0 if not signed else -high if getattr(precision.saturation_mode, "name", "") == "SAT_SYM" else -high - 1
-    scaled = np.asarray(values, dtype=np.float64) * 2.0 ** (width - integer)
-    return bool(np.all(scaled == np.round(scaled)) and np.all((scaled >= low) & (scaled <= high)))
+    symmetric = getattr(getattr(precision, "saturation_mode", None), "name", "") == "SAT_SYM"
+    low = 0 if not signed else -high if symmetric else -high - 1
+    values = np.asarray(values, dtype=np.float64)
+    scaled = values * 2.0 ** (width - integer)
+    return bool(np.all(scaled == np.round(scaled)) and np.all((scaled >= low) & (scaled <= high))
+                and np.array_equal(values.astype(np.float32).astype(np.float64), values))
 
 
 def exact_weights(node) -> bool:
