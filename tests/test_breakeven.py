@@ -2,6 +2,7 @@
 LeNet-5."""
 import json
 import shutil
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -54,18 +55,25 @@ def test_break_even_per_rate_is_the_first_portion_where_the_sparse_kernel_is_sma
                                             "break_even_portion": None}
 
 
-def test_distributed_arithmetic_as_a_dense_candidate_moves_the_break_even_up_at_fast_rates():
-    """hls4ml's DA adder graph loses pruned weights as the sparse kernel does and needs no DSP: with it among the
-    dense candidates the sparse kernel needs at least as much pruning at every rate; at 6,400 cycles, where it won
-    beyond about 95% against Latency and Resource, it never wins against the adder graph."""
+def test_distributed_arithmetic_as_a_dense_candidate_moves_the_break_even_up_where_dsps_decide():
+    """hls4ml's DA adder graph loses pruned weights as the sparse kernel does and builds its products without DSPs.
+    With 12-bit weights, whose Latency products go to DSPs, DA among the dense candidates means the sparse kernel
+    needs at least as much pruning at every rate: at 1,280 cycles, where it won beyond about 98% against Latency
+    and Resource, it never wins; at 3,200 it needs more. With 4-bit weights (LUT products either way, DA priced at
+    the Latency kernel's FFs) nothing moves."""
     board = load_board("pynq-z2")
-    rates = (1_000, 6_400, 16_000, 64_000)
-    without, with_unrolled = (rate_break_even(CONV2, board, code_bits=3, intervals=rates, unrolled=unrolled)
-                              for unrolled in (False, True))
+    rates = (1_280, 3_200, 6_400, 16_000)
+    wide = replace(CONV2, weight_bits=12)
+    without, with_unrolled = (rate_break_even(wide, board, code_bits=3, level_bits=12, intervals=rates,
+                                              unrolled=unrolled) for unrolled in (False, True))
     for interval in rates:
         before, after = without.at(interval), with_unrolled.at(interval)
         assert after is None or (before is not None and after >= before), interval
-    assert with_unrolled.at(1_000) is None and 0.9 < without.at(6_400) < 0.99 and with_unrolled.at(6_400) is None
+    assert 0.9 < without.at(1_280) < 0.99 and with_unrolled.at(1_280) is None
+    assert with_unrolled.at(3_200) > without.at(3_200)
+    narrow = [rate_break_even(CONV2, board, code_bits=3, intervals=rates, unrolled=unrolled).rates
+              for unrolled in (False, True)]
+    assert narrow[0] == narrow[1]
 
 
 def test_the_comparison_is_capped_at_the_board_and_counts_flip_flops():
