@@ -7,7 +7,8 @@ implementation level) of any of its candidates that meets T and fits the board. 
 below the least of hls4ml's Latency strategy at RF 1 (whose constant zero products vanish, so it
 gains from pruning too), its Resource strategy at each legal reuse factor and, where the build can
 offer it (da4ml installed, weights exact in their type), its distributed_arithmetic strategy (an
-adder graph, which loses pruned weights as well), or when only it fits. That is "faster at the same area" read along the rate axis: at equal rate, less area.
+adder graph, which loses pruned weights as well), or when only it fits. That is "faster at the
+same area" read along the rate axis: at equal rate, less area.
 
 The break-even at T is the first pruned portion where the sparse kernel wins (bisected below the
 first of PORTIONS, then 99.9%, that wins); 0.0 ("always") where it wins unpruned; None ("never")

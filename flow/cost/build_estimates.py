@@ -41,6 +41,12 @@ def reported(module: ModuleEstimate | SynthesisReport) -> dict:
     return {name: value for name, value in figures.items() if name in SCALED and value is not None}
 
 
+def correction_key(kernel: str, strategy: str) -> str:
+    """Whose reports correct a layer's estimate: the sparse kernel's, distributed_arithmetic's (its own), or the
+    other dense kernels' (`kernel` dense or sparse, `strategy` the dense kernel's)."""
+    return kernel if kernel == "sparse" else UNROLLED if strategy == UNROLLED else "dense"
+
+
 def corrections_from(synthesized: list[tuple[str, Estimate, dict]]) -> Corrections:
     """Per kernel, the median reported / estimated ratio of each figure over the synthesized layers."""
     factors = {}
@@ -108,8 +114,6 @@ def write_estimates(build_dir: Path, hls_model, board: Board, config: BuildConfi
                                      index_bits=plan["index_bits"], code_bits=plan["code_bits"])
         dense, sparse = estimate_dense(shape, dense_kernel), estimate_sparse(shape, sparse_kernel)
         kernel = "sparse" if is_sparse(node) else "dense"
-        # a distributed_arithmetic layer's report corrects its own kernel's estimate, not Latency's or Resource's
-        layer_key = UNROLLED if kernel == "dense" and dense_kernel.strategy == UNROLLED else kernel
         layer = {
             "name": node.name, "kernel": kernel, "shape": asdict(shape),
             "pruned_portion": round(1 - shape.kept / shape.weights, 5),
@@ -119,14 +123,13 @@ def write_estimates(build_dir: Path, hls_model, board: Board, config: BuildConfi
         }
         if node.index in modules:
             layer["reported"] = reported(modules[node.index])
-            synthesized.append((layer_key, sparse if kernel == "sparse" else dense, layer["reported"]))
+            synthesized.append((correction_key(kernel, dense_kernel.strategy), sparse if kernel == "sparse" else dense,
+                                layer["reported"]))
         for project_kernel, estimate in (("dense", dense), ("sparse", sparse)):
             if (node.name, project_kernel) in per_layer:  # its own project: both kernels can have real figures
                 figures = per_layer[(node.name, project_kernel)]
                 layer.setdefault("reported_own_project", {})[project_kernel] = figures
-                key = UNROLLED if project_kernel == "dense" and dense_kernel.strategy == UNROLLED else project_kernel
-                synthesized.append((key, estimate, figures))
-        layer["correction_key"] = layer_key
+                synthesized.append((correction_key(project_kernel, dense_kernel.strategy), estimate, figures))
         layers.append((layer, shape))
     corrections = corrections_from(synthesized)
     # the build's own rate: the chooser's design (stream top included), or with pinned kernels the slowest layer
@@ -141,14 +144,15 @@ def write_estimates(build_dir: Path, hls_model, board: Board, config: BuildConfi
         found.append(break_even)
         layer["break_even"] = {**break_even.to_json(), "at_build_rate": break_even.at(built_interval)}
         # judged at the layer's own pruning: the sparse kernel's lead need not grow with the portion everywhere
-        layer["beyond_break_even"] = code_bits <= MAX_CODE_BITS and KernelCosts(
-            shape, board, code_bits, shape.weight_bits, corrections, unrolled[layer["name"]]).sparse_wins(layer["pruned_portion"],
-                                                                                  built_interval)
+        costs = KernelCosts(shape, board, code_bits, shape.weight_bits, corrections, unrolled[layer["name"]])
+        layer["beyond_break_even"] = code_bits <= MAX_CODE_BITS and costs.sparse_wins(layer["pruned_portion"],
+                                                                                       built_interval)
         # the break-even rule advises on kernels the user pinned; the chooser's (design.json) weigh every candidate
         if config.sparse != "auto" and layer["beyond_break_even"] != (layer["kernel"] == "sparse"):
             switch.append(layer["name"])
         kernel_estimate = Estimate(**layer[layer["kernel"]]["estimate"])
-        chosen.append(corrections.apply(layer.pop("correction_key"), kernel_estimate))
+        key = correction_key(layer["kernel"], layer["dense"]["kernel"]["strategy"])
+        chosen.append(corrections.apply(key, kernel_estimate))
     layers = [layer for layer, _ in layers]
     total = _sum(chosen)
     resources = board.resources

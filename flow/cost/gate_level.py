@@ -26,7 +26,7 @@ from .kernels import (GATE_LEVEL, HLS_LEVEL, DenseKernel, LayerShape, SparseKern
 
 KERNELS = ("dense_constant", "sparse")
 QUANTITIES = ("lut", "ff")
-UNROLLED = DenseKernel(reuse_factor=1, strategy="latency", io_type="io_parallel")
+LATENCY_RF1 = DenseKernel(reuse_factor=1, strategy="latency", io_type="io_parallel")
 
 
 @dataclass(frozen=True)
@@ -73,7 +73,7 @@ def terms(point: GatePoint, kernel: str, level: str = "gate") -> tuple[dict, dic
     """The structural LUT and FF terms of `kernel` for the point at `level`."""
     if kernel == "sparse":
         return sparse_terms(point.shape, point.sparse, point.level_bits)
-    return unrolled_terms(point.shape) if level == "gate" else dense_terms(point.shape, UNROLLED)
+    return unrolled_terms(point.shape) if level == "gate" else dense_terms(point.shape, LATENCY_RF1)
 
 
 def estimates(point: GatePoint, level: str = "gate", coefficients: dict | None = None) -> dict:

@@ -345,31 +345,38 @@ def mean_csd_digits(weight_bits: int) -> float:
     return sum(csd_digits(m) for m in magnitudes) / len(magnitudes)
 
 
-def unrolled_stages(shape: LayerShape) -> int:
-    """Pipeline stages of the adder graph: a tree as deep as an output's signed digits need, one stage per
-    UNROLLED_ADDER_LEVELS_PER_STAGE adder levels (the mask taken as uniformly random, as in unrolled_terms)."""
+def adder_graph_counts(shape: LayerShape) -> tuple[float, float, float]:
+    """(inputs read, outputs computed, signed digits) of a constant-weight adder graph, the mask taken as uniformly
+    random: an input is read if any of its n_out weights is kept, an output computed if any of its n_in is."""
     density = shape.kept / shape.weights
+    inputs_read = shape.n_in * (1 - (1 - density) ** shape.n_out)
     outputs_computed = shape.n_out * (1 - (1 - density) ** shape.n_in)
-    digits = shape.kept * mean_csd_digits(shape.weight_bits)
+    return inputs_read, outputs_computed, shape.kept * mean_csd_digits(shape.weight_bits)
+
+
+def _stages(outputs_computed: float, digits: float) -> int:
     depth = math.ceil(math.log2(max(2.0, digits / max(outputs_computed, 1.0))))
     return math.ceil(depth / UNROLLED_ADDER_LEVELS_PER_STAGE)
 
 
+def unrolled_stages(shape: LayerShape) -> int:
+    """Pipeline stages of the adder graph: a tree as deep as an output's signed digits need, one stage per
+    UNROLLED_ADDER_LEVELS_PER_STAGE adder levels."""
+    _, outputs_computed, digits = adder_graph_counts(shape)
+    return _stages(outputs_computed, digits)
+
+
 def unrolled_terms(shape: LayerShape) -> tuple[dict, dict]:
     """The structural LUT and FF terms of a constant-weight adder graph (da4ml; hls4ml's distributed_arithmetic
-    at RF 1), pipelined with registered inputs and outputs (flow/rtl/adder_graph.py). A mask is taken as uniformly
-    random: an input is read if any of its n_out weights is kept, an output computed if any of its n_in is.
+    at RF 1), pipelined with registered inputs and outputs (flow/rtl/adder_graph.py), counted by adder_graph_counts.
 
     LUT: one adder per signed digit of each kept weight beyond an output's first, as wide as the input plus the
     weight's growth; each computed output's cast. FF: the registered inputs read and outputs, and the stage
     registers of a tree as deep as an output's digits need, one stage per UNROLLED_ADDER_LEVELS_PER_STAGE levels."""
-    density = shape.kept / shape.weights
-    inputs_read = shape.n_in * (1 - (1 - density) ** shape.n_out)
-    outputs_computed = shape.n_out * (1 - (1 - density) ** shape.n_in)
-    digits = shape.kept * mean_csd_digits(shape.weight_bits)
+    inputs_read, outputs_computed, digits = adder_graph_counts(shape)
     adders = max(0.0, digits - outputs_computed)
     output_bits = shape.output_bits or accumulator_bits(shape)
-    stages = unrolled_stages(shape)
+    stages = _stages(outputs_computed, digits)
     lut = {"adder_input_bits": adders * shape.input_bits, "adder_growth_bits": adders * shape.weight_bits,
            "output_cast_bits": outputs_computed * output_bits, "layer": 1}
     ff = {"input_bits": inputs_read * shape.input_bits, "output_bits": outputs_computed * output_bits,
@@ -401,13 +408,13 @@ def estimate_unrolled(shape: LayerShape, io_type: str = "io_parallel", constants
     no HLS report of the DA kernel exists here; on the measured layers the HLS-level price of the Latency
     kernel for the same layer is within about a quarter of yosys' count (median, docs/rtl.md), below it on
     the shipped ones; if yosys is near what Vivado places, these LUTs are low by up to the HLS-to-placed
-    LUT ratio (docs/estimates.md). FF: the Latency kernel's
-    at the HLS level, on the same kept weights: Vitis registers an unrolled constant-weight product by its
-    own schedule either way, and yosys' FFs of flow's pipelined Verilog are no guide to it (131% median off
-    the HLS-level price). Latency: flow's RTL pipeline (a stage per UNROLLED_ADDER_LEVELS_PER_STAGE levels,
-    registered outputs); Vitis HLS schedules the inlined graph against its own clock target, which nothing
-    here checks. A convolution's line buffer is hls4ml's own: its window registers are in the Latency FFs
-    taken here, its shift registers and counters are added with the node (flow/cost/design.py)."""
+    LUT ratio (docs/estimates.md). FF: the Latency kernel's at the HLS level, on the same kept weights:
+    Vitis registers an unrolled constant-weight product by its own schedule either way, and yosys' FFs of
+    flow's pipelined Verilog are no guide to it (131% median off the HLS-level price). Latency: flow's RTL
+    pipeline (a stage per UNROLLED_ADDER_LEVELS_PER_STAGE levels, registered outputs); Vitis HLS schedules
+    the inlined graph against its own clock target, which nothing here checks. A convolution's line buffer
+    is hls4ml's own: its window registers are in the Latency FFs taken here, its shift registers and
+    counters are added with the node (flow/cost/design.py)."""
     lut_terms, _ = unrolled_terms(shape)
     fill = unrolled_stages(shape) + 1
     if io_type == "io_stream":

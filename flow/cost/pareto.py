@@ -1,9 +1,9 @@
 """Throughput against area for the designs one kernel family can make, and for flow's mixed choice (pareto.png).
 
 Per family (every layer Latency, every layer Resource, every layer distributed_arithmetic where
-da4ml is installed, every layer flow's sparse kernel, or any candidate per layer: the chooser's mixed designs), one design per interval that the family's
-candidates offer (at most 40, spread in log scale): the chooser's least-area choice within it
-(chooser.smallest_within). A design's
+da4ml is installed, every layer flow's sparse kernel, or any candidate per layer: the chooser's
+mixed designs), one design per interval that the family's candidates offer (at most 40, spread in
+log scale): the chooser's least-area choice within it (chooser.smallest_within). A design's
 rate is the clock over the slowest of its layers' intervals and the stream top's cycles per
 sample (io_parallel: the top's plus the layers' latencies, as its model runs each sample to its end); its area is its scarcest resource's share of the board at the implementation level, the
 fixed part (every node but the weight layers) included. The frontier keeps the designs no other

@@ -1,6 +1,6 @@
 """flow's layer on hls4ml 1.3, through its Extension API (no fork): the sparse kernel's layers, pass and
-templates, corrections to hls4ml's conversions (distributed_arithmetic on QONNX layers among them), per-layer projects, the stream top and its FIFO check,
-and csim.
+templates, corrections to hls4ml's conversions (distributed_arithmetic on QONNX layers among them),
+per-layer projects, the stream top and its FIFO check, and csim.
 
 `register(backend)` adds the layers, passes, templates and kernel source to one backend, once.
 """

@@ -15,7 +15,7 @@ from dataclasses import replace
 from ..boards import Board
 from ..cost.candidates import Candidate, layer_candidates
 from ..cost.chooser import Design, choose, sample_cycles
-from ..cost.design import line_buffer_left_out, other_node_totals
+from ..cost.design import RESOURCES, line_buffer_left_out, other_node_totals
 from ..cost.kernels import UNROLLED
 from ..cost.pareto import spread
 from ..errors import FlowError
@@ -87,8 +87,7 @@ def with_line_buffer(candidate: Candidate, buffer) -> Candidate:
     """The candidate with the line buffer its estimate leaves out (None: nothing left out)."""
     if buffer is None:
         return candidate
-    return replace(candidate, line_buffer={resource: getattr(buffer, resource)
-                                           for resource in ("dsp", "bram18", "lut", "ff", "lutram")})
+    return replace(candidate, line_buffer={resource: getattr(buffer, resource) for resource in RESOURCES})
 
 
 def bounded_designs(menus: dict, board: Board, max_utilization: float, fixed: dict) -> list[Design]:
