@@ -44,8 +44,8 @@ from ..sparse.encoding import max_index_bits
 from .candidates import MAX_PES, legal_reuse_factors
 from .chooser import shares
 from .design import RESOURCES
-from .kernels import (DenseKernel, Estimate, LayerShape, SparseKernel, estimate_dense, estimate_sparse,
-                      estimate_unrolled)
+from .kernels import (UNROLLED, DenseKernel, Estimate, LayerShape, SparseKernel, estimate_dense,
+                      estimate_sparse, estimate_unrolled)
 from .pareto import spread
 
 PORTIONS = tuple(float(p) for p in np.round(np.concatenate([np.arange(0.10, 0.95, 0.05), [0.96, 0.97, 0.98, 0.99]]), 2))
@@ -275,8 +275,8 @@ class KernelCosts:
             dense = [self.corrections.apply("dense", estimate_dense(kept, DenseKernel(1, "latency", io_type)))]
             dense += [self.corrections.apply("dense", estimate_dense(self.shape, DenseKernel(rf, "resource", io_type)))
                       for rf in legal_reuse_factors(self.shape.n_in, self.shape.n_out)]
-            if self.unrolled:  # priced at the gate level, which no HLS report corrects
-                dense.append(estimate_unrolled(kept, io_type))
+            if self.unrolled:  # corrected by DA layers' own reports only, as the build's estimate is
+                dense.append(self.corrections.apply(UNROLLED, estimate_unrolled(kept, io_type)))
             index_bits = best_index_bits(nonzeros, pruned, self.code_bits, self.shape.n_in)
             entries = expected_entries(nonzeros, pruned, index_bits)
             sparse = [self.corrections.apply("sparse", estimate_sparse(kept, SparseKernel(
