@@ -90,6 +90,8 @@ def account(model: torch.nn.Module, layers: dict[str, torch.nn.Module], weight_l
         kept = int(mask.sum())
         bits = weight_levels[name]["bits"] if name in weight_levels else _container_bits(layer)
         width, entries, index_bits = best_index_width(mask, bits) if kept < weight.size else (0, kept, 0)
+        # qonnx's inference_cost counts the same MACs for ADMM layers (tests/test_library_equivalents.py) but needs an
+        # exported graph, and its bit-ops are input bits x the weight Quant's n+1 bits, not Table 8's n-bit level code
         macs_dense = weight.size * positions[name]
         rows.append(LayerAccount(
             name=name, params=weight.size, kept=kept, pruning_ratio=round(weight.size / max(kept, 1), 3),

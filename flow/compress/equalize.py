@@ -7,6 +7,10 @@ weights are all small would round every one of them up to +-q. Before quantizing
 scales that minimise the quantization error the network sees: each quantized layer's squared
 error measured in the original parametrization, relative to that layer's energy. The pruning
 masks are untouched (zeros scale to zeros), and the levels stay per layer and equal-interval.
+
+Brevitas' EqualizeGraph matches channel ranges (Nagel's rule, for a grid that has zero on it), sees pooling and
+ReLU only as modules (LeNet5 calls them as functions) and does not equalize across a flatten; on a pruned LeNet-5
+its scales raise the level error that this lowers (tests/test_library_equivalents.py).
 """
 from __future__ import annotations
 

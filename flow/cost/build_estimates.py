@@ -117,6 +117,8 @@ def write_estimates(build_dir: Path, hls_model, board: Board, config: BuildConfi
         layer = {
             "name": node.name, "kernel": kernel, "shape": asdict(shape),
             "pruned_portion": round(1 - shape.kept / shape.weights, 5),
+            # per hls4ml node, at its compiled weight width: qonnx's inference_cost needs an NCHW ONNX graph, and
+            # model_clean.onnx is channels-last (its Conv cost asserts) while Keras sources have no ONNX at all
             "macs": shape.kept * shape.positions, "mac_bits": shape.kept * shape.positions * shape.weight_bits,
             "dense": {"kernel": asdict(dense_kernel), "estimate": dense.to_json()},
             "sparse": {"kernel": asdict(sparse_kernel), "estimate": sparse.to_json()},

@@ -6,6 +6,10 @@ when a "Logic Distribution" section is present, per-SLR tables repeating the row
 Block RAM tiles, and hierarchical cells like `17654(33,189211%)` with a comma decimal separator.
 A synthesis report of a block design whose IPs are black boxes counts none of their logic; its
 `black_boxes` say so.
+
+hls4ml's `parse_vivado_report` reads a flat report only as a project's `vivado_synth.rpt` and by section
+number, so on placed and routed reports it finds no BRAM or DSP row (tests/test_library_equivalents.py); it
+files 36 Kb tiles under BRAM_18K, and its hierarchical `util.rpt` reader raises on comma decimals.
 """
 from __future__ import annotations
 
