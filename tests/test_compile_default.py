@@ -59,7 +59,7 @@ def test_bundle_manifest_matches_files(default_build):
     build_dir, _ = default_build
     bundle = build_dir / "bundle"
     manifest = json.loads((bundle / "manifest.json").read_text())
-    assert set(manifest) == {"metadata.json", "test_inputs.npy", "test_outputs_csim.npy", "driver.py"}
+    assert set(manifest) == {"metadata.json", "test_inputs.npy", "test_outputs_csim.npy", "driver.py", "README.md"}
     for name, digest in manifest.items():
         assert hashlib.sha256((bundle / name).read_bytes()).hexdigest() == digest
     metadata = json.loads((bundle / "metadata.json").read_text())

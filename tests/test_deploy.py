@@ -337,3 +337,69 @@ def test_deploy_packs_one_folder_that_the_driver_runs_from(default_build, tmp_pa
     # unpacked for the call, manifest checked, then the driver stops where the board would be needed
     pynq = run_flow_in_process("infer", "--bundle", str(archive), "--target", "pynq")
     assert pynq.returncode == 2 and "lenet has no bitstream (it was built without Vivado)" in pynq.stderr
+
+
+def board_extra() -> list[str]:
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    return tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["optional-dependencies"]["board"]
+
+
+def test_board_extra_pins_the_pynq_of_the_board_images():
+    """pyproject's `board` extra is what the default board's bundles tell the board user to install, and its pynq
+    pin admits a board's PYNQ image exactly when that board's own pin is the same release's."""
+    from packaging.requirements import Requirement
+
+    from flow.boards import known_boards
+    from flow.build.config import DEFAULT_BOARD
+    from flow.deploy import board_requirements
+
+    extra = {Requirement(line).name: Requirement(line).specifier for line in board_extra()}
+    assert board_extra() == board_requirements(load_board(DEFAULT_BOARD)) and set(extra) == {"pynq", "numpy"}
+    # 3.1.2: the newest pynq 3.1 on PyPI; 4.0 dropped the Zynq-7000 boards; 1.21.5: Ubuntu 22.04's numpy, the image's
+    assert extra["pynq"].contains("3.1.2") and not extra["pynq"].contains("4.0.0")
+    assert extra["numpy"].contains("1.21.5") and not extra["numpy"].contains("2.0.0")
+    images = {name: load_board(name) for name in known_boards()}
+    for name, board in images.items():
+        if board.pynq_image is None:
+            continue
+        own = Requirement(board_requirements(board)[0]).specifier
+        assert own.contains(board.pynq_image), name
+        assert extra["pynq"].contains(board.pynq_image) == (own == extra["pynq"]), name
+
+
+def test_bundle_readme_says_what_to_install_and_run(default_build, tmp_path, monkeypatch):
+    """bundle/README.md as the bundle step wrote it: in the manifest, the board's image and the extra's pins, the
+    commands as the driver takes them, no bitstream and how to get one; its own-inputs snippet runs as written."""
+    build_dir = default_build[0]
+    bundle = build_dir / "bundle"
+    metadata = read_bundle(bundle)
+    readme = (bundle / "README.md").read_text()
+    files = [*json.loads((bundle / "manifest.json").read_text()), "manifest.json"]
+    assert "README.md" in files and all(f"- `{name}`: " in readme for name in files)
+    board = load_board(metadata["board"])
+    assert f"The PYNQ {board.pynq_image} image for the {board.name} (Python {board.pynq_python};" in readme
+    assert "python3 -m pip install " + " ".join(f'"{line}"' for line in board_extra()) + "\n" in readme
+    assert f"flow deploy --bundle {build_dir} --host xilinx@BOARD:/home/xilinx\n" in readme
+    assert f"tar xzf {build_dir.name}.tar.gz\ncd {build_dir.name}\n" in readme
+    assert "python3 driver.py selftest " in readme and "python3 driver.py benchmark --batch 256 " in readme
+    assert f"the {len(np.load(bundle / 'test_inputs.npy'))} test inputs" in readme
+    assert metadata["bitstream"] is None and "**This bundle has no bitstream**" in readme and "`--bitstream`" in readme
+    assert board.part in readme and metadata["input"]["precision"] in readme
+    options = subprocess.run([sys.executable, str(bundle / "driver.py"), "--help"], capture_output=True, text=True)
+    assert all(option in options.stdout for option in ("--batch", "--timeout", "--repeats", "--bundle"))
+
+    # the own-inputs snippet, in a copy of the bundle, against a DMA that answers every transfer with zeros
+    snippet = readme.split("```python\n")[1].split("```")[0]
+    copy = tmp_path / "bundle"
+    shutil.copytree(bundle, copy)
+    np.save(copy / "inputs.npy", np.load(bundle / "test_inputs.npy")[:300])
+    channel = type("Channel", (), {"idle": True, "transfer": lambda self, buffer: None})()
+    dma = type("DMA", (), {"sendchannel": channel, "recvchannel": channel})()
+    overlay = type("Overlay", (), {metadata["dma"]: dma})()
+    driver = type(sys)("driver")
+    driver.Accelerator = lambda folder: Accelerator(folder, connect=lambda _: (overlay, np.zeros))
+    monkeypatch.setitem(sys.modules, "driver", driver)
+    monkeypatch.chdir(copy)
+    scope = {}
+    exec(snippet, scope)
+    assert scope["outputs"].shape == (300, int(np.prod(metadata["output"]["shape"][1:])))

@@ -1,11 +1,13 @@
-"""Step `bundle`: what goes to the board: metadata, test vectors and a sha256 manifest."""
+"""Step `bundle`: what goes to the board: metadata, test vectors, the driver, its README and a sha256 manifest."""
 from __future__ import annotations
 
 import shutil
 
-from ...deploy import DMA_NAME, DRIVER, DRIVER_SOURCE
+import numpy as np
+
+from ...deploy import DMA_NAME, DRIVER, DRIVER_SOURCE, README, bundle_readme
 from ...deploy.pynq_driver import MANIFEST, METADATA, TEST_INPUTS, TEST_OUTPUTS, sha256
-from ...paths import atomic_write_json
+from ...paths import atomic_write_json, atomic_write_text
 from ..artifacts import (BITSTREAM_OUTPUT, BITSTREAM_STEM, BUNDLE, CSIM_META, CSIM_OUTPUTS, GRAPH, HLS_CONFIG,
                          VERIFY_INPUTS, read_json)
 from ..step import Step, StepContext
@@ -30,7 +32,7 @@ def run(ctx: StepContext) -> dict:
         for path in built:
             shutil.copyfile(path, staging / path.name)
         bitstream = built[0].name
-    atomic_write_json(staging / METADATA, {
+    metadata = {
         "board": ctx.board.name,
         "part": ctx.board.part,
         "clock_period_ns": ctx.board.clock_period_ns,
@@ -41,7 +43,11 @@ def run(ctx: StepContext) -> dict:
         "io_type": settings["io_type"],
         "driver": DRIVER,
         "bitstream": bitstream,  # None without Vivado; summary.json says why
-    })
+    }
+    atomic_write_json(staging / METADATA, metadata)
+    samples = len(np.load(staging / TEST_INPUTS, mmap_mode="r"))
+    names = sorted({p.name for p in staging.iterdir() if p.is_file()} | {README, MANIFEST})
+    atomic_write_text(staging / README, bundle_readme(ctx.board, metadata, names, samples, ctx.build_dir))
     files = sorted(p for p in staging.iterdir() if p.is_file())
     atomic_write_json(staging / MANIFEST, {p.name: sha256(p) for p in files})
     # the manifest is written last, then the folder swapped in whole: a bundle without one is incomplete
@@ -50,4 +56,4 @@ def run(ctx: StepContext) -> dict:
     return {"files": len(files) + 1}
 
 
-STEP = Step(name="bundle", run=run, reads=("board",), outputs=(BUNDLE,))
+STEP = Step(name="bundle", run=run, reads=("board", "clock_period_ns"), outputs=(BUNDLE,))
