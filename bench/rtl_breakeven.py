@@ -247,12 +247,10 @@ def layer_curve(layer: dict, portions: tuple[float, ...], board, measurements: M
 
 
 def plot(curves: list[dict], board: str) -> None:
-    import matplotlib
+    from flow.plots import new_figure, save_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axes = plt.subplots(1, len(curves), figsize=(3.2 * len(curves), 3.6), sharey=True, squeeze=False)
+    figure = new_figure(figsize=(3.2 * len(curves), 3.6))
+    axes = figure.subplots(1, len(curves), sharey=True, squeeze=False)
     for axis, curve in zip(axes[0], curves):
         portions = [100 * point["portion"] for point in curve["points"]]
         measured = [(p, point["speedup"]) for p, point in zip(portions, curve["points"]) if point["speedup"] > 0]
@@ -276,10 +274,7 @@ def plot(curves: list[dict], board: str) -> None:
     figure.suptitle(f"Break-even on {board}: flow's RTL forms (yosys cells, verilator cycles) and the estimator",
                     fontsize=9)
     figure.tight_layout()
-    partial = PLOT.with_name(PLOT.name + ".partial.png")
-    figure.savefig(partial, dpi=120)
-    plt.close(figure)
-    partial.replace(PLOT)
+    save_figure(figure, PLOT)
 
 
 def main() -> None:

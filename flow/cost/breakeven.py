@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field, replace
-from pathlib import Path
 
 import numpy as np
 
@@ -326,12 +325,10 @@ def rate_break_even(shape: LayerShape, board: Board, code_bits: int = 3, level_b
 def plot_break_evens(found: list[BreakEven], path, pruned: dict[str, float] | None = None) -> None:
     """breakeven.png: per layer, the break-even pruned portion against the target rate; each layer's own pruned
     portion as a dotted line (`pruned`)."""
-    import matplotlib
+    from ..plots import new_figure, save_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axes = plt.subplots(figsize=(7, 4.5))
+    figure = new_figure(figsize=(7, 4.5))
+    axes = figure.subplots()
     for layer in found:
         points = [(rate.fps, 100 * rate.break_even_portion) for rate in layer.rates
                   if rate.break_even_portion is not None]
@@ -351,8 +348,4 @@ def plot_break_evens(found: list[BreakEven], path, pruned: dict[str, float] | No
     axes.legend(fontsize=8)
     axes.grid(True, which="both", alpha=0.3)
     figure.tight_layout()
-    path = Path(path)
-    partial = path.with_name(path.name + ".partial.png")  # a half-written plot never looks finished
-    figure.savefig(partial, dpi=120)
-    plt.close(figure)
-    partial.replace(path)
+    save_figure(figure, path)

@@ -101,12 +101,10 @@ def frontiers(menus: dict[str, list[Candidate]], board: Board, fixed: dict[str, 
 def plot_frontiers(fronts: dict[str, list[Point]], chosen: Point | None, board: Board, path: Path,
                    max_utilization: float) -> None:
     """pareto.png: rate against the scarcest resource's share, one line per family, flow's choice marked."""
-    import matplotlib
+    from ..plots import new_figure, save_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axes = plt.subplots(figsize=(7, 4.5))
+    figure = new_figure(figsize=(7, 4.5))
+    axes = figure.subplots()
     styles = {"latency": "s", "resource": "^", UNROLLED: "D", "sparse": "o", "mixed": "."}
     for family, points in fronts.items():
         if points:
@@ -126,7 +124,4 @@ def plot_frontiers(fronts: dict[str, list[Point]], chosen: Point | None, board: 
     axes.legend(fontsize=8)
     axes.grid(True, which="both", alpha=0.3)
     figure.tight_layout()
-    partial = path.with_name(path.name + ".partial.png")  # a half-written plot never looks finished
-    figure.savefig(partial, dpi=120)
-    plt.close(figure)
-    partial.replace(path)
+    save_figure(figure, path)
