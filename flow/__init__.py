@@ -9,12 +9,22 @@ The CLI is a thin layer over these functions; each takes a config dataclass and 
     outputs = flow.infer(result.build_dir, inputs).outputs                      # -> InferResult
     flow.write_report(result.build_dir)                                         # -> report.md
 """
-from .build import BuildConfig, BuildResult, compile
-from .errors import FlowError, VerificationError
-from .infer import InferResult, infer
-from .plan import PlanConfig, PlanResult, plan
-from .summary import write_report
-from .train import TrainConfig, TrainResult, train
+import importlib
 
-__all__ = ["BuildConfig", "BuildResult", "FlowError", "InferResult", "PlanConfig", "PlanResult", "TrainConfig",
-           "TrainResult", "VerificationError", "compile", "infer", "plan", "train", "write_report"]
+# name -> module; loaded on first use, so the CLI starts without torch, Brevitas or hls4ml and each command
+# imports only what it runs
+_EXPORTS = {"BuildConfig": ".build", "BuildResult": ".build", "compile": ".build", "FlowError": ".errors",
+            "VerificationError": ".errors", "InferResult": ".infer", "infer": ".infer", "PlanConfig": ".plan",
+            "PlanResult": ".plan", "plan": ".plan", "write_report": ".summary", "TrainConfig": ".train",
+            "TrainResult": ".train", "train": ".train"}
+__all__ = sorted(_EXPORTS)
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'flow' has no attribute {name!r}")
+    return getattr(importlib.import_module(_EXPORTS[name], __name__), name)

@@ -9,7 +9,7 @@ from typing import Optional
 import typer
 from rich.console import Console
 
-from .build.config import DEFAULT_BOARD
+from .build.config import DEFAULT_BOARD, BuildConfig
 from .errors import FlowError, VerificationError
 
 app = typer.Typer(
@@ -19,53 +19,77 @@ app = typer.Typer(
     add_completion=False,
 )
 out = Console()
+DEFAULTS = BuildConfig()
+
+
+# `flow compile` option -> BuildConfig field, where the names differ
+CONFIG_FIELDS = {"out_dir": "out", "progress": "show_progress"}
 
 
 @app.command("compile")
 def compile_command(
+    ctx: typer.Context,
+    config_file: Optional[Path] = typer.Option(None, "--config", help="Build config YAML (keys: BuildConfig's "
+                                               "fields, per-layer `layers:` in hls4ml's names; examples in "
+                                               "models/builds/). Flags given here override it."),
+    print_config: bool = typer.Option(False, "--print-config", help="Print the resolved config as YAML and exit."),
     model: Optional[Path] = typer.Option(None, help="QONNX .onnx, flow .pt checkpoint or (Q)Keras .h5/.keras (needs the keras extra); default: the shipped LeNet on 8x8 digits."),
-    board: str = typer.Option(DEFAULT_BOARD, help="Board name, one of the files in boards/."),
+    board: str = typer.Option(DEFAULTS.board, help="Board name, one of the files in boards/."),
     out_dir: Optional[Path] = typer.Option(None, "--out", help="Build dir; default build/<model>-<board>/."),
     data_dir: Optional[Path] = typer.Option(None, help="Folder with the MNIST IDX files, for MNIST-sized models."),
-    n_samples: int = typer.Option(500, help="Held-out samples the verify step compares csim on."),
+    n_samples: int = typer.Option(DEFAULTS.n_samples, help="Held-out samples the verify step compares csim on."),
     from_step: Optional[str] = typer.Option(None, help="Restart at this step, reusing earlier artifacts."),
-    sparse: str = typer.Option("auto", help="auto: the design chooser picks each weight layer's kernel (hls4ml "
-                               "Latency, Resource at a reuse factor, or the sparse kernel at a PE count; design.json). "
-                               "Or pin the sparse layers: all, none, or names separated by commas (hls4ml's, or a flow "
-                               "checkpoint's own: conv1,fc1), the rest dense."),
+    sparse: str = typer.Option(DEFAULTS.sparse, help="auto: the design chooser picks each weight layer's kernel "
+                               "(hls4ml Latency, Resource at a reuse factor, or the sparse kernel at a PE count; "
+                               "design.json). Or pin the sparse layers: all, none, or names separated by commas "
+                               "(hls4ml's, or a flow checkpoint's own: conv1,fc1), the rest dense."),
     sparse_cycles: Optional[int] = typer.Option(None, help="With --sparse all or names: cycle target per sparse "
                                                 "layer; sets its PE count (default: one PE, the smallest memory)."),
     target_fps: Optional[float] = typer.Option(None, help="Inferences per second to sustain at BOARD's clock: the "
                                                "chooser takes the least area that meets it (default: the highest "
                                                "rate within --max-utilization)."),
-    max_utilization: float = typer.Option(0.8, help="Largest share of any BOARD resource the chosen design may "
-                                          "take."),
-    rtl: bool = typer.Option(False, "--rtl", help="Also write each weight layer as Verilog, check it bit for bit in "
-                             "verilator and count its cells with yosys (needs both tools and the rtl extra)."),
-    bitstream: bool = typer.Option(False, "--bitstream", help="Also run Vivado: block design, implementation, bitstream "
-                                   "(hours; needs vivado on PATH and the IP the synth step exports with vitis-run)."),
-    allow_overfull: bool = typer.Option(False, "--allow-overfull", help="Build on when the estimated design exceeds "
-                                        "BOARD (any resource over 100% at the implementation level)."),
-    progress: bool = typer.Option(True, help="Show progress bars."),
+    max_utilization: float = typer.Option(DEFAULTS.max_utilization, help="Largest share of any BOARD resource the "
+                                          "chosen design may take."),
+    clock_period_ns: Optional[float] = typer.Option(None, help="Clock period in ns to build and rate the design "
+                                                    "at (default: BOARD's)."),
+    rtl: bool = typer.Option(DEFAULTS.rtl, "--rtl/--no-rtl", help="Also write each weight layer as Verilog, check it bit for "
+                             "bit in verilator and count its cells with yosys (needs both tools and the rtl extra)."),
+    bitstream: bool = typer.Option(DEFAULTS.bitstream, "--bitstream/--no-bitstream", help="Also run Vivado: block design, "
+                                   "implementation, bitstream (hours; needs vivado on PATH and the IP the synth "
+                                   "step exports with vitis-run)."),
+    allow_overfull: bool = typer.Option(DEFAULTS.allow_overfull, "--allow-overfull/--no-allow-overfull", help="Build on when the "
+                                        "estimated design exceeds BOARD (any resource over 100% at the "
+                                        "implementation level)."),
+    progress: bool = typer.Option(DEFAULTS.show_progress, help="Show progress bars."),
+    verbose: bool = typer.Option(DEFAULTS.verbose, "--verbose/--quiet", help="Show the libraries' output (onnxruntime, "
+                                 "TensorFlow, hls4ml, g++) here instead of in the build dir's build.log."),
 ):
     """Convert a model to an hls4ml project for BOARD, C-simulate and verify it, and bundle it.
 
     Synthesis runs where Vitis HLS is on PATH, the bitstream with --bitstream where Vivado is; elsewhere the
     summary says 'skipped: <tool> not on PATH' and the csim-only build is a normal success.
     """
-    from .build import BuildConfig
+    import yaml
+
     from .build import compile as run_compile
+    from .build.config import resolve_config
+    from .build.runner import build_board, checked, resolved_out
     from .summary import fit_line, summary_table, verification_lines
 
-    result = run_compile(BuildConfig(model=model, board=board, out=out_dir, data_dir=data_dir, n_samples=n_samples,
-                                     from_step=from_step, sparse=sparse, sparse_cycles=sparse_cycles,
-                                     target_fps=target_fps, max_utilization=max_utilization,
-                                     rtl=rtl, bitstream=bitstream, allow_overfull=allow_overfull,
-                                     show_progress=progress))
+    given = {CONFIG_FIELDS.get(name, name): value for name, value in ctx.params.items()
+             if name not in ("config_file", "print_config")
+             and getattr(ctx.get_parameter_source(name), "name", None) == "COMMANDLINE"}
+    config = resolved_out(checked(resolve_config(config_file, given)))
+    build_board(config)  # an unknown board is refused before anything is printed or built
+    if print_config:
+        out.print(yaml.safe_dump(config.to_json(), sort_keys=False).rstrip(), markup=False, highlight=False)
+        return
+    result = run_compile(config)
     out.print(summary_table(result.summary))
     for line in [*verification_lines(result.summary), fit_line(result.summary)]:
         out.print(line)
-    out.print(f"artifacts: {result.build_dir} (summary.json, csim.json, time_per_step.json, bundle/)")
+    log = "" if config.verbose else ", build.log"
+    out.print(f"artifacts: {result.build_dir} (summary.json, csim.json{log}, bundle/)")
 
 
 @app.command("train")
@@ -198,8 +222,8 @@ def deploy_command(
 @app.command("report")
 def report_command(build_dir: Path = typer.Argument(..., help="A build dir made by 'flow compile'.")):
     """Print a build's summary and write report.md next to it."""
-    from .summary import (estimate_tables, fit_line, load_estimates, load_summary, summary_table, verification_lines,
-                          write_report)
+    from .summary import (estimate_tables, fit_line, load_estimates, load_summary, report_pictures, summary_table,
+                          verification_lines, write_report)
 
     summary = load_summary(build_dir)
     out.print(summary_table(summary))
@@ -208,7 +232,8 @@ def report_command(build_dir: Path = typer.Argument(..., help="A build dir made 
     estimates = load_estimates(build_dir)
     for table in estimate_tables(estimates) if estimates else []:
         out.print(table)
-    out.print(f"wrote {write_report(build_dir)}")
+    report = write_report(build_dir)
+    out.print(f"wrote {report} with {', '.join(report_pictures(build_dir)) or 'no pictures'} beside it")
 
 
 def main() -> None:

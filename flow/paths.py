@@ -12,6 +12,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 BOARDS_DIR = REPO_ROOT / "boards"
 MODELS_DIR = REPO_ROOT / "models"
 HLS_DIR = REPO_ROOT / "hls"
+DEFAULT_MODEL = "lenet-digits"  # what `flow compile` builds without --model
+DEFAULT_CHECKPOINT = MODELS_DIR / "lenet-digits.pt"
 
 
 def prepare_output_dir(path: Path) -> None:

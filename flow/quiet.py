@@ -29,3 +29,19 @@ def stdout_to(log_path: Path):
 
 def stderr_to(log_path: Path):
     return _fd_to(2, sys.stderr, log_path)
+
+
+@contextlib.contextmanager
+def library_output_to(log_path: Path, keep: bool = False):
+    """Send everything written to the process's stdout and stderr (onnxruntime's and TensorFlow's C++ logs,
+    Python warnings, hls4ml's prints, g++) to `log_path`; yields a text stream on the terminal's stderr for
+    flow's own progress. keep=True (`--verbose`) leaves the streams alone and yields sys.stderr."""
+    if keep:
+        yield sys.stderr
+        return
+    terminal = os.fdopen(os.dup(2), "w")
+    try:
+        with stdout_to(log_path), stderr_to(log_path):
+            yield terminal
+    finally:
+        terminal.close()

@@ -19,18 +19,35 @@ def load_summary(build_dir: Path) -> dict:
     return json.loads(path.read_text())
 
 
+NOT_DETAILS = {"status", "seconds", "error", "fingerprint", "outputs_sha256", "reused", "built_in_seconds"}
+
+
+def _step_details(record: dict) -> list[str]:
+    """A step's record as short lines: why it was skipped or failed, then its scalar results."""
+    status = record["status"]
+    why = [status.split(": ", 1)[1]] if ": " in status else []
+    if record.get("error"):
+        why.append(record["error"])
+    if record.get("reused"):
+        why.append(f"reused: inputs unchanged (built in {record['built_in_seconds']:.1f} s)")
+    return why + [f"{k}={v}" for k, v in record.items() if k not in NOT_DETAILS and not isinstance(v, dict)]
+
+
 def _step_note(record: dict) -> str:
-    skip = {"status", "seconds", "error", "fingerprint", "outputs_sha256", "reused", "built_in_seconds"}
-    note = record.get("error") or ", ".join(f"{k}={v}" for k, v in record.items() if k not in skip and not isinstance(v, dict))
-    return f"reused (inputs unchanged; built in {record['built_in_seconds']:.1f} s), {note}" if record.get("reused") else note
+    return ", ".join(_step_details(record))
 
 
 def summary_table(summary: dict) -> Table:
-    table = Table(title=f"flow compile: {summary['model']} on {summary['board']} ({summary['part']})")
-    for column in ("step", "status", "seconds", "details"):
-        table.add_column(column)
+    """One row per step; its details one per line, so the table reads at 80 columns (full records: summary.json)."""
+    table = Table(title=f"flow compile: {summary['model']} on {summary['board']} ({summary['part']})",
+                  box=box.SIMPLE_HEAD, pad_edge=False, title_justify="left")
+    table.add_column("step", no_wrap=True)
+    table.add_column("status", no_wrap=True)
+    table.add_column("s", justify="right", no_wrap=True)
+    table.add_column("details", overflow="fold")
     for name, record in summary["steps"].items():
-        table.add_row(name, record["status"], f"{record['seconds']:.1f}", _step_note(record))
+        table.add_row(name, record["status"].split(":")[0], f"{record['seconds']:.1f}",
+                      "\n".join(_step_details(record)))
     return table
 
 
@@ -101,7 +118,7 @@ def layer_rows(estimates: dict) -> list[tuple[str, ...]]:
 
 RESOURCE_COLUMNS = ("resource", "HLS csynth", "implementation", "board", "share")
 NODE_COLUMNS = ("node", "kind", "DSP", "BRAM18", "LUT", "FF", "LUTRAM")
-NODE_NAME_WIDTH, KIND_WIDTH = 22, 11  # keeps the node table within 80 columns
+NODE_NAME_WIDTH, KIND_WIDTH = 21, 12  # keeps the node table within 80 columns
 
 
 def resource_rows(estimates: dict) -> list[tuple[str, ...]]:
@@ -128,12 +145,16 @@ def _compact_table(title: str, columns: tuple[str, ...], rows: list[tuple[str, .
     return table
 
 
+# the layer table's columns that fit a terminal's 80, under shorter names; report.md has them all
+TERMINAL_LAYER_COLUMNS = {"layer": "layer", "kernel": "kernel", "kept / weights": "kept/all", "pruned": "pruned",
+                          "weight bits": "bits", "MACs": "MACs", "break-even here": "break-even"}
+
+
 def estimate_tables(estimates: dict) -> list[Table]:
-    layers = Table(title=f"layers ({estimates['basis']})")
-    for column in LAYER_COLUMNS:
-        layers.add_column(column)
-    for row in layer_rows(estimates):
-        layers.add_row(*row)
+    keep = [LAYER_COLUMNS.index(column) for column in TERMINAL_LAYER_COLUMNS]
+    layers = _compact_table(f"layers ({estimates['basis'].split(':')[0]}; all columns in report.md)",
+                            tuple(TERMINAL_LAYER_COLUMNS.values()),
+                            [tuple(row[i] for i in keep) for row in layer_rows(estimates)])
     nodes = _compact_table("whole design per node (HLS csynth level)", NODE_COLUMNS, node_rows(estimates))
     resources = _compact_table(f"whole design vs {estimates['board']} (fit judged at the implementation level)",
                                RESOURCE_COLUMNS, resource_rows(estimates))
@@ -198,6 +219,42 @@ def design_section(design: dict) -> list[str]:
             f"![rate against area per kernel family]({design['pareto']['plot']})", ""]
 
 
+def pictures_section(build_dir: Path, estimates: dict) -> list[str]:
+    """layers.png and resources.png drawn beside report.md, and their section."""
+    from .build.artifacts import CONFIG
+    from .plots import LAYERS_PLOT, RESOURCES_PLOT, plot_layers, plot_resources
+
+    config_path = Path(build_dir) / CONFIG
+    cap = json.loads(config_path.read_text()).get("max_utilization") if config_path.is_file() else None
+    plot_layers(estimates, Path(build_dir) / LAYERS_PLOT)
+    plot_resources(estimates, Path(build_dir) / RESOURCES_PLOT, cap)
+    return ["## Layers and resources in pictures", "",
+            "Per weight layer, the weights it keeps and their bits, and the kernel it is built with:", "",
+            f"![kept weights and weight bits per layer]({LAYERS_PLOT})", "",
+            "Each resource's share of the board, stacked by node, estimated at the implementation level the fit is "
+            "judged at (each node's HLS-level estimate scaled as the whole design's is); the diamond is the "
+            "design's total, the dotted line the build's cap:", "",
+            f"![resources per node against the board]({RESOURCES_PLOT})", ""]
+
+
+def pinned_pareto_section(build_dir: Path) -> list[str]:
+    """pareto.png of a build whose kernels --sparse pinned: the design space, with no choice of flow's in it."""
+    from .build.artifacts import PARETO_PLOT
+
+    if not (Path(build_dir) / PARETO_PLOT).is_file():
+        return []
+    return ["## Rate against area", "",
+            "The designs each kernel family could make for this model (estimates); this build's kernels are pinned "
+            "by --sparse, so no choice of flow's is marked. `flow compile --sparse auto` (the default) picks one.",
+            "", f"![rate against area per kernel family]({PARETO_PLOT})", ""]
+
+
+def report_pictures(build_dir: Path) -> list[str]:
+    """The PNGs report.md shows, as it names them."""
+    text = (Path(build_dir) / REPORT).read_text()
+    return [part.split(")")[0] for part in text.split("](")[1:] if part.split(")")[0].endswith(".png")]
+
+
 def write_report(build_dir: Path) -> Path:
     summary = load_summary(build_dir)
     rows = ["| step | status | seconds | details |", "|---|---|---|---|"]
@@ -208,7 +265,8 @@ def write_report(build_dir: Path) -> Path:
     text = "\n".join([f"# flow build report: {summary['model']} on {summary['board']} ({summary['part']})", "",
                       *rows, "", *verification_lines(summary), "",
                       *(estimate_section(estimates) if estimates else []),
-                      *(design_section(design) if design else [])])
+                      *(pictures_section(build_dir, estimates) if estimates else []),
+                      *(design_section(design) if design else pinned_pareto_section(build_dir))])
     path = Path(build_dir) / REPORT
     atomic_write_text(path, text)
     return path

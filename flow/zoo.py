@@ -14,7 +14,7 @@ from brevitas.quant import Int16Bias, Int8ActPerTensorFixedPoint, Int8WeightPerT
 from .compress.channels import ChannelLink
 from .compress.level_quant import nonzero_level_quant
 from .errors import FlowError
-from .paths import MODELS_DIR, atomic_write_bytes
+from .paths import atomic_write_bytes
 
 
 # Power-of-two scales make every Brevitas quantizer an exact ap_fixed type in hls4ml.
@@ -138,8 +138,6 @@ class LeNet5(nn.Module):
 
 
 ARCHITECTURES = {"lenet-digits": LeNetDigits, "lenet-digits-float": LeNetDigitsFloat, "lenet5": LeNet5}
-DEFAULT_MODEL = "lenet-digits"
-DEFAULT_CHECKPOINT = MODELS_DIR / "lenet-digits.pt"
 
 
 def build_model(arch: str, weight_levels: dict[str, dict] | None = None,

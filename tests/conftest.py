@@ -22,11 +22,12 @@ def shared_dir() -> Path:
     return path
 
 
-def run_flow(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    """The installed `flow` console script, exactly as a user runs it (in a 200-column terminal, so tables don't wrap)."""
+def run_flow(*args: str, cwd: Path | None = None, columns: int = 200) -> subprocess.CompletedProcess:
+    """The installed `flow` console script, exactly as a user runs it (by default in a 200-column terminal, so
+    tables don't wrap)."""
     script = Path(sys.executable).parent / "flow"
     return subprocess.run([str(script), *args], capture_output=True, text=True, cwd=cwd, timeout=900,
-                          env={**os.environ, "COLUMNS": "200"})
+                          env={**os.environ, "COLUMNS": str(columns)})
 
 
 def run_flow_in_process(*args: str) -> subprocess.CompletedProcess:
@@ -54,7 +55,8 @@ def run_flow_in_process(*args: str) -> subprocess.CompletedProcess:
 @pytest.fixture(scope="session")
 def default_build(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
     build_dir = tmp_path_factory.mktemp("default") / "build"
-    result = run_flow("compile", "--board", "pynq-z2", "--out", str(build_dir), "--no-progress")
+    # an 80-column terminal, as a user's: tests/test_compile_default.py checks its output reads there
+    result = run_flow("compile", "--board", "pynq-z2", "--out", str(build_dir), "--no-progress", columns=80)
     assert result.returncode == 0, result.stderr[-3000:]
     return build_dir, result
 

@@ -1,6 +1,7 @@
 """Break-even pruning (paper Fig. 4) per target rate from the estimator, and its use in a real build of the compressed
 LeNet-5."""
 import json
+import re
 import shutil
 from dataclasses import replace
 
@@ -131,9 +132,13 @@ def test_compressed_lenet5_build_reports_estimates_and_break_even(lenet5_sparse_
     assert estimates["layers_to_switch"] == ["Conv2D_Conv_0"]
     assert estimates["rebuild_sparse"] == ",".join(layer["name"] for layer in layers)
     report = run_flow("report", str(out))
-    assert report.returncode == 0 and "break-even here" in report.stdout
+    assert report.returncode == 0 and "break-even" in report.stdout
     text = (out / "report.md").read_text()
     assert "![break-even pruned portion per layer and target rate](breakeven.png)" in text
+    # four pictures beside report.md, named by `flow report`: the pinned build's design space among them
+    pictures = re.findall(r"\]\((\w+\.png)\)", text)
+    assert sorted(pictures) == ["breakeven.png", "layers.png", "pareto.png", "resources.png"]
+    assert all((out / name).stat().st_size > 10_000 and name in report.stdout for name in pictures)
     assert "| Conv2D_Conv_1 | sparse |" in text
     assert f"--from-step hls4ml --sparse {estimates['rebuild_sparse']}" in text
     # pinned against the rule: conv1 and conv2 sparse, fc1 and fc2 dense, named as the checkpoint names them

@@ -100,7 +100,7 @@ def test_killed_compile_reruns_only_unfinished_steps_and_a_tampered_artifact_is_
     steps = _json(summary, {})["steps"]
     assert [name for name in STEP_NAMES if not steps[name].get("reused")] == ["bundle"]
     assert (build / "bundle" / "driver.py").read_bytes() == DRIVER_SOURCE.read_bytes()
-    assert "reused (inputs unchanged" in again.stdout
+    assert "reused: inputs unchanged" in again.stdout
 
 
 def test_the_build_fingerprint_sees_every_input(tmp_path, monkeypatch):

@@ -38,6 +38,7 @@ RTL_DIR = "rtl"  # the rtl step: per weight layer its Verilog, testbench and yos
 REPORT = "report.md"  # written by `flow report`
 HLS4ML_LOG = "hls4ml.log"  # hls4ml's prints and g++ output
 EXPORT_LOG = "export.log"
+BUILD_LOG = "build.log"  # every other library line (onnxruntime, TensorFlow, warnings); --verbose shows them instead
 
 
 def to_hls_layout(inputs, input_perm: list[int] | None):

@@ -11,24 +11,26 @@ from __future__ import annotations
 import json
 import shutil
 import time
+import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from ..boards import load_board
+from ..boards import Board, load_board
 from ..errors import FlowError
-from ..paths import atomic_write_json, prepare_output_dir
-from ..zoo import DEFAULT_CHECKPOINT, DEFAULT_MODEL
-from .artifacts import CONFIG, CSIM_REPORT, SUMMARY, TIME_PER_STEP
-from .config import BuildConfig
+from ..paths import DEFAULT_CHECKPOINT, DEFAULT_MODEL, atomic_write_json, prepare_output_dir
+from ..quiet import library_output_to
+from .artifacts import BUILD_LOG, CONFIG, CSIM_REPORT, SUMMARY, TIME_PER_STEP
+from .config import KERNEL_KEYS, BuildConfig, check_layers
 from .fingerprint import build_fingerprint, outputs_digest
 from .step import Step, StepContext
 from .steps import STEP_NAMES, STEPS
 from .steps.export import check_source
 
-HOW_NOT_WHAT = ("out", "from_step", "show_progress")  # where and how a build runs, not what it builds: not fingerprinted
+# where and how a build runs, not what it builds: not fingerprinted
+HOW_NOT_WHAT = ("out", "from_step", "show_progress", "verbose")
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,17 @@ def first_reader(field: str, steps: list[Step] = STEPS) -> str | None:
 def default_build_dir(config: BuildConfig) -> Path:
     model_name = config.model.stem if config.model else DEFAULT_MODEL
     return Path("build") / f"{model_name}-{config.board}"
+
+
+def resolved_out(config: BuildConfig) -> BuildConfig:
+    """The config with its build dir filled in."""
+    return replace(config, out=Path(config.out) if config.out else default_build_dir(config))
+
+
+def build_board(config: BuildConfig) -> Board:
+    """The board as this build runs it: its file, at the config's clock where one is given."""
+    board = load_board(config.board)
+    return board if config.clock_period_ns is None else replace(board, clock_period_ns=config.clock_period_ns)
 
 
 def _first_step(config: BuildConfig, build_dir: Path) -> int:
@@ -89,13 +102,24 @@ def _reusable(record: dict | None, fingerprint: str, build_dir: Path, step: Step
             and record.get("outputs_sha256") == outputs_digest(build_dir, step.outputs_in(build_dir)))
 
 
-def _check(config: BuildConfig) -> None:
+def checked(config: BuildConfig) -> BuildConfig:
+    """The config with its settings checked against each other (FlowError naming the clash) and its `layers:`
+    normalised, as a config file's are (a BuildConfig made in Python skips the file's checks)."""
+    config = replace(config, layers=check_layers(config.layers, "BuildConfig"))
     if config.n_samples < 1:
         raise FlowError("--n-samples must be at least 1")
     if config.sparse_cycles is not None and config.sparse_cycles < 1:
         raise FlowError("--sparse-cycles must be at least 1 (cycles per sparse layer and input vector)")
     if config.target_fps is not None and config.target_fps <= 0:
         raise FlowError("--target-fps must be above 0 (inferences per second)")
+    if config.clock_period_ns is not None and config.clock_period_ns <= 0:
+        raise FlowError("--clock-period-ns must be above 0 (ns per clock cycle)")
+    if config.layers and config.sparse != "auto":
+        pinning = sorted(name for name, settings in config.layers.items() if set(settings) & set(KERNEL_KEYS))
+        if pinning:
+            raise FlowError(f"layers: {pinning[0]} pins a kernel, which the design chooser keeps only with sparse: "
+                            f"auto, and sparse is {config.sparse!r}; drop sparse (or --sparse), or keep only "
+                            "Precision in layers")
     if not 0 < config.max_utilization <= 1:
         raise FlowError("--max-utilization must be above 0 and at most 1 (a share of each board resource)")
     if config.target_fps is not None and config.sparse != "auto":
@@ -108,6 +132,7 @@ def _check(config: BuildConfig) -> None:
     if config.sparse_cycles is not None and config.sparse == "none":
         raise FlowError("--sparse-cycles sets the speed of sparse layers, but --sparse none chooses none; "
                         "drop one of the two flags")
+    return config
 
 
 def compile(config: BuildConfig = BuildConfig()) -> BuildResult:  # noqa: A001 - mirrors `flow compile`
@@ -124,12 +149,13 @@ def compile(config: BuildConfig = BuildConfig()) -> BuildResult:  # noqa: A001 -
         result.passed                                      # csim matched QONNX and Brevitas
         result.summary["steps"]["hls4ml"]["sparse_layers"]  # the layers built on the sparse kernel
     """
-    board = load_board(config.board)
-    _check(config)
-    build_dir = Path(config.out) if config.out else default_build_dir(config)
-    config = replace(config, out=build_dir)
+    board = build_board(config)
+    config = resolved_out(checked(config))
+    build_dir = config.out
     first = _first_step(config, build_dir)
-    check_source(config.model)  # bad input is refused before anything in the build dir changes
+    with warnings.catch_warnings():  # Brevitas warns on import of a package flow does not use
+        warnings.simplefilter("ignore")
+        check_source(config.model)  # bad input is refused before anything in the build dir changes
     prepare_output_dir(build_dir)
     summary_path = build_dir / SUMMARY
     previous = _previous_steps(summary_path)
@@ -138,9 +164,11 @@ def compile(config: BuildConfig = BuildConfig()) -> BuildResult:  # noqa: A001 -
                                     config.model or DEFAULT_CHECKPOINT, config.data_dir)
     reuse = first == 0  # --from-step asks for that step and every later one to run again
     atomic_write_json(build_dir / CONFIG, config.to_json())
-    console = Console(stderr=True)
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
-                  console=console, disable=not config.show_progress, transient=False) as progress:
+    with open(build_dir / BUILD_LOG, "a") as log:  # the log keeps every run's lines, each run under its heading
+        log.write(f"\n=== flow compile into {build_dir}, {time.strftime('%Y-%m-%d %H:%M:%S')} ===\n")
+    with (library_output_to(build_dir / BUILD_LOG, keep=config.verbose) as terminal,
+          Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
+                   console=Console(file=terminal), disable=not config.show_progress, transient=False) as progress):
         context = StepContext(config=config, board=board, build_dir=build_dir, progress=progress)
         overall = progress.add_task(f"[bold]compile {build_dir}", total=len(STEPS) - first)
         for step in STEPS[first:]:

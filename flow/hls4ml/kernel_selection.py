@@ -19,6 +19,7 @@ from ..cost.design import RESOURCES, line_buffer_left_out, other_node_totals
 from ..cost.kernels import UNROLLED
 from ..cost.pareto import spread
 from ..errors import FlowError
+from .layer_settings import dense_weight_names, pinned_menus, resolve_names
 from .nodes import DENSE_WEIGHT_LAYERS, config_entry, exact_weights, layer_shape, weight_layers, weight_matrix
 from .sparse_layers import SPARSE_KEY
 
@@ -39,19 +40,11 @@ def sparse_layers(spec: str, dense_model, source_layers: list[str]) -> list[str]
     own, which map in graph order.
     """
     selection = parse_selection(spec)
-    candidates = [node for node in weight_layers(dense_model) if node.class_name in DENSE_WEIGHT_LAYERS]
-    names = [node.name for node in candidates]
     if selection == "none":
         return []
     if selection == "all":
-        return names
-    by_source_name = dict(zip(source_layers, names)) if len(source_layers) == len(names) else {}
-    resolved = [by_source_name.get(name, name) for name in selection]
-    unknown = [name for name in resolved if name not in names]
-    if unknown:
-        known = ", ".join(names + [f"{s} (= {h})" for s, h in by_source_name.items()])
-        raise FlowError(f"--sparse names unknown layer {unknown[0]!r}; layers with weights: {known}")
-    return resolved
+        return dense_weight_names(dense_model)
+    return list(resolve_names(selection, dense_model, source_layers, weight_only=True, what="--sparse").values())
 
 
 def target_interval(board: Board, target_fps: float) -> int:
@@ -97,13 +90,14 @@ def bounded_designs(menus: dict, board: Board, max_utilization: float, fixed: di
 
 
 def choose_design(dense_model, board: Board, target_fps: float | None, max_utilization: float,
-                  io_type: str) -> Design | None:
+                  io_type: str, pins: dict[str, dict] | None = None) -> Design | None:
     """The chooser's design on the all-dense model: the least area that sustains target_fps (FlowError, naming the
     fastest design that fits, where none does within max_utilization), or without one the highest rate within
     max_utilization of every resource (none that small: the smallest design). None where no layer has a menu
-    (no Dense or Conv2D layer)."""
+    (no Dense or Conv2D layer). `pins` (hls4ml name -> Strategy, ReuseFactor, PEs: the user's) cut a layer's menu
+    to what they allow."""
     words, in_series = stream_words(dense_model, io_type)
-    menus, fixed = layer_menus(dense_model, io_type), other_node_totals(dense_model)
+    menus, fixed = pinned_menus(layer_menus(dense_model, io_type), pins or {}), other_node_totals(dense_model)
     if not menus:
         return None
     clock = f"{board.clock_hz / 1e6:g} MHz on {board.name}"
@@ -140,9 +134,10 @@ def choose_design(dense_model, board: Board, target_fps: float | None, max_utili
     best = ("no design fits" if fastest is None else
             f"the fastest that fits is {board.clock_hz / fastest.cycles(words, in_series):,.0f}/s "
             f"({fastest.cycles(words, in_series):,} cycles)")
+    unpin = f", or unpin {', '.join(pins)} in the build config's layers" if pins else ""
     raise FlowError(f"--target-fps {target_fps:g} needs {interval:,} cycles per inference at {clock}, and "
                     f"{reason} (within --max-utilization {max_utilization:g}); {best}: lower --target-fps or raise "
-                    "--max-utilization")
+                    f"--max-utilization{unpin}")
 
 
 def apply_design(design: Design, hls_config: dict) -> list[str]:
@@ -160,8 +155,10 @@ def apply_design(design: Design, hls_config: dict) -> list[str]:
 
 
 def design_record(design: Design, board: Board, target_fps: float | None, max_utilization: float,
-                  words: int, in_series: bool) -> dict:
-    """design.json: the target, the clock, what the chosen design achieves, and per layer every candidate."""
+                  words: int, in_series: bool, pins: dict[str, dict] | None = None) -> dict:
+    """design.json: the target, the clock, what the chosen design achieves, and per layer every candidate (a layer
+    the user pinned: the candidates its pins allow)."""
+    pins = pins or {}
     # the free-running stream top (hls/flow_axis_top.h): its slowest process sets the rate, a weight layer or
     # the top's own (a lower bound: each process also fills its pipeline once per sample)
     stream_top_cycles = sample_cycles(design.chosen, words, in_series)
@@ -176,7 +173,9 @@ def design_record(design: Design, board: Board, target_fps: float | None, max_ut
                  "(flow/cost/design.py), the weight layers plus the other nodes, before FIFOs and the stream top",
         "utilization": design.utilization, "scarcest": design.scarcest, "fits": design.fits,
         "layers": [{"name": name, "chosen": candidate.to_json(), "label": candidate.label,
-                    "pinned_by_user": False, "reason": design.reasons[name],
+                    "pinned_by_user": name in pins,
+                    "reason": (f"pinned by the build config ({', '.join(f'{k} {v}' for k, v in pins[name].items())})"
+                               f"; {design.reasons[name]}" if name in pins else design.reasons[name]),
                     "candidates": [c.to_json() for c in design.menus[name]]}
                    for name, candidate in design.chosen.items()],
     }

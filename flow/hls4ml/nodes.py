@@ -116,6 +116,14 @@ def code_bits_of(node) -> int:
     return code_bits_for(level_table(weights_of(node)[0]))
 
 
+def layer_precisions(hls_config: dict, name: str) -> dict:
+    """Node `name`'s Precision in the hls4ml config as variable -> type (one type for the layer: its `default`)."""
+    entry = config_entry(hls_config, name)
+    if not isinstance(entry.get("Precision", {}), dict):
+        entry["Precision"] = {"default": entry["Precision"]}
+    return entry.setdefault("Precision", {})
+
+
 def config_entry(hls_config: dict, name: str) -> dict:
     """The hls4ml config's LayerName entry that configures node `name`: hls4ml names a QONNX Conv / MatMul's node
     <class>_<node> and gives it the source node's entry."""

@@ -88,4 +88,4 @@ def implementation_results(output_dir: Path) -> dict:
             "lut": utilization.lut, "ff": utilization.ff, "bram18": utilization.bram18, "dsp": utilization.dsp}
 
 
-STEP = Step(name="bitstream", run=run, reads=("board", "bitstream"))
+STEP = Step(name="bitstream", run=run, reads=("board", "clock_period_ns", "bitstream"))

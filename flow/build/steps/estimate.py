@@ -11,4 +11,5 @@ def run(ctx: StepContext) -> dict:
     return write_estimates(ctx.build_dir, ctx.hls_model(), ctx.board, ctx.config)
 
 
-STEP = Step(name="estimate", run=run, reads=("board", "strategy", "reuse_factor"), outputs=(ESTIMATES,))
+STEP = Step(name="estimate", run=run, reads=("board", "clock_period_ns", "strategy", "reuse_factor"),
+            outputs=(ESTIMATES,))

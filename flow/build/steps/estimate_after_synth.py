@@ -22,4 +22,5 @@ def run(ctx: StepContext) -> dict:
     return write_estimates(ctx.build_dir, ctx.hls_model(), ctx.board, ctx.config)
 
 
-STEP = Step(name="estimate_after_synth", run=run, reads=("board", "strategy", "reuse_factor"), outputs=outputs)
+STEP = Step(name="estimate_after_synth", run=run, reads=("board", "clock_period_ns", "strategy", "reuse_factor"),
+            outputs=outputs)

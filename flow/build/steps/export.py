@@ -15,7 +15,7 @@ from ...errors import FlowError
 from ...frontends import keras as keras_frontend
 from ...paths import atomic_write_json
 from ...quiet import stdout_to
-from ...zoo import DEFAULT_CHECKPOINT, check_weights, compressible_layers, load_checkpoint
+from ...paths import DEFAULT_CHECKPOINT
 from ..artifacts import EXPORT_LOG, GRAPH, MODEL_ONNX, SOURCE
 from ..step import Step, StepContext
 
@@ -36,6 +36,8 @@ def _export_brevitas(ctx: StepContext, model, blob: dict) -> dict:
     import torch
     from brevitas.export import export_qonnx
 
+    from ...zoo import compressible_layers
+
     # torch.onnx warns about torchvision ops this flow never uses
     logging.getLogger("torch.onnx").setLevel(logging.ERROR)
 
@@ -51,6 +53,8 @@ def _export_brevitas(ctx: StepContext, model, blob: dict) -> dict:
 
 
 def _load_qonnx(path: Path) -> None:
+    from ...zoo import check_weights
+
     try:
         # onnx.checker rejects QONNX's custom-op domains, so parse and check the structure ourselves
         model = onnx.load(str(path))
@@ -67,6 +71,8 @@ def _load_qonnx(path: Path) -> None:
 
 def check_source(path: Path | None):
     """Read and check the model file before the build dir is touched: (model, blob) for a checkpoint, None for QONNX."""
+    from ...zoo import load_checkpoint  # torch and Brevitas load when a build starts, not with the CLI
+
     if path is not None and not path.is_file():
         raise FlowError(f"model file not found: {path}; pass an existing .onnx model or .pt checkpoint")
     if path is None or path.suffix in CHECKPOINT_SUFFIXES:

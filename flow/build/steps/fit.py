@@ -39,4 +39,4 @@ def run(ctx: StepContext) -> dict:
                     f"to build anyway (flow report {ctx.build_dir} lists every node)")
 
 
-STEP = Step(name="fit", run=run, reads=("board", "allow_overfull"), outputs=())
+STEP = Step(name="fit", run=run, reads=("board", "clock_period_ns", "allow_overfull"), outputs=())

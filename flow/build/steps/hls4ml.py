@@ -54,30 +54,32 @@ def narrow_output(hls_model, hls_config: dict) -> str | None:
             f"so {precision.width - MAX_STREAM_BITS} fraction bits are dropped")
 
 
-def set_exact_types(hls_model, hls_config: dict) -> dict[str, dict[str, str]]:
+def set_exact_types(hls_model, hls_config: dict, user_types: dict | None = None) -> dict[str, dict[str, str]]:
     """Pin each weight layer's accumulator and result, and a quantized model's input, to their exact types
-    (flow/hls4ml/accumulators.py) in `hls_config`; returns what changed (layer name -> precisions).
+    (flow/hls4ml/accumulators.py) in `hls_config`, except where the build config's `layers:` gives one
+    (`user_types`: layer -> variable -> type); returns what changed (layer name -> precisions).
 
     Accumulators and the input go in the layers' own config. Results go in the model's ExactResults, which
     flow's pass applies after hls4ml's fusions (flow/hls4ml/exact_results.py): a result in the layer's
     config would keep hls4ml from fusing the bias add or rescale that follows."""
     from ...hls4ml.accumulators import exact_layer_precisions, quantized_input_precision
     from ...hls4ml.exact_results import EXACT_RESULTS_KEY
-    from ...hls4ml.nodes import config_entry
+    from ...hls4ml.nodes import layer_precisions
 
     results = hls_config["Model"].setdefault(EXACT_RESULTS_KEY, {})
+    user_types = user_types or {}
     exact = exact_layer_precisions(hls_model)
-    in_config = {name: {"accum": precisions["accum"]} for name, precisions in exact.items()}
-    in_pass = {name: precisions["result"] for name, precisions in exact.items() if "result" in precisions}
+    in_config = {name: {"accum": precisions["accum"]} for name, precisions in exact.items()
+                 if "accum" not in user_types.get(name, {})}
+    in_pass = {name: precisions["result"] for name, precisions in exact.items()
+               if "result" in precisions and "result" not in user_types.get(name, {})}
     input_precision = quantized_input_precision(hls_model)
-    if input_precision:
-        in_config[next(iter(hls_model.get_layers())).name] = {"result": input_precision}
+    first = next(iter(hls_model.get_layers())).name
+    if input_precision and "result" not in user_types.get(first, {}):
+        in_config[first] = {"result": input_precision}
     changed = {}
     for name, precisions in in_config.items():
-        layer = config_entry(hls_config, name)
-        if not isinstance(layer.get("Precision", {}), dict):  # one precision for the whole layer
-            layer["Precision"] = {"default": layer["Precision"]}
-        pinned = layer.setdefault("Precision", {})
+        pinned = layer_precisions(hls_config, name)
         if any(pinned.get(var) != precision for var, precision in precisions.items()):
             pinned.update(precisions)
             changed[name] = dict(precisions)
@@ -88,18 +90,24 @@ def set_exact_types(hls_model, hls_config: dict) -> dict[str, dict[str, str]]:
     return changed
 
 
-def convert_on_exact_types(ctx: StepContext, settings: dict):
-    """The all-dense model converted on exact types, and the layers given them.
+def convert_on_exact_types(ctx: StepContext, settings: dict, source_layers: list[str]):
+    """The all-dense model converted on exact types (the build config's own where its `layers:` give one), and
+    the layers given them.
 
     A pinned result type changes the input types of the layers after it (through rescales whose types
     hls4ml infers), so the types are recomputed on each conversion until they hold for the model they are
     converted into: at most one round per weight layer, each settling the next, and one to confirm."""
+    from ...hls4ml.layer_settings import apply_precisions, precision_pins
     from ...hls4ml.nodes import weight_layers
 
     model, exact = artifacts.convert(ctx.build_dir, settings), {}
+    user_types = precision_pins(ctx.config.layers, model, source_layers)
+    if user_types:
+        apply_precisions(user_types, settings["hls_config"])
+        model = artifacts.convert(ctx.build_dir, settings)
     rounds = len(weight_layers(model)) + 1
     for _ in range(rounds):
-        changed = set_exact_types(model, settings["hls_config"])
+        changed = set_exact_types(model, settings["hls_config"], user_types)
         if not changed:
             return model, exact
         exact.update(changed)
@@ -137,7 +145,11 @@ def base_hls_config(ctx: StepContext) -> dict:
 
 
 def run(ctx: StepContext) -> dict:
-    from ...hls4ml.kernel_selection import apply_design, choose_design, design_record, sparse_layers, stream_words
+    from ...cost.design import other_node_totals
+    from ...cost.pareto import fixed_part
+    from ...hls4ml.kernel_selection import (apply_design, choose_design, design_record, layer_menus, sparse_layers,
+                                            stream_words)
+    from ...hls4ml.layer_settings import kernel_pins
     from ...hls4ml.sparse_layers import SPARSE_KEY
     from ...hls4ml.stream_top import write_axis_top
     from ...hls4ml.weight_memory import check_fits, memory_report, model_memory
@@ -155,16 +167,17 @@ def run(ctx: StepContext) -> dict:
         "io_type": io_type(graph["ops"]),
         "hls_config": hls_config,
     }
+    source_layers = artifacts.read_json(ctx.build_dir, artifacts.SOURCE).get("weight_layers", [])
     try:
-        all_dense, exact_types = convert_on_exact_types(ctx, settings)  # the kernel choice sees the real widths
-        design = None
+        # the kernel choice sees the real widths
+        all_dense, exact_types = convert_on_exact_types(ctx, settings, source_layers)
+        design, pins = None, kernel_pins(ctx.config.layers, all_dense, source_layers)
         words, in_series = stream_words(all_dense, settings["io_type"])
         if ctx.config.sparse == "auto":
             design = choose_design(all_dense, ctx.board, ctx.config.target_fps, ctx.config.max_utilization,
-                                   settings["io_type"])
+                                   settings["io_type"], pins)
             selected = [] if design is None else apply_design(design, hls_config)
         else:
-            source_layers = artifacts.read_json(ctx.build_dir, artifacts.SOURCE).get("weight_layers", [])
             selected = sparse_layers(ctx.config.sparse, all_dense, source_layers)
             hls_config["Model"][SPARSE_KEY]["select"] = selected
         if selected and settings["io_type"] == "io_parallel":
@@ -177,10 +190,18 @@ def run(ctx: StepContext) -> dict:
                     else narrow_output(all_dense, hls_config))
         atomic_write_json(ctx.path(HLS_CONFIG), settings)
         record = None if design is None else design_record(design, ctx.board, ctx.config.target_fps,
-                                                           ctx.config.max_utilization, words, in_series)
+                                                           ctx.config.max_utilization, words, in_series, pins)
         if record is not None:
-            record["pareto"] = write_pareto(ctx, design, record, words, in_series)
+            # every family's designs, also where the user's pins cut the menus the chooser saw
+            menus = layer_menus(all_dense, settings["io_type"]) if pins else design.menus
+            record["pareto"] = write_pareto(ctx, menus, fixed_part(design), words, in_series,
+                                            frozenset({design.target_interval or design.interval}),
+                                            chosen_point(record, design))
             atomic_write_json(ctx.path(DESIGN), record)
+        elif ctx.config.sparse != "auto":  # the design space the pinned kernels were taken from
+            menus = layer_menus(all_dense, settings["io_type"])
+            if menus:
+                write_pareto(ctx, menus, other_node_totals(all_dense), words, in_series, frozenset())
         if selected or narrowed or design is not None:
             hls_model = ctx.hls_model()  # kernels or the output type changed: the chosen config converted
         else:
@@ -213,26 +234,34 @@ def run(ctx: StepContext) -> dict:
             "weight_bram18": sum(layer.chosen.bram18 for layer in layers)}
 
 
-def write_pareto(ctx: StepContext, design, record: dict, words: int, in_series: bool) -> dict:
-    """pareto.png beside design.json, and the frontiers it draws: each kernel family's designs and the mixed ones."""
-    from ...cost.pareto import Point, fixed_part, frontiers, plot_frontiers
+def write_pareto(ctx: StepContext, menus: dict, fixed: dict, words: int, in_series: bool, also: frozenset[int],
+                 chosen=None) -> dict:
+    """pareto.png, and the frontiers it draws: each kernel family's designs and the mixed ones, `chosen` (the
+    chooser's design, a cost.pareto.Point) marked; a build whose kernels are pinned has none to mark."""
+    from ...cost.pareto import frontiers, plot_frontiers
 
-    fronts = frontiers(design.menus, ctx.board, fixed_part(design), words,
-                       also=frozenset({design.target_interval or design.interval}), in_series=in_series)
-    chosen = Point(interval=record["interval"], fps=record["throughput_fps"],
-                   utilization=max(record["utilization"].values()),
-                   kernels=tuple(c.label for c in design.chosen.values()))
+    fronts = frontiers(menus, ctx.board, fixed, words, also=also, in_series=in_series)
     plot_frontiers(fronts, chosen, ctx.board, ctx.path(PARETO_PLOT), ctx.config.max_utilization)
     return {"plot": PARETO_PLOT, "frontiers": {family: [p.to_json() for p in points] for family, points in fronts.items()}}
 
 
+def chosen_point(record: dict, design):
+    from ...cost.pareto import Point
+
+    return Point(interval=record["interval"], fps=record["throughput_fps"],
+                 utilization=max(record["utilization"].values()),
+                 kernels=tuple(c.label for c in design.chosen.values()))
+
+
 def outputs(build_dir) -> list[str]:
-    # a model with no Dense or Conv2D layer has no menu, so no design.json
+    # a model with no Dense or Conv2D layer has no menu, so no design.json and no pareto.png
     chosen = artifacts.read_json(build_dir, CONFIG).get("sparse") == "auto" and (Path(build_dir) / DESIGN).is_file()
-    return [HLS_CONFIG, MEMORY, f"{PROJECT_DIR}/firmware/myproject.cpp", *([DESIGN, PARETO_PLOT] if chosen else [])]
+    drawn = chosen or (Path(build_dir) / PARETO_PLOT).is_file()
+    return [HLS_CONFIG, MEMORY, f"{PROJECT_DIR}/firmware/myproject.cpp", *([DESIGN] if chosen else []),
+            *([PARETO_PLOT] if drawn else [])]
 
 
 STEP = Step(name="hls4ml", run=run,
-            reads=("board", "default_precision", "strategy", "reuse_factor", "sparse", "sparse_cycles", "target_fps",
-                   "max_utilization"),
+            reads=("board", "clock_period_ns", "default_precision", "strategy", "reuse_factor", "sparse",
+                   "sparse_cycles", "target_fps", "max_utilization", "layers"),
             outputs=outputs)

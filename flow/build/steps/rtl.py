@@ -108,4 +108,4 @@ def run(ctx: StepContext) -> dict:
             **({"not_built": len(rows) - built} if built < len(rows) else {}), "summary": f"{RTL_DIR}/{SUMMARY_NAME}"}
 
 
-STEP = Step(name="rtl", run=run, reads=("rtl", "board"), outputs=(RTL_DIR,))
+STEP = Step(name="rtl", run=run, reads=("rtl", "board", "clock_period_ns"), outputs=(RTL_DIR,))

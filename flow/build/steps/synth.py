@@ -50,4 +50,4 @@ def run(ctx: StepContext) -> dict:
             "ip_export": IP_REPO if has_stream_top else "no stream top"}
 
 
-STEP = Step(name="synth", run=run, reads=("board",))
+STEP = Step(name="synth", run=run, reads=("board", "clock_period_ns"))

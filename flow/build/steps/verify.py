@@ -13,7 +13,7 @@ from ...errors import VerificationError
 from ...frontends import keras as keras_frontend
 from ...hls4ml import fifo_check
 from ...paths import atomic_save_npy, atomic_write_json
-from ...zoo import DEFAULT_CHECKPOINT, load_checkpoint
+from ...paths import DEFAULT_CHECKPOINT
 from .. import artifacts
 from ..artifacts import (CSIM_META, CSIM_OUTPUTS, CSIM_REPORT, MEMORY, MODEL_REFERENCE, PROJECT_DIR, VERIFY_INPUTS,
                          VERIFY_LABELS)
@@ -58,6 +58,8 @@ def qonnx_outputs(ctx: StepContext, inputs: np.ndarray) -> np.ndarray:
 
 def brevitas_outputs(ctx: StepContext, inputs: np.ndarray) -> np.ndarray:
     import torch
+
+    from ...zoo import load_checkpoint
 
     model, _ = load_checkpoint(ctx.config.model or DEFAULT_CHECKPOINT)
     with torch.no_grad():
