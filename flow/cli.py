@@ -39,6 +39,7 @@ def compile_command(
     data_dir: Optional[Path] = typer.Option(None, help="Folder with the MNIST IDX files, for MNIST-sized models."),
     n_samples: int = typer.Option(DEFAULTS.n_samples, help="Held-out samples the verify step compares csim on."),
     from_step: Optional[str] = typer.Option(None, help="Restart at this step, reusing earlier artifacts."),
+    to_step: Optional[str] = typer.Option(None, help="Stop after this step (the later steps do not run)."),
     sparse: str = typer.Option(DEFAULTS.sparse, help="auto: the design chooser picks each weight layer's kernel "
                                "(hls4ml Latency, Resource at a reuse factor, or the sparse kernel at a PE count; "
                                "design.json). Or pin the sparse layers: all, none, or names separated by commas "

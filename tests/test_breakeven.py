@@ -142,8 +142,12 @@ def test_compressed_lenet5_build_reports_estimates_and_break_even(lenet5_sparse_
     assert "| Conv2D_Conv_1 | sparse |" in text
     assert f"--from-step hls4ml --sparse {estimates['rebuild_sparse']}" in text
     # pinned against the rule: conv1 and conv2 sparse, fc1 and fc2 dense, named as the checkpoint names them
-    forced = run_flow(*lenet5_compile_args(shared_dir, out, "--from-step", "hls4ml", "--sparse", "conv1,conv2"))
+    forced = run_flow(*lenet5_compile_args(shared_dir, out, "--from-step", "hls4ml", "--to-step", "estimate",
+                                           "--sparse", "conv1,conv2"))
     assert forced.returncode == 0, forced.stderr[-3000:]
+    # stopped after the estimate: the earlier build's later artifacts are gone, not left to look like this one's
+    assert list(json.loads((out / "summary.json").read_text())["steps"])[-1] == "estimate"
+    assert not (out / "csim.json").exists() and not (out / "bundle").exists()
     estimates = json.loads((out / "estimates.json").read_text())
     kernels = {layer["name"]: layer["kernel"] for layer in estimates["layers"]}
     assert [name for name, kernel in kernels.items() if kernel == "sparse"] == list(kernels)[:2]

@@ -58,6 +58,9 @@ class BuildConfig:
     n_samples: int = 500
     #: restart at this step, reusing the artifacts of the steps before it
     from_step: str | None = None
+    #: stop after this step (FINN's stop_step); the later steps' outputs of an earlier build are removed when a
+    #: step up to it ran again; None: run every step
+    to_step: str | None = None
     #: hls4ml precision for tensors no Quant node pins down
     default_precision: str = "fixed<32,16>"
     #: hls4ml strategy of the dense layers (the weight layers' own where sparse=auto: the chooser's)

@@ -30,7 +30,7 @@ from .steps import STEP_NAMES, STEPS
 from .steps.export import check_source
 
 # where and how a build runs, not what it builds: not fingerprinted
-HOW_NOT_WHAT = ("out", "from_step", "show_progress", "verbose")
+HOW_NOT_WHAT = ("out", "from_step", "to_step", "show_progress", "verbose")
 
 
 @dataclass(frozen=True)
@@ -70,8 +70,6 @@ def build_board(config: BuildConfig) -> Board:
 def _first_step(config: BuildConfig, build_dir: Path) -> int:
     if config.from_step is None:
         return 0
-    if config.from_step not in STEP_NAMES:
-        raise FlowError(f"unknown step '{config.from_step}'; steps are: {', '.join(STEP_NAMES)}")
     first = STEP_NAMES.index(config.from_step)
     for step in STEPS[:first]:
         missing = [name for name in step.outputs_in(build_dir) if not (build_dir / name).exists()]
@@ -90,6 +88,16 @@ def _first_step(config: BuildConfig, build_dir: Path) -> int:
     return first
 
 
+def _last_step(config: BuildConfig, first: int) -> int:
+    if config.to_step is None:
+        return len(STEPS) - 1
+    last = STEP_NAMES.index(config.to_step)
+    if last < first:
+        raise FlowError(f"--to-step {config.to_step} comes before --from-step {config.from_step}; steps run in "
+                        f"this order: {', '.join(STEP_NAMES)}")
+    return last
+
+
 def _previous_steps(summary_path: Path) -> dict:
     try:
         return json.loads(summary_path.read_text()).get("steps", {})
@@ -106,6 +114,9 @@ def checked(config: BuildConfig) -> BuildConfig:
     """The config with its settings checked against each other (FlowError naming the clash) and its `layers:`
     normalised, as a config file's are (a BuildConfig made in Python skips the file's checks)."""
     config = replace(config, layers=check_layers(config.layers, "BuildConfig"))
+    for step in (config.from_step, config.to_step):
+        if step is not None and step not in STEP_NAMES:
+            raise FlowError(f"unknown step '{step}'; steps are: {', '.join(STEP_NAMES)}")
     if config.n_samples < 1:
         raise FlowError("--n-samples must be at least 1")
     if config.sparse_cycles is not None and config.sparse_cycles < 1:
@@ -153,6 +164,7 @@ def compile(config: BuildConfig = BuildConfig()) -> BuildResult:  # noqa: A001 -
     config = resolved_out(checked(config))
     build_dir = config.out
     first = _first_step(config, build_dir)
+    last = _last_step(config, first)
     with warnings.catch_warnings():  # Brevitas warns on import of a package flow does not use
         warnings.simplefilter("ignore")
         check_source(config.model)  # bad input is refused before anything in the build dir changes
@@ -170,8 +182,8 @@ def compile(config: BuildConfig = BuildConfig()) -> BuildResult:  # noqa: A001 -
           Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
                    console=Console(file=terminal), disable=not config.show_progress, transient=False) as progress):
         context = StepContext(config=config, board=board, build_dir=build_dir, progress=progress)
-        overall = progress.add_task(f"[bold]compile {build_dir}", total=len(STEPS) - first)
-        for step in STEPS[first:]:
+        overall = progress.add_task(f"[bold]compile {build_dir}", total=last + 1 - first)
+        for step in STEPS[first:last + 1]:
             progress.update(overall, description=f"[bold]compile[/] step {step.name}")
             started = time.perf_counter()
             record = previous.get(step.name)
@@ -199,6 +211,8 @@ def compile(config: BuildConfig = BuildConfig()) -> BuildResult:  # noqa: A001 -
                                 "outputs_sha256": outputs_digest(build_dir, step.outputs_in(build_dir))}
             _write_summary(build_dir, config, board, steps)
             progress.advance(overall)
+    if not reuse:  # what later steps of an earlier build left was built from other inputs
+        _remove_outputs(build_dir, STEPS[last + 1:])
     return BuildResult(build_dir=build_dir, summary=json.loads(summary_path.read_text()))
 
 
