@@ -8,7 +8,8 @@ import warnings
 from pathlib import Path
 
 from ...errors import FlowError
-from ...frontends.qonnx_transforms import AddZeroBiasToGemm
+from ...frontends.qonnx_transforms import (AddZeroBiasToGemm, QuantOpsToQonnxDomain, RemoveNoOpNodes,
+                                            RemoveOutputSoftmax)
 from ...paths import atomic_write_bytes, atomic_write_json
 from ..artifacts import GRAPH, MODEL_CLEAN, MODEL_ONNX, MODEL_REFERENCE, source_kind
 from ..step import Step, StepContext
@@ -70,9 +71,11 @@ def run(ctx: StepContext) -> dict:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         original = ModelWrapper(str(ctx.path(MODEL_ONNX)))
+        no_ops, softmax = RemoveNoOpNodes(), RemoveOutputSoftmax()
         try:
-            # transforms deep-copy by default, so `original` keeps the user's node names
-            model = cleanup_model(original)
+            # transforms deep-copy by default, so `original` keeps the user's node names; hls4ml's frontend has
+            # no Identity or Dropout, and no bit-exact softmax
+            model = cleanup_model(original.transform(QuantOpsToQonnxDomain()).transform(no_ops).transform(softmax))
         except Exception as exc:
             raise FlowError(f"qonnx cannot clean up the model ({str(exc).splitlines()[0][:160]}); "
                             "check that it is plain QONNX (Quant/BipolarQuant nodes), not a FINN-internal graph") from None
@@ -104,7 +107,9 @@ def run(ctx: StepContext) -> dict:
         "ops": ops,
     }
     atomic_write_json(ctx.path(GRAPH), graph)
-    return {"nodes": len(ops), "input_shape": input_shape}
+    removed = {**({"no_ops_removed": no_ops.removed} if no_ops.removed else {}),
+               **({"output_softmax_removed": softmax.removed} if softmax.removed else {})}
+    return {"nodes": len(ops), "input_shape": input_shape, **removed}
 
 
 def _input_permutation(reference, clean) -> list[int] | None:
