@@ -106,19 +106,3 @@ def test_a_float_output_too_wide_for_a_stream_word_is_narrowed_in_the_project(tm
     assert report["output_precision"].startswith(f"fixed<{width},{integer}")
     assert report["csim_vs_qonnx"]["argmax_agreement"] == 1.0
     assert json.loads((build_dir / "summary.json").read_text())["steps"]["hls4ml"]["stream_top"].startswith("firmware/")
-
-
-def test_hls4ml_example_with_an_identity_and_an_output_softmax_verifies_on_its_logits(shared_dir, tmp_path):
-    """hls4ml's softmax is a table lookup, so flow drops a softmax at the output (the argmax is the same) and
-    verifies the logits; the model also carries an Identity node hls4ml cannot map (once an exit-2 refusal)."""
-    build_dir = tmp_path / "build"
-    model = shared_dir / "reference" / "onnx" / "hls4ml_example-models" / "conv2d_small_keras.onnx"
-    result = run_flow("compile", "--model", str(model), "--n-samples", "50",
-                      "--out", str(build_dir), "--no-progress")
-    assert result.returncode == 0, result.stderr[-3000:]
-    summary = json.loads((build_dir / "summary.json").read_text())
-    assert len(summary["steps"]["qonnx"]["output_softmax_removed"]) == 1
-    assert len(summary["steps"]["qonnx"]["no_ops_removed"]) == 1
-    report = summary["verification"]
-    assert report["passed"] and report["csim_vs_qonnx"]["argmax_agreement"] == 1.0
-    assert report["dataset"] == "uniform-random[0,1)"  # no dataset fits their inputs: seeded noise, said so
