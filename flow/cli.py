@@ -40,6 +40,9 @@ def compile_command(
     n_samples: int = typer.Option(DEFAULTS.n_samples, help="Held-out samples the verify step compares csim on."),
     from_step: Optional[str] = typer.Option(None, help="Restart at this step, reusing earlier artifacts."),
     to_step: Optional[str] = typer.Option(None, help="Stop after this step (the later steps do not run)."),
+    input_range: Optional[str] = typer.Option(None, help="Values of the random verify inputs of models no dataset "
+                                              "fits: LO,HI (uniform) or LO,HI,STEP (a grid; -1,1,2 is bipolar). "
+                                              "Default: the grid of the model's input Quant, else 0,1."),
     sparse: str = typer.Option(DEFAULTS.sparse, help="auto: the design chooser picks each weight layer's kernel "
                                "(hls4ml Latency, Resource at a reuse factor, or the sparse kernel at a PE count; "
                                "design.json). Or pin the sparse layers: all, none, or names separated by commas "

@@ -13,14 +13,14 @@ from pathlib import Path
 import numpy as np
 
 from .build.artifacts import HLS4ML_LOG, HLS_CONFIG, SOURCE, load_hls_model
-from .deploy.pynq_driver import FIXED
+from .deploy.pynq_driver import fixed_match
 from .errors import FlowError
 from .hls4ml.csim import compile_and_predict
 
 
 def fixed_format(precision: str) -> tuple[int, int, bool]:
     """(width, fractional bits, signed) of an hls4ml precision string."""
-    kind, width, integer, *_ = FIXED.match(precision.replace(" ", "")).groups()
+    kind, width, integer, *_ = fixed_match(precision).groups()
     return int(width), int(width) - int(integer), kind == "fixed"
 
 

@@ -142,8 +142,8 @@ def assert_sparse_configs_follow_memory_json(build_dir: Path, configs: dict[str,
 
 # The files with the longest fixtures and tests first: pytest-xdist (--dist loadfile) hands each file to the next
 # free worker in collection order, so a long file collected last would end the run on one worker alone.
-SLOWEST_FIRST = ("test_rtl.py", "test_plan.py", "test_gate_level.py", "test_resume.py", "test_breakeven.py",
-                 "test_estimates.py")
+SLOWEST_FIRST = ("test_other_models.py", "test_sparse_hls4ml.py", "test_rtl.py", "test_plan.py",
+                 "test_gate_level.py", "test_resume.py", "test_breakeven.py", "test_estimates.py")
 
 
 def pytest_collection_modifyitems(items):

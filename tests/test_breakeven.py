@@ -1,8 +1,5 @@
 """Break-even pruning (paper Fig. 4) per target rate from the estimator, and its use in a real build of the compressed
 LeNet-5."""
-import json
-import re
-import shutil
 from dataclasses import replace
 
 import numpy as np
@@ -106,52 +103,6 @@ def test_sparse_kernel_gets_the_dense_layers_share_of_the_board():
     assert max(sparse.dsp / 220, sparse.lut / 53200, sparse.bram18 / 280) <= share
     assert at(share * 4).sparse_at_budget(0.96)[0].pes > kernel.pes  # a bigger budget buys more PEs
     assert at(1e-6).sparse_at_budget(0.96) is None
-
-
-def test_compressed_lenet5_build_reports_estimates_and_break_even(lenet5_sparse_build, shared_dir, tmp_path):
-    from conftest import lenet5_compile_args, run_flow
-
-    out = tmp_path / "build"
-    shutil.copytree(lenet5_sparse_build, out)  # the forced rebuild below must leave the shared build as it was
-    estimates = json.loads((out / "estimates.json").read_text())
-    assert estimates["basis"].startswith("estimator")
-    assert estimates["fits"] == (not estimates["design"]["over_budget"])  # judged on the whole design
-    assert (out / "breakeven.png").stat().st_size > 10_000
-    # the build's rate is its slowest layer's, conv2's sparse walk (92,368 cycles): that slow, every layer is
-    # pruned beyond its break-even (conv1, fc1 and fc2 unpruned already, conv2 beyond 26%), so the break-even rule
-    # would put conv1 on the sparse kernel too
-    layers = estimates["layers"]
-    built = max(layer[layer["kernel"]]["estimate"]["interval"] for layer in layers)
-    assert built == layers[1]["sparse"]["estimate"]["interval"]
-    assert [layer["break_even"]["at_build_rate"] for layer in layers] == [0.0, 0.2638, 0.0, 0.0]
-    for layer in layers:
-        even = layer["break_even"]
-        assert built in [rate["interval"] for rate in even["rates"]]
-        assert even["rates"][0]["break_even_portion"] is None  # no sparse kernel is as fast as Latency at RF 1
-        assert layer["beyond_break_even"] and "equal_dsp" not in layer
-    assert estimates["layers_to_switch"] == ["Conv2D_Conv_0"]
-    assert estimates["rebuild_sparse"] == ",".join(layer["name"] for layer in layers)
-    report = run_flow("report", str(out))
-    assert report.returncode == 0 and "break-even" in report.stdout
-    text = (out / "report.md").read_text()
-    assert "![break-even pruned portion per layer and target rate](breakeven.png)" in text
-    # four pictures beside report.md, named by `flow report`: the pinned build's design space among them
-    pictures = re.findall(r"\]\((\w+\.png)\)", text)
-    assert sorted(pictures) == ["breakeven.png", "layers.png", "pareto.png", "resources.png"]
-    assert all((out / name).stat().st_size > 10_000 and name in report.stdout for name in pictures)
-    assert "| Conv2D_Conv_1 | sparse |" in text
-    assert f"--from-step hls4ml --sparse {estimates['rebuild_sparse']}" in text
-    # pinned against the rule: conv1 and conv2 sparse, fc1 and fc2 dense, named as the checkpoint names them
-    forced = run_flow(*lenet5_compile_args(shared_dir, out, "--from-step", "hls4ml", "--to-step", "estimate",
-                                           "--sparse", "conv1,conv2"))
-    assert forced.returncode == 0, forced.stderr[-3000:]
-    # stopped after the estimate: the earlier build's later artifacts are gone, not left to look like this one's
-    assert list(json.loads((out / "summary.json").read_text())["steps"])[-1] == "estimate"
-    assert not (out / "csim.json").exists() and not (out / "bundle").exists()
-    estimates = json.loads((out / "estimates.json").read_text())
-    kernels = {layer["name"]: layer["kernel"] for layer in estimates["layers"]}
-    assert [name for name, kernel in kernels.items() if kernel == "sparse"] == list(kernels)[:2]
-    assert estimates["layers_to_switch"] == list(kernels)[2:]
 
 
 def test_estimator_error_against_real_hls_reports(shared_dir):

@@ -4,6 +4,7 @@ import json
 import re
 import shutil
 
+import numpy as np
 import pytest
 import yaml
 
@@ -110,3 +111,24 @@ def test_config_naming_a_layer_the_model_lacks_is_refused(config_build, tmp_path
     assert result.returncode == 2
     assert result.stderr.startswith("error: build config layers: unknown layer 'fc9'; layers with weights: Conv2D_Conv_0")
     assert len(result.stderr.strip().splitlines()) == 1 and "classifier.2 (= Dense_MatMul_1)" in result.stderr
+
+
+@pytest.mark.parametrize("text", ["1", "2,1", "0,1,0", "a,b", "0,1,2,3", "-1,1,-2"])
+def test_bad_input_range_is_one_line(text):
+    from flow.build.config import parse_input_range
+    from flow.errors import FlowError
+
+    with pytest.raises(FlowError, match="--input-range") as caught:
+        parse_input_range(text)
+    assert "\n" not in str(caught.value)
+
+
+def test_input_range_samples_its_grid():
+    from flow.build.config import parse_input_range
+
+    grid = parse_input_range("-1,1,2")
+    values = grid.sample(np.random.default_rng(0), (1000,))
+    assert set(np.unique(values)) == {-1.0, 1.0}
+    uniform = parse_input_range("-3,3").sample(np.random.default_rng(0), (1000,))
+    assert uniform.min() >= -3 and uniform.max() < 3 and len(np.unique(uniform)) > 900
+    assert str(grid) == "random-grid[-1..1 step 2]" and str(parse_input_range("-3,3")) == "uniform-random[-3,3)"

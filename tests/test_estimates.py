@@ -88,31 +88,6 @@ def test_default_build_counts_every_node_fifo_and_the_stream_top(default_build):
     assert all(placed[r] <= estimates["budget"][r] for r in ("dsp", "bram18", "lut", "ff"))
 
 
-def test_compressed_lenet5_takes_at_most_70_percent_of_every_pynq_z2_resource(lenet5_sparse_build):
-    """The issue's target for the shipped LeNet-5: the whole design at the implementation level."""
-    estimates = json.loads((lenet5_sparse_build / "estimates.json").read_text())
-    placed, budget = estimates["design"]["levels"]["implementation"], estimates["budget"]
-    shares = {resource: placed[resource] / budget[resource] for resource in ("dsp", "bram18", "lut", "ff")}
-    assert max(shares.values()) <= 0.70, shares
-    assert estimates["fits"] and not estimates["design"]["not_modelled"]
-
-
-def test_a_sparse_layer_counts_its_partitioned_arrays(lenet5_sparse_build):
-    """hls/nnet_sparse.h's stream wrapper fully partitions data[n_in] and res[n_out], and a sparse convolution's
-    output buffer (nnet_conv_stream.h) res_out[n_filt]: all registers, so each sparse layer's FFs hold at least
-    their bits."""
-    from flow.build.artifacts import load_hls_model
-
-    nodes = {node["name"]: node for node in
-             json.loads((lenet5_sparse_build / "estimates.json").read_text())["design"]["nodes"]}
-    sparse = [node for node in load_hls_model(lenet5_sparse_build).get_layers() if node.class_name.startswith("Sparse")]
-    assert [node.name for node in sparse] == ["Conv2D_Conv_1", "Dense_MatMul_0", "Dense_MatMul_1"]
-    for node in sparse:
-        outputs = node.get_attr("n_out", node.get_attr("n_filt")) * node.get_output_variable().type.precision.width
-        inputs = node.get_attr("n_in") * node.get_input_variable().type.precision.width if "Dense" in node.class_name else 0
-        assert nodes[node.name]["ff"] >= inputs + outputs, node.name
-
-
 def test_a_bias_add_costs_an_adder_and_a_register_per_value(tmp_path):
     """QONNX's Add of a constant after a ReLU stays a node of its own (an hls4ml ApplyAlpha with scales of 1):
     per biased value one adder over the bits the sum really adds, per value the output register, no product,

@@ -71,3 +71,37 @@ def test_no_op_and_output_softmax_removal_keep_the_logits(shared_dir):
     logits = _run(rewritten, x)
     exp = np.exp(logits - logits.max(axis=-1, keepdims=True))
     assert np.allclose(exp / exp.sum(axis=-1, keepdims=True), _run(model, x), atol=1e-6)
+
+
+GSCV2 = "qonnx_model_zoo/GSCV2__kwsmlp_w3a3__kwsmlp_w3a3.onnx"
+
+
+def test_relu_before_unsigned_quant_removal_keeps_outputs(shared_dir):
+    """The GSCV2 keyword-spotting MLP: BatchNorm -> Relu -> unsigned 3-bit Quant, three times. The Quant clips to
+    [0, 7] steps itself, so without the Relus the model gives the same outputs on inputs far past its range."""
+    from qonnx.core.modelwrapper import ModelWrapper
+    from qonnx.util.cleanup import cleanup_model
+
+    from flow.frontends.qonnx_transforms import QuantOpsToQonnxDomain, RemoveReluBeforeUnsignedQuant
+
+    model = cleanup_model(ModelWrapper(str(shared_dir / ONNX_DIR / GSCV2)).transform(QuantOpsToQonnxDomain()))
+    removal = RemoveReluBeforeUnsignedQuant()
+    rewritten = model.transform(removal)
+    assert len(removal.removed) == 3 and "Relu" not in [n.op_type for n in rewritten.graph.node]
+    x = np.random.default_rng(0).uniform(-300, 300, (6, 1, 10, 49)).astype(np.float32)
+    assert all(np.array_equal(_run(model, x[i:i + 1]), _run(rewritten, x[i:i + 1])) for i in range(len(x)))
+
+
+def test_relu_before_a_signed_quant_stays(shared_dir):
+    from qonnx.core.modelwrapper import ModelWrapper
+    from qonnx.util.cleanup import cleanup_model
+
+    from flow.frontends.qonnx_transforms import QuantOpsToQonnxDomain, RemoveReluBeforeUnsignedQuant
+
+    model = cleanup_model(ModelWrapper(str(shared_dir / ONNX_DIR / GSCV2)).transform(QuantOpsToQonnxDomain()))
+    for node in model.graph.node:
+        if node.op_type == "Quant":
+            next(a for a in node.attribute if a.name == "signed").i = 1
+    removal = RemoveReluBeforeUnsignedQuant()
+    model.transform(removal)
+    assert removal.removed == []

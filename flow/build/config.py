@@ -81,6 +81,10 @@ class BuildConfig:
     max_utilization: float = 0.8
     #: seed of the random verify inputs of models no dataset fits
     seed: int = 0
+    #: values of those random inputs: "LO,HI" (uniform in [LO, HI)) or "LO,HI,STEP" (LO + k*STEP up to HI, as
+    #: a quantized or bipolar input takes); None: the grid of the model's input Quant where its input goes
+    #: straight into one, else 0,1
+    input_range: str | None = None
     #: write every weight layer as Verilog, check it bit for bit in verilator and count its cells with yosys
     #: (needs yosys, verilator and the rtl extra)
     rtl: bool = False
@@ -134,6 +138,8 @@ def _typed(name: str, value, source: str):
         value = Path(value)
     if kind is dict and name == "layers":
         return check_layers(value, source)
+    if name == "input_range" and isinstance(value, list):  # [LO, HI] or [LO, HI, STEP]
+        value = ",".join(str(item) for item in value)
     if name == "sparse" and isinstance(value, list):  # layer names as a YAML list
         value = ",".join(str(item) for item in value) or "none"
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
@@ -182,6 +188,37 @@ def check_layers(layers, source: str) -> dict:
                                 f"\"fixed<16,6>\", \"ufixed<8,0,RND,SAT>\" or \"int<8>\" (quoted)")
         checked[str(name)] = entry
     return checked
+
+
+@dataclass(frozen=True)
+class InputRange:
+    """The values random verify inputs take: uniform in [low, high), or low + k * step up to high."""
+
+    low: float
+    high: float
+    step: float | None = None
+
+    def sample(self, rng, shape: tuple[int, ...]):
+        if self.step is None:
+            return rng.uniform(self.low, self.high, shape).astype("float32")
+        points = int((self.high - self.low) / self.step + 1e-9) + 1
+        return (self.low + self.step * rng.integers(0, points, shape)).astype("float32")
+
+    def __str__(self) -> str:
+        return (f"uniform-random[{self.low:g},{self.high:g})" if self.step is None
+                else f"random-grid[{self.low:g}..{self.high:g} step {self.step:g}]")
+
+
+def parse_input_range(text: str) -> InputRange:
+    """`--input-range` ("LO,HI" or "LO,HI,STEP") as an InputRange; FlowError naming the form where it is not."""
+    try:
+        values = [float(part) for part in str(text).split(",")]
+    except ValueError:
+        values = []
+    if len(values) not in (2, 3) or not values[0] < values[1] or (len(values) == 3 and values[2] <= 0):
+        raise FlowError(f"--input-range {text!r} is not LO,HI or LO,HI,STEP with LO < HI and STEP > 0; "
+                        "e.g. --input-range=-3,3 or --input-range=-1,1,2 for bipolar inputs")
+    return InputRange(*values)
 
 
 FILE_KEYS = tuple(item.name for item in fields(BuildConfig))

@@ -23,7 +23,7 @@ from ..errors import FlowError
 from ..paths import DEFAULT_CHECKPOINT, DEFAULT_MODEL, atomic_write_json, prepare_output_dir
 from ..quiet import library_output_to
 from .artifacts import BUILD_LOG, CONFIG, CSIM_REPORT, SUMMARY, TIME_PER_STEP
-from .config import KERNEL_KEYS, BuildConfig, check_layers
+from .config import KERNEL_KEYS, BuildConfig, check_layers, parse_input_range
 from .fingerprint import build_fingerprint, outputs_digest
 from .step import Step, StepContext
 from .steps import STEP_NAMES, STEPS
@@ -119,6 +119,8 @@ def checked(config: BuildConfig) -> BuildConfig:
             raise FlowError(f"unknown step '{step}'; steps are: {', '.join(STEP_NAMES)}")
     if config.n_samples < 1:
         raise FlowError("--n-samples must be at least 1")
+    if config.input_range is not None:
+        parse_input_range(config.input_range)
     if config.sparse_cycles is not None and config.sparse_cycles < 1:
         raise FlowError("--sparse-cycles must be at least 1 (cycles per sparse layer and input vector)")
     if config.target_fps is not None and config.target_fps <= 0:

@@ -28,6 +28,17 @@ import numpy as np
 METADATA, MANIFEST = "metadata.json", "manifest.json"
 TEST_INPUTS, TEST_OUTPUTS = "test_inputs.npy", "test_outputs_csim.npy"  # the build's verify inputs and csim outputs
 FIXED = re.compile(r"^(u?fixed)<(\d+),(-?\d+)(?:,([A-Z_]+))?(?:,([A-Z_]+))?(?:,\d+)?>$")
+INTEGER = re.compile(r"^(u?)int<(\d+)>$")
+
+
+def fixed_match(precision: str):
+    """FIXED's match of an hls4ml precision string, an integer type int<W> / uint<W> read as fixed<W,W> /
+    ufixed<W,W>; None for others."""
+    text = precision.replace(" ", "")
+    integer = INTEGER.match(text)
+    if integer:
+        text = f"{integer.group(1)}fixed<{integer.group(2)},{integer.group(2)}>"
+    return FIXED.match(text)
 CONTAINERS = {8: np.int8, 16: np.int16, 32: np.int32, 64: np.int64}
 
 
@@ -61,9 +72,10 @@ class FixedPoint:
     OVERFLOW = ("WRAP", "SAT", "SAT_SYM", "SAT_ZERO")
 
     def __init__(self, precision: str):
-        match = FIXED.match(precision.replace(" ", ""))
+        match = fixed_match(precision)
         if not match:
-            raise BundleError(f"unsupported precision {precision!r}; the driver reads fixed<W,I,...> and ufixed<W,I,...>")
+            raise BundleError(f"unsupported precision {precision!r}; the driver reads fixed<W,I,...>, ufixed<W,I,...>, "
+                              "int<W> and uint<W>")
         kind, width, integer, rounding, overflow = match.groups()
         self.precision, self.signed = precision, kind == "fixed"
         self.width, self.fraction = int(width), int(width) - int(integer)

@@ -101,3 +101,39 @@ class RemoveNoOpNodes(Transformation):
                 self.removed.append(node.name or node.op_type)
                 return model, True
         return model, False
+
+
+class RemoveReluBeforeUnsignedQuant(Transformation):
+    """Remove a Relu whose only consumer is an unsigned Quant with zero point 0: the Quant's clip to [0, max]
+    already maps every negative input to 0, whatever its rounding mode, so the Relu changes no value.
+
+    Without it hls4ml keeps the Relu between a batch norm and the Quant's input rescale, as a node whose
+    output type (the default precision) cuts the fraction bits the rescale needs, and the two rescales cannot
+    merge into one. `removed` lists the node names.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.removed = []
+
+    def apply(self, model):
+        from qonnx.transformation.remove import remove_node_and_rewire
+
+        for node in model.graph.node:
+            if node.op_type != "Relu" or model.is_join_node(node) or node.output[0] in {
+                    out.name for out in model.graph.output}:
+                continue
+            consumers = model.find_consumers(node.output[0])
+            if len(consumers) == 1 and _unsigned_zero_point_quant(model, consumers[0]):
+                remove_node_and_rewire(model, node)
+                self.removed.append(node.name or node.op_type)
+                return model, True
+        return model, False
+
+
+def _unsigned_zero_point_quant(model, node) -> bool:
+    if node.op_type != "Quant":
+        return False
+    signed = next((a.i for a in node.attribute if a.name == "signed"), 1)
+    zero_point = model.get_initializer(node.input[2])
+    return not signed and zero_point is not None and not np.any(zero_point)

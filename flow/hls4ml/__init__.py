@@ -18,17 +18,18 @@ def register(backend_name: str) -> None:
     from hls4ml.backends import get_backend
     from hls4ml.model.layers import register_layer
 
-    from . import distributed_arithmetic, exact_results
-    from .fixes import PASSES
+    from . import distributed_arithmetic, exact_results, fixes, rescale_types
     from .sparse_layers import SparseConv2D, SparseDense, UseSparseKernels
     from .sparse_templates import TEMPLATES
 
     backend = get_backend(backend_name)
     register_layer("SparseDense", SparseDense)
     register_layer("SparseConv2D", SparseConv2D)
-    for name, optimizer in {**PASSES, "use_sparse_kernels": UseSparseKernels}.items():
+    for name, optimizer in {**fixes.PASSES, "use_sparse_kernels": UseSparseKernels}.items():
         backend.register_pass(name, optimizer, flow="vivado:optimize")
     exact_results.register()
+    fixes.register()
+    rescale_types.register()
     distributed_arithmetic.register()
     for template in TEMPLATES:
         backend.register_template(template)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ...errors import FlowError
 from ...frontends.qonnx_transforms import (AddZeroBiasToGemm, QuantOpsToQonnxDomain, RemoveNoOpNodes,
-                                            RemoveOutputSoftmax)
+                                            RemoveOutputSoftmax, RemoveReluBeforeUnsignedQuant)
 from ...paths import atomic_write_bytes, atomic_write_json
 from ..artifacts import GRAPH, MODEL_CLEAN, MODEL_ONNX, MODEL_REFERENCE, source_kind
 from ..step import Step, StepContext
@@ -88,7 +88,9 @@ def run(ctx: StepContext) -> dict:
         converted = model.transform(ConvertToChannelsLastAndClean())
         if any(node.op_type == "Transpose" for node in converted.find_consumers(converted.graph.input[0].name)):
             converted = model.transform(ConvertToChannelsLastAndClean(make_input_channels_last=True))
-        model = converted
+        # after `reference`: verify compares csim with the model that still has these Relus
+        relus = RemoveReluBeforeUnsignedQuant()
+        model = converted.transform(relus)
         model = model.transform(AddZeroBiasToGemm())
         model = model.transform(GemmToMatMul())
         model = cleanup_model(model)
@@ -105,11 +107,37 @@ def run(ctx: StepContext) -> dict:
         "output_shape": model.get_tensor_shape(model.graph.output[0].name),
         "output_quantized": output_producer is not None and output_producer.op_type in {"Quant", "BipolarQuant"},
         "ops": ops,
+        "input_quant": _input_quant(reference),
     }
     atomic_write_json(ctx.path(GRAPH), graph)
     removed = {**({"no_ops_removed": no_ops.removed} if no_ops.removed else {}),
-               **({"output_softmax_removed": softmax.removed} if softmax.removed else {})}
+               **({"output_softmax_removed": softmax.removed} if softmax.removed else {}),
+               **({"relus_before_unsigned_quant_removed": len(relus.removed)} if relus.removed else {})}
     return {"nodes": len(ops), "input_shape": input_shape, **removed}
+
+
+def _input_quant(model) -> dict | None:
+    """The Quant or BipolarQuant the model's input goes straight into, with the grid of values it passes on
+    (low, high, step), where its parameters are constants: the inputs a quantized model really takes. None
+    otherwise."""
+    consumers = model.find_consumers(model.graph.input[0].name)
+    if len(consumers) != 1 or consumers[0].op_type not in ("Quant", "BipolarQuant"):
+        return None
+    node = consumers[0]
+    params = [model.get_initializer(name) for name in node.input[1:]]
+    if any(value is None or value.size != 1 for value in params):
+        return None
+    if node.op_type == "BipolarQuant":
+        scale = float(params[0])
+        return {"node": node.name, "grid": [-scale, scale, 2 * scale]}
+    scale, zero_point, bits = (float(value) for value in params)
+    attributes = {a.name: a.i for a in node.attribute if a.name in ("signed", "narrow")}
+    narrow = attributes.get("narrow", 0)
+    if attributes.get("signed", 1):
+        low, high = -2 ** (bits - 1) + narrow, 2 ** (bits - 1) - 1
+    else:
+        low, high = 0, 2 ** bits - 1 - narrow
+    return {"node": node.name, "grid": [scale * (low - zero_point), scale * (high - zero_point), scale]}
 
 
 def _input_permutation(reference, clean) -> list[int] | None:

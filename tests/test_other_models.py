@@ -1,0 +1,53 @@
+"""Other people's QONNX models from ../shared (FINN, hls4ml, MLPerf Tiny, the QONNX model zoo): each compiles and
+its csim equals qonnx's execution, on its own kind of input. FINN's TFC_2W2A has its own file
+(test_external_qonnx.py); bench/external_models.py runs all seven with more samples and every step."""
+import json
+
+import numpy as np
+import pytest
+
+from conftest import run_flow_in_process
+
+ZOO = "reference/onnx/qonnx_model_zoo"
+SAMPLES = 20  # the per-model bench compares 500
+# name -> (file under ../shared, extra flags, how csim.json names the inputs)
+MODELS = {
+    "TFC_1W1A": (f"{ZOO}/MNIST__Brevitas_FINN_TFC__TFC__TFC_1W1A.onnx", ["--data-dir", "{shared}/data/mnist"],
+                 "mnist-test"),
+    "JetTagging": (f"{ZOO}/JetTagging__QKeras_hls4ml_3layer__qkeras_jettagging.onnx", ["--input-range=-3,3"],
+                   "uniform-random[-3,3) (--input-range"),
+    "GSCV2_kwsmlp": (f"{ZOO}/GSCV2__kwsmlp_w3a3__kwsmlp_w3a3.onnx", [],
+                     "random-grid[-105.391..105.391 step 0.82985] (the grid of input Quant"),
+    "UNSW_NB15": (f"{ZOO}/UNSW_NB15__unsw_nb15_mlp_w2a2__unsw_nb15-mlp-w2a2.onnx", ["--input-range=-1,1,2"],
+                  "random-grid[-1..1 step 2] (--input-range"),
+    "MLPerf_Tiny_KWS": ("reference/onnx/mlperf_tiny_KWS-W3A3_QONNX_model.onnx", [],
+                        "random-grid[-42.7663..42.7663 step 0.336742] (the grid of input Quant"),
+    "conv2d_small": ("reference/onnx/hls4ml_example-models/conv2d_small_keras.onnx", [],
+                     "uniform-random[0,1) (no input Quant"),
+}
+
+# no quantizer anywhere: hls4ml computes it in its default fixed<32,16>, so only the argmax is the same
+FLOAT_MODELS = {"conv2d_small"}
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_model_compiles_and_csim_equals_qonnx(name, shared_dir, tmp_path):
+    path, extra, dataset = MODELS[name]
+    build_dir = tmp_path / name
+    result = run_flow_in_process("compile", "--model", str(shared_dir / path),
+                                 *[arg.format(shared=shared_dir) for arg in extra], "--n-samples", str(SAMPLES),
+                                 "--allow-overfull", "--to-step", "verify", "--out", str(build_dir), "--no-progress")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    report = json.loads((build_dir / "csim.json").read_text())
+    assert report["passed"] and report["dataset"].startswith(dataset)
+    assert report["csim_vs_qonnx"]["argmax_agreement"] == 1.0
+    if report["lsb_bound_enforced"]:  # the model ends on a quantizer: csim is qonnx's value itself
+        assert report["csim_vs_qonnx"]["max_diff_lsb"] == 0.0
+    elif name not in FLOAT_MODELS:  # float logits of quantized layers: equal up to float32's rounding in qonnx
+        assert report["csim_vs_qonnx"]["max_abs_diff"] < 1e-4
+    assert report["fifo_check"]["passed"], report["fifo_check"]
+    outputs = np.load(build_dir / "csim_outputs.npy")
+    if name == "UNSW_NB15":  # a BipolarQuant output leaves as -1 / +1 (hls4ml's xnor bit would say 0 / 1)
+        assert report["output_precision"] == "int<2>" and set(np.unique(outputs)) == {-1.0, 1.0}
+    else:
+        assert len(np.unique(outputs.argmax(1))) > 1  # the inputs reach the output
