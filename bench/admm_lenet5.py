@@ -7,6 +7,7 @@
     python bench/admm_lenet5.py learnstep --data-dir ../shared/data/mnist --seeds 0 1 --jobs 2
     python bench/admm_lenet5.py sensitivity --data-dir ../shared/data/mnist --seeds 0 1
     python bench/admm_lenet5.py joint --data-dir ../shared/data/mnist --seeds 0 1 2 3 4 5 --jobs 2 --runs runs/bench-long --ablation-seeds
+    python bench/admm_lenet5.py binary --data-dir ../shared/data/mnist --seeds 0 1 2 --jobs 3
 
 sweep: one pretrained model per seed, then from it ADMM pruning at 85x / 167x / 250x, the
 magnitude-pruning baseline at the same ratios and the same epoch budget, progressive ADMM
@@ -31,6 +32,9 @@ joint: the progressive joint recipe (lenet5-admm-joint-progressive.yaml) from sc
 so that only that change differs: two pruning steps (back to one, lenet5-admm-joint.yaml), reachable
 pruning, equalization, the 3/2/3/3-bit allocation (back to 3/3/2/2) and frozen levels in the last retrain
 (for --ablation-seeds: default all, none when the flag has no seeds). Writes bench/results/admm_lenet5_joint.json.
+binary: the binarized recipe (lenet5-admm-binary.yaml: every weight layer at 1 bit, -q or +q) from scratch per
+seed, its accuracy drop against that seed's own pretrained dense model, and the first seed's model through
+`flow compile` (csim against QONNX on 500 MNIST test images). Writes bench/results/admm_lenet5_binary.json.
 Run dirs go under runs/bench/; a finished run (its model.pt exists) is reused, not retrained, and
 only if its stored recipe is the one asked for. With --jobs N on the CPU each run gets cores/N threads.
 """
@@ -432,9 +436,37 @@ def joint(args) -> tuple[dict, list[dict]]:
     return metrics, rows
 
 
+def binary(args) -> tuple[dict, list[dict]]:
+    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        runs = dict(zip(args.seeds, pool.map(
+            lambda seed: flow_train(Path(args.runs) / f"binary-s{seed}", "lenet5-admm-binary.yaml", [f"seed={seed}"],
+                                    args), args.seeds)))
+    first = Path(args.runs) / f"binary-s{args.seeds[0]}"
+    build_dir = first / "build"
+    compiled = subprocess.run([sys.executable, "-m", "flow", "compile", "--model", str(first / "model.pt"),
+                               "--data-dir", str(args.data_dir), "--n-samples", "500", "--out", str(build_dir),
+                               "--no-progress"], capture_output=True, text=True)
+    csim = json.loads((build_dir / "csim.json").read_text()) if (build_dir / "csim.json").is_file() else None
+    levels = {seed: run["metrics"]["weight_levels"] for seed, run in runs.items()}
+    drops = [_drop(run) for run in runs.values()]
+    verified = csim is not None and csim["passed"]
+    value = (f"1 bit (-q/+q) on all 4 layers: drop {np.mean(drops):+.2f} pp mean over {len(drops)} seeds "
+             f"({min(drops):+.2f} to {max(drops):+.2f}); seed {args.seeds[0]} csim "
+             + (f"verifies ({csim['csim_vs_qonnx']['max_diff_lsb']:.0f} LSB)" if verified else "FAILS"))
+    metrics = {"runs": {seed: {key: run[key] for key in ("metrics", "total", "layers", "command_wall_s")}
+                        for seed, run in runs.items()},
+               "weight_levels": levels, "drops_pp": drops,
+               "compile": {"exit_code": compiled.returncode, "csim": csim,
+                           "error": next((line for line in compiled.stdout.splitlines() if line.startswith("error:")),
+                                         None)}}
+    return metrics, [{"key": "admm_binary_lenet5", "label": "binarized LeNet-5 (ADMM, from each seed's pretrained model)",
+                      "value": value}]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("plan", choices=["sweep", "full", "quantstep", "targets", "learnstep", "sensitivity", "joint"])
+    parser.add_argument("plan", choices=["sweep", "full", "quantstep", "targets", "learnstep", "sensitivity", "joint",
+                                         "binary"])
     parser.add_argument("--data-dir", type=Path, required=True)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--jobs", type=int, default=1)
@@ -449,7 +481,8 @@ def main() -> None:
     commit = args.commit or git_commit()
     started = time.perf_counter()
     metrics, rows = {"sweep": sweep, "full": full, "quantstep": quant_step, "targets": targets,
-                      "learnstep": learn_step, "sensitivity": sensitivity, "joint": joint}[args.plan](args)
+                      "learnstep": learn_step, "sensitivity": sensitivity, "joint": joint,
+                      "binary": binary}[args.plan](args)
     metrics["device"] = args.device
     if args.machine:
         metrics["machine"] = args.machine

@@ -40,9 +40,10 @@ def compile_command(
     n_samples: int = typer.Option(DEFAULTS.n_samples, help="Held-out samples the verify step compares csim on."),
     from_step: Optional[str] = typer.Option(None, help="Restart at this step, reusing earlier artifacts."),
     to_step: Optional[str] = typer.Option(None, help="Stop after this step (the later steps do not run)."),
-    input_range: Optional[str] = typer.Option(None, help="Values of the random verify inputs of models no dataset "
-                                              "fits: LO,HI (uniform) or LO,HI,STEP (a grid; -1,1,2 is bipolar). "
-                                              "Default: the grid of the model's input Quant, else 0,1."),
+    input_range: Optional[str] = typer.Option(None, help="Verify on seeded random inputs of these values instead "
+                                              "of a dataset: LO,HI (uniform) or LO,HI,STEP (a grid; -1,1,2 is "
+                                              "bipolar). Default where no dataset fits the model: the grid of its "
+                                              "input Quant, else 0,1."),
     sparse: str = typer.Option(DEFAULTS.sparse, help="auto: the design chooser picks each weight layer's kernel "
                                "(hls4ml Latency, Resource at a reuse factor, or the sparse kernel at a PE count; "
                                "design.json). Or pin the sparse layers: all, none, or names separated by commas "
@@ -56,6 +57,9 @@ def compile_command(
                                           "chosen design may take."),
     clock_period_ns: Optional[float] = typer.Option(None, help="Clock period in ns to build and rate the design "
                                                     "at (default: BOARD's)."),
+    float32_rescales: bool = typer.Option(DEFAULTS.float32_rescales, "--float32-rescales/--no-float32-rescales",
+                                          help="Give batch-norm and rescale constants float32's precision, so "
+                                          "quantizers after them round as qonnx's do (wide multipliers: DSPs)."),
     rtl: bool = typer.Option(DEFAULTS.rtl, "--rtl/--no-rtl", help="Also write each weight layer as Verilog, check it bit for "
                              "bit in verilator and count its cells with yosys (needs both tools and the rtl extra)."),
     bitstream: bool = typer.Option(DEFAULTS.bitstream, "--bitstream/--no-bitstream", help="Also run Vivado: block design, "

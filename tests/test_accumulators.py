@@ -120,9 +120,10 @@ def test_one_integer_bit_less_overflows(digits_copy, tmp_path):
     settings = json.loads((narrow / artifacts.HLS_CONFIG).read_text())
     precision = settings["hls_config"]["LayerName"]["MatMul_0"]["Precision"]
     results = settings["hls_config"]["Model"][EXACT_RESULTS_KEY]
-    assert results["Dense_MatMul_0"] == precision["accum"]
+    # fc1's result is the QuantReLU's type merged into it (no Relu between them), so only its accumulator is pinned
+    assert "Dense_MatMul_0" not in results
     width, integer = map(int, re.fullmatch(r"fixed<(\d+),(\d+)>", precision["accum"]).groups())
-    precision["accum"] = results["Dense_MatMul_0"] = f"fixed<{width - 1},{integer - 1}>"
+    precision["accum"] = f"fixed<{width - 1},{integer - 1}>"
     (narrow / artifacts.HLS_CONFIG).write_text(json.dumps(settings))
     node, first, last = cuts(narrow)["Dense_MatMul_0"]
     simulated, reference, _ = layer_at_worst_inputs(narrow, node, first, last, "sparse", narrow / "adv.log")

@@ -86,7 +86,7 @@ def undeclared_fields(steps) -> list[str]:
 def test_every_config_field_is_read_by_a_declared_step():
     assert undeclared_fields(STEPS) == []
     without_csim_reads = [replace(step, reads=()) if step.name == "csim" else step for step in STEPS]
-    assert undeclared_fields(without_csim_reads) == ["data_dir", "n_samples", "seed"]
+    assert undeclared_fields(without_csim_reads) == ["data_dir", "n_samples", "seed", "input_range"]
 
 
 def test_first_readers_come_from_the_declarations():

@@ -42,13 +42,14 @@ def test_the_bias_adds_fuse_into_fc1_and_fc2_and_the_input_needs_no_transpose(le
     """hls4ml fuses QONNX's bias Add into the MatMul before it while that layer's result type is unspecified; flow
     gives the exact type after the fusion, so the project has no rescale node and no FIFO in front of one, and
     each fully connected layer adds its own (non-zero) biases. The graph input is channels-last, so nothing
-    transposes the image."""
+    transposes the image. No Relu is left: each came before an unsigned QuantReLU quantizer, which clips at 0
+    itself, and the qonnx step removes it."""
     firmware = lenet5_sparse / "hls4ml_prj" / "firmware"
     top = (firmware / "myproject.cpp").read_text()
     calls = [line.split("(")[0].split("<")[0].strip() for line in top.splitlines() if line.strip().startswith("nnet::")]
     calls = [call for call in calls if call != "nnet::load_weights_from_txt"]
-    assert calls == ["nnet::conv_2d_cl", "nnet::relu", "nnet::pooling2d_cl", "nnet::conv_2d_cl", "nnet::relu",
-                     "nnet::pooling2d_cl", "nnet::sparse_dense", "nnet::relu", "nnet::sparse_dense"]
+    assert calls == ["nnet::conv_2d_cl", "nnet::pooling2d_cl", "nnet::conv_2d_cl", "nnet::pooling2d_cl",
+                     "nnet::sparse_dense", "nnet::sparse_dense"]
     nodes = json.loads((lenet5_sparse / "estimates.json").read_text())["design"]["nodes"]
     assert not [node["name"] for node in nodes if node["kind"] in ("rescale", "transpose")]
     state = torch.load(LENET5, weights_only=True)["state_dict"]

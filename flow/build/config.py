@@ -63,6 +63,10 @@ class BuildConfig:
     to_step: str | None = None
     #: hls4ml precision for tensors no Quant node pins down
     default_precision: str = "fixed<32,16>"
+    #: give batch-norm and rescale constants float32's precision (as qonnx computes them) instead of the default
+    #: precision's fraction bits: quantizers after them then round as qonnx's do (needed by the MLPerf Tiny and
+    #: GSCV2 keyword-spotting MLPs), at the price of wide multipliers (flow/hls4ml/rescale_types.py)
+    float32_rescales: bool = False
     #: hls4ml strategy of the dense layers (the weight layers' own where sparse=auto: the chooser's)
     strategy: str = "Latency"
     #: hls4ml reuse factor of the dense layers (the weight layers' own where sparse=auto: the chooser's)
@@ -81,9 +85,9 @@ class BuildConfig:
     max_utilization: float = 0.8
     #: seed of the random verify inputs of models no dataset fits
     seed: int = 0
-    #: values of those random inputs: "LO,HI" (uniform in [LO, HI)) or "LO,HI,STEP" (LO + k*STEP up to HI, as
-    #: a quantized or bipolar input takes); None: the grid of the model's input Quant where its input goes
-    #: straight into one, else 0,1
+    #: verify on seeded random inputs of these values, also where a dataset fits: "LO,HI" (uniform in [LO, HI))
+    #: or "LO,HI,STEP" (LO + k*STEP up to HI, as a quantized or bipolar input takes); None: a dataset where one
+    #: fits the model, else the grid of the Quant its input goes straight into, else 0,1
     input_range: str | None = None
     #: write every weight layer as Verilog, check it bit for bit in verilator and count its cells with yosys
     #: (needs yosys, verilator and the rtl extra)

@@ -81,10 +81,11 @@ class BipolarAsSignedInteger(OptimizerPass):
     """BipolarQuant values as -1 and +1 in a signed 2-bit integer, not as hls4ml's 0/1 xnor bit.
 
     hls4ml 1.3's BipolarQuant passes (bipolar_quant_opt.py) give binary activations and weights its
-    XnorPrecisionType, whose Dense product is `a == w` (nnet_mult.h both_binary): the accumulator counts
-    agreements p, where BipolarQuant's dot product is 2p - n, and nothing rescales it, so FINN's TFC_1W1A
-    gets 8% argmax agreement; a BipolarQuant model output leaves as 0/1 for -1/+1. As signed integers the
-    products are hls4ml's ordinary ones and exact, at a few LUTs more per product than the xnor.
+    XnorPrecisionType. Where a batch norm or rescale comes before the activation, hls4ml merges the two into
+    a threshold and its QuantizeDenseOutput makes the next Dense an exact xnor popcount again (BinaryThreshold-
+    OnGrid below corrects the threshold). Elsewhere the xnor bit is wrong: a binary Dense's cast
+    (nnet_mult.h, 2 * acc - n) doubles its bias, and any other consumer, or the model's output, reads 0 for -1.
+    As signed integers those products are hls4ml's ordinary ones and exact.
     """
 
     def match(self, node):
@@ -107,9 +108,14 @@ class BinaryThresholdOnGrid(OptimizerPass):
     (fpga_layers.py set_thresholds, nnet_batchnorm.h normalize_binary_tanh). BipolarQuant is +1 where
     x * scale + bias >= 0, which for scale > 0 is x >= the grid's ceil of -bias / scale: with floor, every
     input one step below a non-grid threshold gets +1 (UNSW-NB15's output, a few neurons per TFC_1W1A
-    layer), and hls4ml's QuantizeDenseOutput floors it to a whole number again after a binary Dense. With scale 1 and bias -t, hls4ml's floor keeps t. A channel scaled by s < 0 (x <= t) is made
-    one of scale -s on -x by negating its column of the Dense before (FINN's TFC_1W1A has such channels);
-    elsewhere it has no `>=` form and is refused.
+    layer). With scale 1 and bias -t, hls4ml's floor keeps t.
+
+    After a binary Dense fed by another threshold, hls4ml's QuantizeDenseOutput (bn_quant.py) makes the
+    Dense compute whole dot products 2p - n with its bias dropped, and floors the threshold to a whole
+    number again: there t is the ceil in whole numbers with the Dense's bias folded in, and the bias is
+    zeroed here. A channel scaled by s < 0 (x <= t) becomes one of scale -s on -x by negating its column
+    of the Dense before (FINN's TFC_1W1A has such channels); elsewhere it has no `>=` form and is refused,
+    as is a threshold above every value the input type holds.
     """
 
     def match(self, node):
@@ -117,7 +123,7 @@ class BinaryThresholdOnGrid(OptimizerPass):
             return False
         after = node.get_output_nodes()
         return (len(after) == 1 and after[0].class_name == "Activation"
-                and after[0].get_attr("activation") in ("binary", "binary_tanh"))
+                and after[0].get_attr("activation") in BINARY_ACTIVATIONS)
 
     def transform(self, model, node):
         bias = np.asarray(node.get_weights("bias").data, dtype=float).reshape(-1)
@@ -130,37 +136,76 @@ class BinaryThresholdOnGrid(OptimizerPass):
             raise FlowError(f"unsupported layer: node '{node.name}' scales channel {int(np.flatnonzero(scale == 0)[0])} "
                             "by 0 before a BipolarQuant (a constant output); hls4ml's binary threshold has no form "
                             "for it")
-        threshold = np.ceil(-bias / scale / input_step(node)) * input_step(node)
+        source = node.get_input_node()
+        if whole_dot_products(source):
+            dense_bias = source.get_weights("bias")
+            if np.any(dense_bias.data) and len(source.get_output_nodes()) != 1:
+                raise FlowError(f"unsupported layer: binary Dense '{source.name}' has a bias and more than one "
+                                "consumer; hls4ml drops a binary Dense's bias, which flow folds into one threshold")
+            n_in = source.get_attr("n_in")
+            threshold = np.clip(np.ceil(-bias / scale - np.asarray(dense_bias.data, dtype=float).reshape(-1)),
+                                -n_in, n_in + 1)  # the sums are -n .. n; hls4ml's threshold type holds this range
+            dense_bias.data = np.zeros_like(np.asarray(dense_bias.data))
+        else:
+            low, high, step = grid(node.get_input_variable().type.precision)
+            threshold = np.maximum(np.ceil(-bias / scale / step) * step, low)  # below every input: always +1
+            if (threshold > high).any():
+                channel = int(np.flatnonzero(threshold > high)[0])
+                raise FlowError(f"unsupported layer: node '{node.name}' channel {channel} is -1 at every value its "
+                                f"input type {node.get_input_variable().type.precision} holds; hls4ml's binary "
+                                "threshold cannot say so in that type")
         node.add_weights_variable(name="scale", var_name="s{index}", data=np.ones_like(threshold))
         node.add_weights_variable(name="bias", var_name="b{index}", data=-threshold)
         node.set_attr("flow_threshold_on_grid", True)
         return False
 
 
-def input_step(node) -> float:
-    """The grid of the node's input: 1 after a binary Dense (its outputs are whole dot products, and hls4ml's
-    QuantizeDenseOutput floors the threshold to a whole number later), else its type's LSB."""
+BINARY_ACTIVATIONS = ("binary", "binary_tanh")
+
+
+def whole_dot_products(node) -> bool:
+    """Whether hls4ml's QuantizeDenseOutput will make `node` a Dense of whole dot products: binary or ternary
+    weights, its input a threshold (or a binary activation after a batch norm, which hls4ml merges into one)."""
+    quantizer = type(node.get_attr("weight_quantizer")).__name__
+    if node.class_name != "Dense" or quantizer not in ("BinaryQuantizer", "TernaryQuantizer"):
+        return False
     source = node.get_input_node()
-    if source.class_name == "Dense" and isinstance(source.get_attr("weight_quantizer"), BinaryQuantizer):
-        return 1.0
-    precision = node.get_input_variable().type.precision
-    return 2.0 ** -(precision.width - precision.integer)
+    if source.class_name == "BatchNormalizationQuantizedTanh":
+        return True
+    return (source.class_name == "Activation" and source.get_attr("activation") in BINARY_ACTIVATIONS
+            and source.get_input_node().class_name in ("BatchNormalization", "ApplyAlpha"))
+
+
+def grid(precision) -> tuple[float, float, float]:
+    """The lowest and highest value of a fixed-point or integer type, and its step."""
+    fraction = precision.width - precision.integer
+    step = 2.0 ** -fraction
+    if precision.signed:
+        return -(2.0 ** (precision.integer - 1)), 2.0 ** (precision.integer - 1) - step, step
+    return 0.0, 2.0 ** precision.integer - step, step
 
 
 def negate_columns(node, columns: np.ndarray) -> None:
     """Negate the outputs `columns` of the Dense that feeds `node` alone, by negating its weights and bias there;
-    FlowError where the input is no such Dense."""
+    FlowError where the input is no such Dense or a negated value leaves its type."""
+    from .rescale_types import holds_exactly
+
     source = node.get_input_node()
+    channel = int(np.flatnonzero(columns)[0])
     if source.class_name != "Dense" or len(source.get_output_nodes()) != 1:
-        channel = int(np.flatnonzero(columns)[0])
         raise FlowError(f"unsupported layer: node '{node.name}' scales channel {channel} by a negative value before "
                         "a BipolarQuant, and its input is no Dense whose outputs flow can negate; hls4ml's binary "
                         "threshold compares x >= t only")
-    weights, bias = source.get_weights("weight"), source.get_weights("bias")
-    n_in, n_out = source.get_attr("n_in"), source.get_attr("n_out")
     sign = np.where(columns, -1.0, 1.0)
-    weights.data = (np.asarray(weights.data).reshape(n_in, n_out) * sign).reshape(np.shape(weights.data))
-    bias.data = np.asarray(bias.data) * sign
+    n_in, n_out = source.get_attr("n_in"), source.get_attr("n_out")
+    for variable, signs in ((source.get_weights("weight"), np.broadcast_to(sign, (n_in, n_out))),
+                            (source.get_weights("bias"), sign)):
+        negated = (np.asarray(variable.data, dtype=float).reshape(signs.shape) * signs).reshape(np.shape(variable.data))
+        if not holds_exactly(negated, variable.type.precision):
+            raise FlowError(f"unsupported layer: node '{node.name}' scales channel {channel} by a negative value "
+                            f"before a BipolarQuant, and negating '{source.name}' there leaves its type "
+                            f"{variable.type.precision}")
+        variable.data = negated
 
 
 class BipolarOutputAsSigned(OptimizerPass):
@@ -170,7 +215,7 @@ class BipolarOutputAsSigned(OptimizerPass):
     its xnor layers, but a model ending in a BipolarQuant (UNSW-NB15's classifier) would leave with 0
     where qonnx gives -1. hls4ml's ternary threshold (normalize_ternary_tanh: +1 above th_hi, -1 at or
     below th_lo, else 0) with both at one grid step below the threshold is +1 from it on, -1 below it,
-    never 0, in an ap_int<2>.
+    never 0, in an ap_int<2>. Runs after QuantizeDenseOutput, which sets the threshold's final type.
     """
 
     def match(self, node):
@@ -180,8 +225,14 @@ class BipolarOutputAsSigned(OptimizerPass):
     def transform(self, model, node):
         from hls4ml.model.types import IntegerPrecisionType
 
-        threshold = node.weights.pop("threshold")
-        below = np.asarray(threshold.data, dtype=float) - input_step(node)
+        threshold = node.get_weights("threshold")
+        low, _, step = grid(threshold.type.precision)
+        below = np.asarray(threshold.data, dtype=float) - step
+        if (below < low).any():
+            raise FlowError(f"unsupported layer: output node '{node.name}' is +1 at every input; hls4ml's ternary "
+                            f"threshold cannot say so in {threshold.type.precision}")
+        del node.weights["threshold"]
+        del node.attributes["threshold_t"]
         for name, var_name in (("threshold_hi", "th{index}"), ("threshold_lo", "tl{index}")):
             node.add_weights_variable(name=name, var_name=var_name, data=below, type_name=f"{name}_{{index}}_t",
                                       precision=threshold.type.precision)
@@ -205,4 +256,4 @@ def register() -> None:
     insert_pass("vivado:quantization", "flow:binary_threshold_on_grid", BinaryThresholdOnGrid,
                 before="vivado:merge_batch_norm_quantized_tanh")
     insert_pass("vivado:quantization", "flow:bipolar_output_as_signed", BipolarOutputAsSigned,
-                before="vivado:quantize_dense_output")
+                before="fuse_consecutive_batch_normalization")

@@ -150,6 +150,7 @@ def run(ctx: StepContext) -> dict:
     from ...hls4ml.kernel_selection import (apply_design, choose_design, design_record, layer_menus, sparse_layers,
                                             stream_words)
     from ...hls4ml.layer_settings import kernel_pins
+    from ...hls4ml.rescale_types import MODE_KEY as RESCALE_MODE_KEY
     from ...hls4ml.sparse_layers import SPARSE_KEY
     from ...hls4ml.stream_top import write_axis_top
     from ...hls4ml.weight_memory import check_fits, memory_report, model_memory
@@ -159,6 +160,8 @@ def run(ctx: StepContext) -> dict:
         ctx.path(name).unlink(missing_ok=True)
     hls_config = base_hls_config(ctx)
     hls_config["Model"]["Strategy"] = ctx.config.strategy
+    if ctx.config.float32_rescales:
+        hls_config["Model"][RESCALE_MODE_KEY] = "float32"
     hls_config["Model"][SPARSE_KEY] = {"select": [], "max_cycles": ctx.config.sparse_cycles}
     settings = {
         "backend": ctx.board.hls4ml_backend,
@@ -262,6 +265,6 @@ def outputs(build_dir) -> list[str]:
 
 
 STEP = Step(name="hls4ml", run=run,
-            reads=("board", "clock_period_ns", "default_precision", "strategy", "reuse_factor", "sparse",
-                   "sparse_cycles", "target_fps", "max_utilization", "layers"),
+            reads=("board", "clock_period_ns", "default_precision", "float32_rescales", "strategy", "reuse_factor",
+                   "sparse", "sparse_cycles", "target_fps", "max_utilization", "layers"),
             outputs=outputs)

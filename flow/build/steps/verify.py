@@ -21,6 +21,7 @@ from ..step import Step, StepContext
 
 REQUIRED_ARGMAX_AGREEMENT = 1.0
 MAX_LSB_DIFFERENCE = 1.0
+RESCALE_OPS = ("BatchNormalization", "Mul", "Div", "Quant")  # what becomes a rescale in hls4ml
 # two samples already overlap in the stream top; the third runs it in its steady state
 FIFO_CHECK_SAMPLES = 3
 FIFO_CHECK_DIR = "fifo_check"  # scratch: the check's rewritten copies and program, never synthesized
@@ -142,11 +143,14 @@ def run(ctx: StepContext) -> dict:
     report["passed"] = not failures
     atomic_write_json(ctx.path(CSIM_REPORT), report)
     if failures:
-        raise VerificationError(f"verification failed ({'; '.join(failures)}); see {ctx.path(CSIM_REPORT)}")
+        hint = ("; where a batch norm or a non-power-of-two scale feeds a quantizer, --float32-rescales makes "
+                "hls4ml round as qonnx does" if reference_name == "qonnx" and not ctx.config.float32_rescales
+                and any(op in graph["ops"] for op in RESCALE_OPS) else "")
+        raise VerificationError(f"verification failed ({'; '.join(failures)}){hint}; see {ctx.path(CSIM_REPORT)}")
     return {"reference": reference_name,
             "argmax_agreement": report[f"csim_vs_{reference_name}"]["argmax_agreement"],
             "max_diff_lsb": report[f"csim_vs_{reference_name}"]["max_diff_lsb"],
             "fifo_check": "passed" if report["fifo_check"]["passed"] else report["fifo_check"]["status"]}
 
 
-STEP = Step(name="verify", run=run, reads=("model",), outputs=outputs)
+STEP = Step(name="verify", run=run, reads=("model", "float32_rescales"), outputs=outputs)
