@@ -61,8 +61,10 @@ def verification_lines(summary: dict) -> list[str]:
     for pair in ("csim_vs_qonnx", "qonnx_vs_brevitas", "csim_vs_keras"):
         if pair in verification:
             result = verification[pair]
-            lines.append(f"  {pair}: argmax agreement {result['argmax_agreement']:.4f}, "
-                         f"max |diff| {result['max_diff_lsb']:.3g} LSB")
+            ties = result.get("argmax_ties", 0)
+            lines.append(f"  {pair}: argmax agreement {result['argmax_agreement']:.4f}"
+                         + (f" ({ties} float32 tie{'s' if ties > 1 else ''})" if ties else "")
+                         + f", max |diff| {result['max_diff_lsb']:.3g} LSB")
     fifo = verification.get("fifo_check")
     if fifo:
         outcome = {True: "passed", False: "FAILED"}.get(fifo.get("passed"), fifo.get("status"))

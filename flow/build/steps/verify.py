@@ -67,9 +67,22 @@ def brevitas_outputs(ctx: StepContext, inputs: np.ndarray) -> np.ndarray:
         return model(torch.from_numpy(inputs)).numpy().astype(np.float64).reshape(len(inputs), -1)
 
 
+# reference outputs this close to the sample's largest (relative to it) are one value to float32's precision,
+# with 16 ulps of rounding on the way there: an argmax between them is not the model's to decide
+TIE_RELATIVE = 2.0**-20
+
+
 def compare(candidate: np.ndarray, reference: np.ndarray, lsb: float) -> dict:
+    """Argmax agreement, and the samples where the argmaxes differ only between outputs the reference holds equal
+    to float32's precision (`argmax_ties`; counted as agreeing in `argmax_agreement_beyond_ties`)."""
+    picked, best = candidate.argmax(1), reference.argmax(1)
+    rows = np.arange(len(reference))
+    gap = reference[rows, best] - reference[rows, picked]
+    ties = (picked != best) & (gap <= TIE_RELATIVE * np.abs(reference).max(1))
     return {
-        "argmax_agreement": float((candidate.argmax(1) == reference.argmax(1)).mean()),
+        "argmax_agreement": float((picked == best).mean()),
+        "argmax_ties": int(ties.sum()),
+        "argmax_agreement_beyond_ties": float(((picked == best) | ties).mean()),
         "max_abs_diff": float(np.abs(candidate - reference).max()),
         "max_diff_lsb": float(np.abs(candidate - reference).max() / lsb),
     }
@@ -131,11 +144,14 @@ def run(ctx: StepContext) -> dict:
         labels = np.load(labels_path)
         report["accuracy"] = {"csim": float((csim.argmax(1) == labels).mean()),
                               reference_name: float((reference.argmax(1) == labels).mean())}
+    # where the model ends on a quantizer every value is held to the LSB, ties included; on float outputs an
+    # argmax between outputs equal to float32's precision is no disagreement
+    agreement = "argmax_agreement" if report["lsb_bound_enforced"] else "argmax_agreement_beyond_ties"
     failures = [
-        f"{pair}: argmax agreement {result['argmax_agreement']:.4f}, max |diff| {result['max_diff_lsb']:.2f} LSB"
+        f"{pair}: argmax agreement {result[agreement]:.4f}, max |diff| {result['max_diff_lsb']:.2f} LSB"
         for pair, result in report.items()
         if pair in {"csim_vs_qonnx", "qonnx_vs_brevitas", "csim_vs_keras"}
-        and (result["argmax_agreement"] < REQUIRED_ARGMAX_AGREEMENT
+        and (result[agreement] < REQUIRED_ARGMAX_AGREEMENT
              or (report["lsb_bound_enforced"] and result["max_diff_lsb"] > MAX_LSB_DIFFERENCE))
     ]
     if report["fifo_check"]["passed"] is False:
