@@ -125,6 +125,16 @@ def digits_drop(value: str, metrics: dict) -> str:
             "359 held-out digits, one is 0.28 pp")
 
 
+def external_models(value: str, metrics: dict) -> str:
+    models = metrics["models"]
+    verified = [name for name, record in models.items() if record.get("passed")]
+    ties = sum((record.get("csim_vs_qonnx") or {}).get("argmax_ties", 0) for record in models.values())
+    exact = [name for name in verified if models[name]["lsb_bound_enforced"]]
+    fits = sum(bool((record.get("fit") or {}).get("fits")) for record in models.values())
+    return (f"{len(verified)} of {len(models)} verify ({ties} argmax a float32 tie; {', '.join(exact)} to the LSB); "
+            f"{fits} of {len(models)} fit PYNQ-Z2")
+
+
 # (key, label, summary of the row's value and the result's metrics; None: the value as it is)
 def kernel_choice(value: str, metrics: dict) -> str:
     cells = []
@@ -139,7 +149,7 @@ ROWS = [
     ("compile_default_wall_s", "`flow compile --board pynq-z2` wall time (csim-only)", None),
     ("compile_default_csim", "Default model: csim vs QONNX / QONNX vs Brevitas, 359 digits", None),
     ("compile_tfc_csim", "FINN TFC_2W2A: csim vs QONNX, 1,000 MNIST images", None),
-    ("external_models", "Third-party QONNX models in ../shared: csim vs QONNX, 500 inputs each", None),
+    ("external_models", "Third-party QONNX models in ../shared: csim vs QONNX, 500 inputs each", external_models),
     ("digits_quantization_drop", "Default model (4-bit weights, 8-bit activations) vs its float twin", digits_drop),
     ("same_outputs", "Same csim outputs and estimates as an earlier commit", same_outputs),
     ("admm_targets_85x", "LeNet-5 85x: ADMM vs magnitude pruning, drop per seed", None),
