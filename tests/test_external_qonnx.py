@@ -1,11 +1,13 @@
-"""External QONNX (FINN's TFC_2W2A) on MNIST through every step."""
+"""External QONNX (FINN's TFC_2W2A) on MNIST through every step, its FIFO check (flow/hls4ml/fifo_check.py) on
+an io_parallel top among them. Every test of the TFC build is in this file, so that one test worker builds it once."""
 import json
 import re
+import shutil
 
 import numpy as np
 import pytest
 
-from conftest import TFC, run_flow
+from conftest import TFC, run_flow, run_flow_in_process, tfc_compile_args
 
 
 def test_tfc_2w2a_compiles_and_matches_qonnx(tfc_build, shared_dir, tmp_path):
@@ -106,3 +108,20 @@ def test_a_float_output_too_wide_for_a_stream_word_is_narrowed_in_the_project(tm
     assert report["output_precision"].startswith(f"fixed<{width},{integer}")
     assert report["csim_vs_qonnx"]["argmax_agreement"] == 1.0
     assert json.loads((build_dir / "summary.json").read_text())["steps"]["hls4ml"]["stream_top"].startswith("firmware/")
+
+
+def test_io_parallel_build_passes_with_one_value_per_fifo_slot(tfc_build):
+    assert json.loads((tfc_build / "hls_config.json").read_text())["io_type"] == "io_parallel"
+    report = json.loads((tfc_build / "csim.json").read_text())["fifo_check"]
+    assert report["passed"] and report["outputs_match_csim"]
+    assert {name: fifo["depth"] for name, fifo in report["fifos"].items()} == {"model_in": 784, "model_out": 10, "last": 32}
+
+
+def test_without_gpp_the_report_says_skipped(tfc_build, shared_dir, tmp_path, monkeypatch):
+    build_dir = tmp_path / "build"
+    shutil.copytree(tfc_build, build_dir)
+    monkeypatch.setenv("PATH", str(tmp_path / "no-tools"))
+    result = run_flow_in_process(*tfc_compile_args(shared_dir, build_dir), "--from-step", "verify")
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads((build_dir / "csim.json").read_text())
+    assert report["fifo_check"] == {"passed": None, "status": "skipped: g++ not on PATH"} and report["passed"]

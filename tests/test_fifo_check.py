@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from conftest import run_flow_in_process, tfc_compile_args
+from conftest import run_flow_in_process
 from flow.hls4ml import fifo_check
 
 # flow's io_stream top before the dataflow region, with today's ports: read, model and write one after another per
@@ -80,23 +80,6 @@ def test_io_stream_build_passes_with_every_fifo_at_its_declared_depth(default_bu
     # Relu before an unsigned quantizer (the qonnx step removes them: the quantizer clips at 0)
     loading = rewritten[rewritten.index("#ifndef __SYNTHESIS__"):rewritten.index("#endif")]
     assert "load_weights_from_txt" in loading and "spawn" not in loading
-
-
-def test_io_parallel_build_passes_with_one_value_per_fifo_slot(tfc_build):
-    assert json.loads((tfc_build / "hls_config.json").read_text())["io_type"] == "io_parallel"
-    report = json.loads((tfc_build / "csim.json").read_text())["fifo_check"]
-    assert report["passed"] and report["outputs_match_csim"]
-    assert {name: fifo["depth"] for name, fifo in report["fifos"].items()} == {"model_in": 784, "model_out": 10, "last": 32}
-
-
-def test_without_gpp_the_report_says_skipped(tfc_build, shared_dir, tmp_path, monkeypatch):
-    build_dir = tmp_path / "build"
-    shutil.copytree(tfc_build, build_dir)
-    monkeypatch.setenv("PATH", str(tmp_path / "no-tools"))
-    result = run_flow_in_process(*tfc_compile_args(shared_dir, build_dir), "--from-step", "verify")
-    assert result.returncode == 0, result.stderr[-3000:]
-    report = json.loads((build_dir / "csim.json").read_text())
-    assert report["fifo_check"] == {"passed": None, "status": "skipped: g++ not on PATH"} and report["passed"]
 
 
 @pytest.mark.parametrize("source, message", [

@@ -9,7 +9,7 @@ import pytest
 from conftest import run_flow_in_process
 
 ZOO = "reference/onnx/qonnx_model_zoo"
-SAMPLES = 20  # the per-model bench compares 500
+SAMPLES = 12  # the per-model bench compares 500
 # name -> (file under ../shared, extra flags, how csim.json names the inputs)
 MODELS = {
     "TFC_1W1A": (f"{ZOO}/MNIST__Brevitas_FINN_TFC__TFC__TFC_1W1A.onnx", ["--data-dir", "{shared}/data/mnist"],
