@@ -4,9 +4,10 @@ from __future__ import annotations
 import numpy as np
 from hls4ml.model.optimizer import OptimizerPass
 from hls4ml.model.quantizers import BinaryQuantizer
-from hls4ml.model.types import NamedType
+from hls4ml.model.types import IntegerPrecisionType, NamedType
 
 from ..errors import FlowError
+from .accumulators import fixed_type_of
 from .flows import insert_pass
 
 
@@ -147,10 +148,11 @@ class BinaryThresholdOnGrid(OptimizerPass):
                                 -n_in, n_in + 1)  # the sums are -n .. n; hls4ml's threshold type holds this range
             dense_bias.data = np.zeros_like(np.asarray(dense_bias.data))
         else:
-            low, high, step = grid(node.get_input_variable().type.precision)
-            threshold = np.maximum(np.ceil(-bias / scale / step) * step, low)  # below every input: always +1
-            if (threshold > high).any():
-                channel = int(np.flatnonzero(threshold > high)[0])
+            kind = fixed_type_of(node.get_input_variable().type.precision)
+            step = 2.0 ** -kind.fraction
+            threshold = np.maximum(np.ceil(-bias / scale / step) * step, kind.lowest)  # below every input: always +1
+            if (threshold > kind.highest).any():
+                channel = int(np.flatnonzero(threshold > kind.highest)[0])
                 raise FlowError(f"unsupported layer: node '{node.name}' channel {channel} is -1 at every value its "
                                 f"input type {node.get_input_variable().type.precision} holds; hls4ml's binary "
                                 "threshold cannot say so in that type")
@@ -174,15 +176,6 @@ def whole_dot_products(node) -> bool:
         return True
     return (source.class_name == "Activation" and source.get_attr("activation") in BINARY_ACTIVATIONS
             and source.get_input_node().class_name in ("BatchNormalization", "ApplyAlpha"))
-
-
-def grid(precision) -> tuple[float, float, float]:
-    """The lowest and highest value of a fixed-point or integer type, and its step."""
-    fraction = precision.width - precision.integer
-    step = 2.0 ** -fraction
-    if precision.signed:
-        return -(2.0 ** (precision.integer - 1)), 2.0 ** (precision.integer - 1) - step, step
-    return 0.0, 2.0 ** precision.integer - step, step
 
 
 def negate_columns(node, columns: np.ndarray) -> None:
@@ -223,12 +216,10 @@ class BipolarOutputAsSigned(OptimizerPass):
                 and node.outputs[0] in node.model.outputs)
 
     def transform(self, model, node):
-        from hls4ml.model.types import IntegerPrecisionType
-
         threshold = node.get_weights("threshold")
-        low, _, step = grid(threshold.type.precision)
-        below = np.asarray(threshold.data, dtype=float) - step
-        if (below < low).any():
+        kind = fixed_type_of(threshold.type.precision)
+        below = np.asarray(threshold.data, dtype=float) - 2.0 ** -kind.fraction
+        if (below < kind.lowest).any():
             raise FlowError(f"unsupported layer: output node '{node.name}' is +1 at every input; hls4ml's ternary "
                             f"threshold cannot say so in {threshold.type.precision}")
         del node.weights["threshold"]

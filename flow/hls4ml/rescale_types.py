@@ -26,7 +26,7 @@ import numpy as np
 from hls4ml.model.optimizer import OptimizerPass
 from hls4ml.model.types import FixedPrecisionType, IntegerPrecisionType, NamedType
 
-from .accumulators import fraction_bits, signed_type_for
+from .accumulators import fixed_type_of, fraction_bits, signed_type_for
 from .flows import insert_pass
 from .nodes import exact_in
 
@@ -62,15 +62,10 @@ def holds_exactly(values, precision) -> bool:
 
 
 def in_range(values, precision) -> bool:
-    """Whether the values lie within a fixed-point or integer type's range (None for other types: no)."""
-    width, integer = getattr(precision, "width", None), getattr(precision, "integer", None)
-    if width is None or integer is None:
-        return False
-    step = 2.0 ** (integer - width)
-    low, high = ((-(2.0 ** (integer - 1)), 2.0 ** (integer - 1) - step) if precision.signed
-                 else (0.0, 2.0 ** integer - step))
+    """Whether the values lie within a fixed-point or integer type's range (for other types: no)."""
+    kind = fixed_type_of(precision)
     values = np.asarray(values, dtype=np.float64)
-    return bool(values.size == 0 or (values.min() >= low and values.max() <= high))
+    return kind is not None and bool(values.size == 0 or (values.min() >= kind.lowest and values.max() <= kind.highest))
 
 
 def named_in_config(node, variable: str) -> bool:

@@ -130,13 +130,12 @@ def _input_quant(model) -> dict | None:
     if node.op_type == "BipolarQuant":
         scale = float(params[0])
         return {"node": node.name, "grid": [-scale, scale, 2 * scale]}
+    from qonnx.custom_op.general.intquant import max_int, min_int
+
     scale, zero_point, bits = (float(value) for value in params)
     attributes = {a.name: a.i for a in node.attribute if a.name in ("signed", "narrow")}
-    narrow = attributes.get("narrow", 0)
-    if attributes.get("signed", 1):
-        low, high = -2 ** (bits - 1) + narrow, 2 ** (bits - 1) - 1
-    else:
-        low, high = 0, 2 ** bits - 1 - narrow
+    signed, narrow = bool(attributes.get("signed", 1)), bool(attributes.get("narrow", 0))
+    low, high = min_int(signed, narrow, int(bits)), max_int(signed, narrow, int(bits))
     return {"node": node.name, "grid": [scale * (low - zero_point), scale * (high - zero_point), scale]}
 
 
