@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import numpy as np
+from hls4ml.backends.vivado.passes.bn_quant import QuantizeDenseOutput
 from hls4ml.model.optimizer import OptimizerPass
 from hls4ml.model.quantizers import BinaryQuantizer
 from hls4ml.model.types import IntegerPrecisionType, NamedType
 
 from ..errors import FlowError
-from .accumulators import fixed_type_of
-from .flows import insert_pass
+from .accumulators import FixedType, fixed_type_of
+from .flows import insert_pass, replace_pass
 
 
 class PerElementScaleIndex(OptimizerPass):
@@ -116,7 +117,7 @@ class BinaryThresholdOnGrid(OptimizerPass):
     number again: there t is the ceil in whole numbers with the Dense's bias folded in, and the bias is
     zeroed here. A channel scaled by s < 0 (x <= t) becomes one of scale -s on -x by negating its column
     of the Dense before (FINN's TFC_1W1A has such channels); elsewhere it has no `>=` form and is refused,
-    as is a threshold above every value the input type holds.
+    as is a threshold above every value the input type holds (one binary input: int<2>, sums -1 and +1).
     """
 
     def match(self, node):
@@ -145,10 +146,17 @@ class BinaryThresholdOnGrid(OptimizerPass):
                                 "consumer; hls4ml drops a binary Dense's bias, which flow folds into one threshold")
             n_in = source.get_attr("n_in")
             threshold = np.clip(np.ceil(-bias / scale - np.asarray(dense_bias.data, dtype=float).reshape(-1)),
-                                -n_in, n_in + 1)  # the sums are -n .. n; hls4ml's threshold type holds this range
+                                -n_in, n_in + 1)  # the sums are -n .. n: -n is always +1, n + 1 never
+            highest = whole_sum_type(n_in).highest
+            # an output threshold compares > t - 1 (BipolarOutputAsSigned), which the type holds
+            if (threshold > highest).any() and not writes_model_output(node.get_output_nodes()[0]):
+                channel = int(np.flatnonzero(threshold > highest)[0])
+                raise FlowError(f"unsupported layer: node '{node.name}' channel {channel} is -1 at every sum of "
+                                f"'{source.name}''s {n_in} binary input(s); hls4ml's threshold type for it, "
+                                f"int<{whole_sum_type(n_in).width}>, cannot say so")
             dense_bias.data = np.zeros_like(np.asarray(dense_bias.data))
         else:
-            kind = fixed_type_of(node.get_input_variable().type.precision)
+            kind = grid_of(node)
             step = 2.0 ** -kind.fraction
             threshold = np.maximum(np.ceil(-bias / scale / step) * step, kind.lowest)  # below every input: always +1
             if (threshold > kind.highest).any():
@@ -163,6 +171,27 @@ class BinaryThresholdOnGrid(OptimizerPass):
 
 
 BINARY_ACTIVATIONS = ("binary", "binary_tanh")
+
+
+def whole_sum_type(n_in: int) -> FixedType:
+    """The type hls4ml's QuantizeDenseOutput gives the whole dot products of n_in binary inputs (bn_quant.py: a
+    signed integer of ceil(log2 n_in) + 2 bits), and the threshold after them."""
+    return FixedType(int(np.ceil(np.log2(n_in))) + 2, int(np.ceil(np.log2(n_in))) + 2, True)
+
+
+def writes_model_output(node) -> bool:
+    return node.outputs[0] in node.model.outputs
+
+
+def grid_of(node) -> FixedType:
+    """The fixed-point type of `node`'s input, whose grid a binary threshold is set on; FlowError where it has
+    none (a float or unresolved type)."""
+    precision = node.get_input_variable().type.precision
+    kind = fixed_type_of(precision)
+    if kind is None:
+        raise FlowError(f"unsupported layer: node '{node.name}' sets a binary threshold on a {precision} input, "
+                        "which has no fixed-point grid; give its input a fixed-point type (a Quant before it)")
+    return kind
 
 
 def whole_dot_products(node) -> bool:
@@ -213,11 +242,11 @@ class BipolarOutputAsSigned(OptimizerPass):
 
     def match(self, node):
         return (node.class_name == "BatchNormalizationQuantizedTanh" and node.get_attr("quantize") == 2
-                and node.outputs[0] in node.model.outputs)
+                and writes_model_output(node))
 
     def transform(self, model, node):
         threshold = node.get_weights("threshold")
-        kind = fixed_type_of(threshold.type.precision)
+        kind = fixed_type_of(threshold.type.precision)  # QuantizeDenseOutput's integer or the input's fixed type
         below = np.asarray(threshold.data, dtype=float) - 2.0 ** -kind.fraction
         if (below < kind.lowest).any():
             raise FlowError(f"unsupported layer: output node '{node.name}' is +1 at every input; hls4ml's ternary "
@@ -231,6 +260,24 @@ class BipolarOutputAsSigned(OptimizerPass):
         node.get_output_variable().type.precision = IntegerPrecisionType(width=2, signed=True)
         return False
 
+
+class QuantizeDenseOutputOnce(QuantizeDenseOutput):
+    """hls4ml's QuantizeDenseOutput (bn_quant.py), once per Dense.
+
+    hls4ml's pass also matches a Dense it has already made whole dot products: when a later pass in its
+    flow returns True (xnor_pooling, after a MaxPool of binary values), hls4ml runs the flow again and
+    quantizes the Dense's 0/1 xnor weights again, to all 1s.
+    """
+
+    def match(self, node):
+        return super().match(node) and not node.get_attr(WHOLE_DOT_PRODUCTS)
+
+    def transform(self, model, node):
+        node.set_attr(WHOLE_DOT_PRODUCTS, True)
+        return super().transform(model, node)
+
+
+WHOLE_DOT_PRODUCTS = "flow_whole_dot_products"
 
 PASSES = {"per_element_scale_index": PerElementScaleIndex}
 PARSE_FLOW = "parse_qonnx"
@@ -246,5 +293,7 @@ def register() -> None:
         insert_pass(PARSE_FLOW, name, optimizer, before="scale_down_mat_mul")
     insert_pass("vivado:quantization", "flow:binary_threshold_on_grid", BinaryThresholdOnGrid,
                 before="vivado:merge_batch_norm_quantized_tanh")
+    replace_pass("vivado:quantization", "vivado:quantize_dense_output", "flow:quantize_dense_output_once",
+                 QuantizeDenseOutputOnce)
     insert_pass("vivado:quantization", "flow:bipolar_output_as_signed", BipolarOutputAsSigned,
                 before="fuse_consecutive_batch_normalization")

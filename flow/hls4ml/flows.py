@@ -20,3 +20,11 @@ def insert_pass(flow: str, name: str, optimizer, before: str) -> None:
     later = optimizers[optimizers.index(before):]
     update_flow(flow, remove_optimizers=later)
     update_flow(flow, add_optimizers=[name, *later])
+
+
+def replace_pass(flow: str, replaced: str, name: str, optimizer) -> None:
+    """Run `optimizer`, registered as `name`, in `flow` where the pass `replaced` ran, which no longer runs there;
+    once."""
+    insert_pass(flow, name, optimizer, before=replaced)
+    if replaced in get_flow(flow).optimizers:
+        update_flow(flow, remove_optimizers=[replaced])

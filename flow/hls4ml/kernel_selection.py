@@ -20,7 +20,8 @@ from ..cost.kernels import UNROLLED
 from ..cost.pareto import spread
 from ..errors import FlowError
 from .layer_settings import dense_weight_names, pinned_menus, resolve_names
-from .nodes import DENSE_WEIGHT_LAYERS, config_entry, exact_weights, layer_shape, weight_layers, weight_matrix
+from .nodes import (DENSE_WEIGHT_LAYERS, config_entry, exact_weights, is_xnor, layer_shape, weight_layers,
+                    weight_matrix)
 from .sparse_layers import SPARSE_KEY
 
 # candidate kernel -> hls4ml's Strategy
@@ -70,6 +71,8 @@ def layer_menus(dense_model, io_type: str) -> dict:
         if node.class_name not in DENSE_WEIGHT_LAYERS:
             continue
         menu = layer_candidates(layer_shape(node), weight_matrix(node), io_type, exact_weights=exact_weights(node))
+        if is_xnor(node):
+            menu = [candidate for candidate in menu if candidate.kernel != "sparse"]
         if io_type == "io_stream":
             menu = [with_line_buffer(c, line_buffer_left_out(node, c.kernel)) for c in menu]
         menus[node.name] = menu

@@ -26,15 +26,27 @@ def weight_matrix_shape(node) -> tuple[int, int]:
 
 
 def weights_of(node):
-    """(data, precision) of a dense node's weights, also where hls4ml's distributed_arithmetic template removed
-    them from the node (flow keeps a copy: flow/hls4ml/distributed_arithmetic.py)."""
+    """(values, precision) of a dense node's weights, also where hls4ml's distributed_arithmetic template removed
+    them from the node (flow keeps a copy: flow/hls4ml/distributed_arithmetic.py). The values are those the
+    weights stand for: hls4ml's xnor bits (QuantizeDenseOutput) 0 and 1 are -1 and +1, none of them pruned."""
     from .distributed_arithmetic import KEPT_WEIGHTS
 
     kept = node.get_attr(KEPT_WEIGHTS)
     if kept is not None:
         return kept
     weights = node.get_weights("weight")
+    if is_xnor(node):
+        return 2 * np.asarray(weights.data) - 1, weights.type.precision
     return weights.data, weights.type.precision
+
+
+def is_xnor(node) -> bool:
+    """Whether the node's weights are hls4ml's xnor bits, multiplied as an xnor of 0/1 inputs: a binary Dense after
+    a threshold (QuantizeDenseOutput). Only hls4ml's dense kernel computes that product."""
+    from hls4ml.model.types import XnorPrecisionType
+
+    weights = node.weights.get("weight")
+    return weights is not None and isinstance(weights.type.precision, XnorPrecisionType)
 
 
 def weight_matrix(node, data: np.ndarray | None = None) -> np.ndarray:
