@@ -34,6 +34,12 @@ def joint_recipe(value: str, metrics: dict) -> str:
             f"{len(runs)} seeds ({min(drops):+.2f} to {max(drops):+.2f}); {min(minutes):.0f}-{max(minutes):.0f} min each")
 
 
+def binary_lenet5(value: str, metrics: dict) -> str:
+    drops, csim = metrics["drops_pp"], metrics["compile"]["csim"]
+    return (f"-q or +q in all 4 layers: drop {statistics.mean(drops):+.2f} pp mean over {len(drops)} seeds "
+            f"({min(drops):+.2f} to {max(drops):+.2f}); csim vs QONNX {csim['csim_vs_qonnx']['max_diff_lsb']:.0f} LSB")
+
+
 def quant_step(value: str, metrics: dict) -> str:
     exact, po2 = re.search(r"exact q \S+ \(([+-][\d.]+) pp\), power-of-two q \S+ \(([+-][\d.]+) pp\)", value).groups()
     return f"drop from dense: exact q {exact} pp, power-of-two q {po2} pp (from 167x pruned, seed 0)"
@@ -156,7 +162,7 @@ ROWS = [
     ("admm_prune_lenet5", "LeNet-5 ADMM pruning, no distillation (GPU sweep)", drops_per_ratio),
     ("magnitude_baseline_lenet5", "LeNet-5 magnitude pruning, no distillation (GPU sweep)", drops_per_ratio),
     ("admm_joint_recipe", "LeNet-5 joint ADMM (progressive recipe, 8-bit activations), from scratch", joint_recipe),
-    ("admm_binary_lenet5", "LeNet-5 binarized by ADMM (1-bit weights), 8-bit activations", None),
+    ("admm_binary_lenet5", "LeNet-5 binarized by ADMM (1-bit weights), 8-bit activations", binary_lenet5),
     ("admm_quant_step_lenet5", "ADMM quantization: exact vs power-of-two step", quant_step),
     ("sparse_csim_equality", "Compressed LeNet-5: all-sparse vs all-dense csim", None),
     ("sparse_memory", "Compressed LeNet-5 weights on PYNQ-Z2", sparse_memory),
