@@ -27,6 +27,8 @@ MODELS = {
                  "MNIST test images"),
     "TFC_1W1A": (f"{ZOO}/MNIST__Brevitas_FINN_TFC__TFC__TFC_1W1A.onnx", ["--data-dir", f"{{shared}}/{MNIST}"],
                  "MNIST test images"),
+    "TFC_1W2A": (f"{ZOO}/MNIST__Brevitas_FINN_TFC__TFC__TFC_1W2A.onnx", ["--data-dir", f"{{shared}}/{MNIST}"],
+                 "MNIST test images"),
     "JetTagging": (f"{ZOO}/JetTagging__QKeras_hls4ml_3layer__qkeras_jettagging.onnx", ["--input-range=-3,3"],
                    "uniform in [-3, 3): the 16 jet features standardized as in hls4ml's tutorial (no input Quant)"),
     "GSCV2_kwsmlp": (f"{ZOO}/GSCV2__kwsmlp_w3a3__kwsmlp_w3a3.onnx", ["--float32-rescales"],
@@ -70,7 +72,8 @@ def row_value(records: dict) -> str:
     verified = [name for name, record in records.items() if record.get("passed")]
     exact = [name for name in verified if records[name]["lsb_bound_enforced"]]
     fits = [name for name, record in records.items() if (record.get("fit") or {}).get("fits")]
-    return (f"{len(verified)} of {len(records)} verify (argmax 1.0; "
+    ties = sum((record.get("csim_vs_qonnx") or {}).get("argmax_ties", 0) for record in records.values())
+    return (f"{len(verified)} of {len(records)} verify (argmax agrees but for {ties} float32 tie(s); "
             f"{', '.join(exact) or 'none'} also to the LSB); {len(fits)} fit PYNQ-Z2")
 
 

@@ -34,6 +34,8 @@ def test_csim_matches_qonnx_and_brevitas_bit_exact(default_build):
     outputs = np.load(build_dir / "csim_outputs.npy")
     assert np.allclose(outputs / report["output_lsb"], np.round(outputs / report["output_lsb"]))
     assert report["accuracy"]["csim"] > 0.95
+    # power-of-two scales only: no quantizer rounds after a product hls4ml cannot take exactly
+    assert json.loads((build_dir / "graph.json").read_text())["rescaled_quantizers"] == []
 
 
 def test_tools_absent_steps_say_skipped(default_build):

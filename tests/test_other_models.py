@@ -78,6 +78,9 @@ def test_a_per_channel_weight_scale_converts_and_moves_below_the_matmul(shared_d
     # verify's default inputs for it: the 8-bit narrow input Quant's grid, -127..127 steps of its scale
     quant = json.loads((build_dir / "graph.json").read_text())["input_quant"]
     assert quant["node"] == "Quant_0" and np.allclose(quant["grid"], [-127 * 0.8298504, 127 * 0.8298504, 0.8298504])
+    # its quantizers round after non-power-of-two scales and batch norms: verify's --float32-rescales hint names them
+    graph = json.loads((build_dir / "graph.json").read_text())
+    assert graph["rescaled_quantizers"] == ["Quant_0", "Quant_5", "Quant_6", "Quant_7"]
     register("Vitis")
     model = ModelWrapper(str(build_dir / "model_clean.onnx"))
     config = hls4ml.utils.config.config_from_onnx_model(model, granularity="name", backend="Vitis")

@@ -7,6 +7,8 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
+import numpy as np
+
 from ...errors import FlowError
 from ...frontends.qonnx_transforms import (AddZeroBiasToGemm, QuantOpsToQonnxDomain, RemoveNoOpNodes,
                                             RemoveOutputSoftmax, RemoveReluBeforeUnsignedQuant)
@@ -108,12 +110,33 @@ def run(ctx: StepContext) -> dict:
         "output_quantized": output_producer is not None and output_producer.op_type in {"Quant", "BipolarQuant"},
         "ops": ops,
         "input_quant": _input_quant(reference),
+        "rescaled_quantizers": _rescaled_quantizers(model),
     }
     atomic_write_json(ctx.path(GRAPH), graph)
     removed = {**({"no_ops_removed": no_ops.removed} if no_ops.removed else {}),
                **({"output_softmax_removed": softmax.removed} if softmax.removed else {}),
                **({"relus_before_unsigned_quant_removed": len(relus.removed)} if relus.removed else {})}
     return {"nodes": len(ops), "input_shape": input_shape, **removed}
+
+
+def _rescaled_quantizers(model) -> list[str]:
+    """The activation Quants that round after a scale hls4ml cannot apply exactly: their own scale, or a batch
+    norm, Mul or Div just before them, not a power of two. hls4ml computes that product in fixed point, qonnx in
+    float32, and the two can round a value on either side of a half step (verify's --float32-rescales hint)."""
+    def powers_of_two(name: str) -> bool:
+        value = model.get_initializer(name)
+        return value is not None and bool(np.all(np.log2(np.abs(value[value != 0])) % 1 == 0))
+
+    found = []
+    for node in model.graph.node:
+        if node.op_type != "Quant" or model.get_initializer(node.input[0]) is not None:
+            continue
+        producer = model.find_producer(node.input[0])
+        rescaled = producer is not None and (producer.op_type == "BatchNormalization" or (
+            producer.op_type in ("Mul", "Div") and not powers_of_two(producer.input[1])))
+        if rescaled or not powers_of_two(node.input[1]):
+            found.append(node.name)
+    return found
 
 
 def _input_quant(model) -> dict | None:

@@ -21,7 +21,6 @@ from ..step import Step, StepContext
 
 REQUIRED_ARGMAX_AGREEMENT = 1.0
 MAX_LSB_DIFFERENCE = 1.0
-RESCALE_OPS = ("BatchNormalization", "Mul", "Div", "Quant")  # what becomes a rescale in hls4ml
 # two samples already overlap in the stream top; the third runs it in its steady state
 FIFO_CHECK_SAMPLES = 3
 FIFO_CHECK_DIR = "fifo_check"  # scratch: the check's rewritten copies and program, never synthesized
@@ -159,9 +158,10 @@ def run(ctx: StepContext) -> dict:
     report["passed"] = not failures
     atomic_write_json(ctx.path(CSIM_REPORT), report)
     if failures:
-        hint = ("; where a batch norm or a non-power-of-two scale feeds a quantizer, --float32-rescales makes "
-                "hls4ml round as qonnx does" if reference_name == "qonnx" and not ctx.config.float32_rescales
-                and any(op in graph["ops"] for op in RESCALE_OPS) else "")
+        rescaled = graph.get("rescaled_quantizers", []) if reference_name == "qonnx" else []
+        hint = (f"; {', '.join(rescaled[:3])}{' ...' if len(rescaled) > 3 else ''} round after a batch norm or a "
+                "non-power-of-two scale: --float32-rescales makes hls4ml round there as qonnx does"
+                if rescaled and not ctx.config.float32_rescales else "")
         raise VerificationError(f"verification failed ({'; '.join(failures)}){hint}; see {ctx.path(CSIM_REPORT)}")
     return {"reference": reference_name,
             "argmax_agreement": report[f"csim_vs_{reference_name}"]["argmax_agreement"],
