@@ -37,6 +37,8 @@ MODELS = {
                   "bipolar -1/+1 features, as FINN's UNSW-NB15 data feeds it ((x + 1) / 2 inside the model)"),
     "MLPerf_Tiny_KWS": ("reference/onnx/mlperf_tiny_KWS-W3A3_QONNX_model.onnx", ["--float32-rescales"],
                         "the grid of its 8-bit input Quant"),
+    "bnn_fc_1layer": ("reference/onnx/hls4ml_example-models/bnn_model_fc_1layer.onnx", [],
+                      "the grid of its input BipolarQuant (-1/+1)"),
     "conv2d_small": ("reference/onnx/hls4ml_example-models/conv2d_small_keras.onnx", [],
                      "uniform in [0, 1): a float model with no input Quant and no dataset"),
 }
