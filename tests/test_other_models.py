@@ -1,7 +1,7 @@
 """Other people's QONNX models from ../shared (FINN, hls4ml, MLPerf Tiny, the QONNX model zoo): each compiles and
 its csim equals qonnx's execution, on its own kind of input. FINN's TFC_2W2A has its own file
-(test_external_qonnx.py). The two keyword-spotting MLPs and the jet tagger are built whole only by
-bench/external_models.py (all seven, 500 inputs each, every step): their builds would take the suite past its
+(test_external_qonnx.py). The two keyword-spotting MLPs, the jet tagger and FINN's TFC_1W2A are built whole only
+by bench/external_models.py (all nine, 500 inputs each, every step): their builds would take the suite past its
 20 minutes. Here the keyword-spotting MLP's hls4ml conversion, which hls4ml 1.3 cannot do alone, and the
 rescale constant types they need are tested on their own."""
 import json
@@ -19,6 +19,8 @@ MODELS = {
                  "mnist-test"),
     "UNSW_NB15": (f"{ZOO}/UNSW_NB15__unsw_nb15_mlp_w2a2__unsw_nb15-mlp-w2a2.onnx", ["--input-range=-1,1,2"],
                   "random-grid[-1..1 step 2] (--input-range"),
+    "bnn_fc_1layer": ("reference/onnx/hls4ml_example-models/bnn_model_fc_1layer.onnx", [],
+                      "random-grid[-1..1 step 2] (the grid of input Quant 'BipolarQuant_0'"),
     "conv2d_small": ("reference/onnx/hls4ml_example-models/conv2d_small_keras.onnx", [],
                      "uniform-random[0,1) (no input Quant"),
 }
@@ -39,7 +41,7 @@ def test_model_compiles_and_csim_equals_qonnx(name, shared_dir, tmp_path):
         assert report["csim_vs_qonnx"]["max_diff_lsb"] == 0.0
     assert report["fifo_check"]["passed"], report["fifo_check"]
     outputs = np.load(build_dir / "csim_outputs.npy")
-    if name == "UNSW_NB15":  # a BipolarQuant output leaves as -1 / +1 (hls4ml's xnor bit would say 0 / 1)
+    if name in ("UNSW_NB15", "bnn_fc_1layer"):  # a BipolarQuant output leaves as -1 / +1, not an xnor 0 / 1
         assert report["output_precision"] == "int<2>" and set(np.unique(outputs)) == {-1.0, 1.0}
     else:
         assert len(np.unique(outputs.argmax(1))) > 1  # the inputs reach the output
