@@ -73,6 +73,19 @@ def test_unsupported_layer_names_node_and_op(tmp_path):
     assert_one_line_exit_2(result, "node 'mystery_erf'", "op 'Erf'")
 
 
+def test_an_attribute_qonnx_needs_and_onnx_defaults_is_named(tmp_path):
+    """A MaxPool without `pads` is valid ONNX (it defaults to 0), but qonnx's channels-last conversion needs it."""
+    path = tmp_path / "maxpool.onnx"
+    graph = helper.make_graph(
+        [helper.make_node("MaxPool", ["x"], ["y"], name="pool", kernel_shape=[2, 2], strides=[2, 2])], "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2, 4, 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 2, 2, 2])],
+    )
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 11)]), path)
+    result = run_flow_in_process("compile", "--model", str(path), "--out", str(tmp_path / "b"))
+    assert_one_line_exit_2(result, "channels-last", "attribute pads unspecified", "MaxPool")
+
+
 def test_dynamic_input_shape(tmp_path):
     path = tmp_path / "dynamic.onnx"
     dynamic_model(path)

@@ -55,11 +55,14 @@ def test_a_threshold_no_sum_of_one_binary_input_reaches_is_refused_inside_the_mo
     binary_mlp(inside, [4, 1, 2, 2], [[0.0], [1.5, 0.0], [0.0, 0.0]])
     result = convert_step(inside, tmp_path / "inside")
     assert result.returncode == 2
-    assert "channel 0 is -1 at every sum of 'Dense_MatMul_1''s 1 binary input(s)" in result.stderr
+    assert "channel 0 is -1 at every sum of the 1 binary input(s) of 'Dense_MatMul_1'" in result.stderr
     assert "int<2>" in result.stderr and "Traceback" not in result.stderr
     at_output = tmp_path / "at_output.onnx"
     binary_mlp(at_output, [4, 1, 2], [[0.0], [1.5, 0.0]])
     assert convert_step(at_output, tmp_path / "at_output").returncode == 0
+    two_inputs = tmp_path / "two_inputs.onnx"  # sums -2, 0, 2 in int<3>: a threshold of 3 fits
+    binary_mlp(two_inputs, [4, 2, 2, 2], [[0.0, 0.0], [2.5, 0.0], [0.0, 0.0]])
+    assert convert_step(two_inputs, tmp_path / "two_inputs").returncode == 0
 
 
 @pytest.fixture(scope="module")
@@ -89,7 +92,7 @@ def test_binary_dense_layers_become_whole_dot_products_once_and_none_of_their_we
     from hls4ml.model.optimizer import get_optimizer
     from qonnx.core.modelwrapper import ModelWrapper
 
-    from flow.hls4ml.kernel_selection import layer_menus
+    from flow.hls4ml.kernel_selection import layer_menus, sparse_layers
     from flow.hls4ml.nodes import is_xnor, layer_shape
 
     model = convert(ModelWrapper(str(tfc_1w1a_clean)), tmp_path / "prj")
@@ -104,6 +107,7 @@ def test_binary_dense_layers_become_whole_dot_products_once_and_none_of_their_we
         assert shape.nonzeros == shape.n_in * shape.n_out  # an xnor 0 is -1, not a pruned weight
         assert {candidate.kernel for candidate in menus[node.name]}.isdisjoint({"sparse"})
         assert not once.match(node)  # a rerun of hls4ml's flow leaves the layer as it is
+    assert sparse_layers("all", model, []) == []  # --sparse all: every layer that has pruned weights
     # hls4ml's own pass matches the finished layer again and quantizes its bits once more, to all 1s
     layer = xnor[0]
     assert QuantizeDenseOutput().match(layer)
@@ -114,8 +118,9 @@ def test_binary_dense_layers_become_whole_dot_products_once_and_none_of_their_we
 
 def test_the_sparse_kernel_is_refused_for_a_binary_layer_in_one_line(shared_dir, tmp_path):
     """Its xnor 0 bits are -1 weights, not pruned ones; the sparse kernel would drop them."""
-    result = run_flow_in_process("compile", "--model", str(shared_dir / TFC_1W1A), "--sparse", "all", "--to-step",
-                                 "hls4ml", "--out", str(tmp_path / "build"), "--no-progress")
+    result = run_flow_in_process("compile", "--model", str(shared_dir / TFC_1W1A), "--sparse", "Dense_MatMul_2",
+                                 "--to-step", "hls4ml", "--out", str(tmp_path / "build"), "--no-progress")
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1].startswith(
-        "error: layer Dense_MatMul_0 is a binary layer of xnor products")
+        "error: --sparse names Dense_MatMul_2, a binary layer of xnor products")
+    assert not (tmp_path / "build" / "hls_config.json").exists()

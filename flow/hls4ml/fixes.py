@@ -5,7 +5,7 @@ import numpy as np
 from hls4ml.backends.vivado.passes.bn_quant import QuantizeDenseOutput
 from hls4ml.model.optimizer import OptimizerPass
 from hls4ml.model.quantizers import BinaryQuantizer
-from hls4ml.model.types import IntegerPrecisionType, NamedType
+from hls4ml.model.types import FixedPrecisionType, IntegerPrecisionType, NamedType
 
 from ..errors import FlowError
 from .accumulators import FixedType, fixed_type_of
@@ -152,7 +152,7 @@ class BinaryThresholdOnGrid(OptimizerPass):
             if (threshold > highest).any() and not writes_model_output(node.get_output_nodes()[0]):
                 channel = int(np.flatnonzero(threshold > highest)[0])
                 raise FlowError(f"unsupported layer: node '{node.name}' channel {channel} is -1 at every sum of "
-                                f"'{source.name}''s {n_in} binary input(s); hls4ml's threshold type for it, "
+                                f"the {n_in} binary input(s) of '{source.name}'; hls4ml's threshold type for it, "
                                 f"int<{whole_sum_type(n_in).width}>, cannot say so")
             dense_bias.data = np.zeros_like(np.asarray(dense_bias.data))
         else:
@@ -185,10 +185,10 @@ def writes_model_output(node) -> bool:
 
 def grid_of(node) -> FixedType:
     """The fixed-point type of `node`'s input, whose grid a binary threshold is set on; FlowError where it has
-    none (a float or unresolved type)."""
+    none (a float, xnor or unresolved type)."""
     precision = node.get_input_variable().type.precision
     kind = fixed_type_of(precision)
-    if kind is None:
+    if not isinstance(precision, (FixedPrecisionType, IntegerPrecisionType)) or kind is None:
         raise FlowError(f"unsupported layer: node '{node.name}' sets a binary threshold on a {precision} input, "
                         "which has no fixed-point grid; give its input a fixed-point type (a Quant before it)")
     return kind

@@ -34,7 +34,8 @@ def parse_selection(spec: str) -> str | list[str]:
 
 
 def sparse_layers(spec: str, dense_model, source_layers: list[str]) -> list[str]:
-    """hls4ml names of the layers `--sparse` pins to the sparse kernel (all, none or names; auto is the chooser's).
+    """hls4ml names of the layers `--sparse` pins to the sparse kernel (all, none or names; auto is the chooser's);
+    `all` leaves binary xnor layers out, and naming one is refused.
 
     `dense_model` is the model converted with no sparse layer. Names may be hls4ml's or, when the
     source lists as many weight layers as hls4ml has (a flow checkpoint: conv1, fc1), the source's
@@ -43,9 +44,15 @@ def sparse_layers(spec: str, dense_model, source_layers: list[str]) -> list[str]
     selection = parse_selection(spec)
     if selection == "none":
         return []
+    binary = {node.name for node in weight_layers(dense_model) if is_xnor(node)}
     if selection == "all":
-        return dense_weight_names(dense_model)
-    return list(resolve_names(selection, dense_model, source_layers, weight_only=True, what="--sparse").values())
+        return [name for name in dense_weight_names(dense_model) if name not in binary]
+    names = list(resolve_names(selection, dense_model, source_layers, weight_only=True, what="--sparse").values())
+    for name in names:
+        if name in binary:
+            raise FlowError(f"--sparse names {name}, a binary layer of xnor products, which only hls4ml's dense "
+                            "kernel computes (none of its weights is pruned); leave it out of --sparse")
+    return names
 
 
 def target_interval(board: Board, target_fps: float) -> int:

@@ -22,7 +22,7 @@ from ..errors import FlowError
 from ..paths import atomic_write_json
 from ..quiet import stdout_to
 from . import register
-from .nodes import weight_layers
+from .nodes import is_xnor, weight_layers
 from .sparse_layers import SPARSE_KEY
 
 WEIGHT_OPS = ("Conv", "MatMul", "Gemm")
@@ -103,6 +103,8 @@ def convert_layer(build_dir: Path, node, first: str, last: str, kernel: str):
     import hls4ml
     from qonnx.core.modelwrapper import ModelWrapper
 
+    if is_xnor(node):  # cut out, its input is no threshold: hls4ml would not build the xnor product there
+        return "skipped: a binary layer of xnor products, which only the whole model builds"
     precision = node.get_input_variable().type.precision
     if precision.width > MAX_INPUT_BITS:
         return (f"skipped: input {precision} is wider than the {MAX_INPUT_BITS} bits hls4ml takes at a model input; "

@@ -32,21 +32,26 @@ def weights_of(node):
     from .distributed_arithmetic import KEPT_WEIGHTS
 
     kept = node.get_attr(KEPT_WEIGHTS)
-    if kept is not None:
-        return kept
-    weights = node.get_weights("weight")
-    if is_xnor(node):
-        return 2 * np.asarray(weights.data) - 1, weights.type.precision
-    return weights.data, weights.type.precision
+    if kept is None:
+        weights = node.get_weights("weight")
+        kept = weights.data, weights.type.precision
+    data, precision = kept
+    if is_xnor_type(precision):
+        return 2 * np.asarray(data, dtype=np.int64) - 1, precision
+    return data, precision
 
 
 def is_xnor(node) -> bool:
     """Whether the node's weights are hls4ml's xnor bits, multiplied as an xnor of 0/1 inputs: a binary Dense after
     a threshold (QuantizeDenseOutput). Only hls4ml's dense kernel computes that product."""
+    weights = node.weights.get("weight")
+    return weights is not None and is_xnor_type(weights.type.precision)
+
+
+def is_xnor_type(precision) -> bool:
     from hls4ml.model.types import XnorPrecisionType
 
-    weights = node.weights.get("weight")
-    return weights is not None and isinstance(weights.type.precision, XnorPrecisionType)
+    return isinstance(precision, XnorPrecisionType)
 
 
 def weight_matrix(node, data: np.ndarray | None = None) -> np.ndarray:

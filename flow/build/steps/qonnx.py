@@ -87,9 +87,13 @@ def run(ctx: StepContext) -> dict:
         reference = model
         # where a Transpose is left on the NCHW input (a layer works per channel), the input too: hls4ml would
         # keep that Transpose as a whole-frame buffer; a model that only flattens its input has it folded away
-        converted = model.transform(ConvertToChannelsLastAndClean())
-        if any(node.op_type == "Transpose" for node in converted.find_consumers(converted.graph.input[0].name)):
-            converted = model.transform(ConvertToChannelsLastAndClean(make_input_channels_last=True))
+        try:
+            converted = model.transform(ConvertToChannelsLastAndClean())
+            if any(node.op_type == "Transpose" for node in converted.find_consumers(converted.graph.input[0].name)):
+                converted = model.transform(ConvertToChannelsLastAndClean(make_input_channels_last=True))
+        except Exception as exc:
+            raise FlowError(f"qonnx cannot convert the model to channels-last ({' '.join(str(exc).split())[:160]}); "
+                            "set what it names in the model (qonnx does not fill in ONNX's default attributes)") from None
         # after `reference`: verify compares csim with the model that still has these Relus
         relus = RemoveReluBeforeUnsignedQuant()
         model = converted.transform(relus)
