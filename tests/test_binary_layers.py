@@ -2,10 +2,6 @@
 whole dot products of 0/1 bits (hls4ml's QuantizeDenseOutput), which flow must neither quantize twice, nor count as
 pruned, nor give a threshold its type cannot hold. FINN's TFC_1W1A from ../shared and small
 binary MLPs built here (one hidden neuron: the narrowest threshold type)."""
-import importlib.util
-import json
-import shutil
-
 import numpy as np
 import onnx
 import pytest
@@ -15,7 +11,6 @@ from conftest import run_flow_in_process
 
 TFC_1W1A = "reference/onnx/qonnx_model_zoo/MNIST__Brevitas_FINN_TFC__TFC__TFC_1W1A.onnx"
 QONNX_DOMAIN = "qonnx.custom_op.general"
-RTL_TOOLS = all(shutil.which(tool) for tool in ("yosys", "verilator")) and importlib.util.find_spec("da4ml")
 
 
 def binary_mlp(path, widths: list[int], means: list[list[float]]) -> None:
@@ -130,19 +125,3 @@ def test_the_sparse_kernel_is_refused_for_a_binary_layer_in_one_line(shared_dir,
         "error: --sparse names Dense_MatMul_2, a binary layer of xnor products")
     assert not (tmp_path / "build" / "hls_config.json").exists()
 
-
-@pytest.mark.skipif(not RTL_TOOLS, reason="yosys, verilator or da4ml (the rtl extra) not installed")
-def test_the_rtl_step_leaves_a_binary_layer_to_hls4ml_and_checks_the_others(tmp_path):
-    """flow's RTL forms take the layer's input as the numbers QONNX computes, where an xnor layer's input is 0/1
-    bits that stand for -1/+1: checked anyway, its dense form disagreed with QONNX and failed the build."""
-    model = tmp_path / "binary.onnx"
-    binary_mlp(model, [4, 3, 2], [[0.0, 0.5, -0.5], [1.5, 0.0]])
-    build_dir = tmp_path / "build"
-    result = run_flow_in_process("compile", "--model", str(model), "--input-range=-1,1,2", "--n-samples", "20",
-                                 "--rtl", "--to-step", "rtl", "--out", str(build_dir), "--no-progress")
-    assert result.returncode == 0, result.stderr[-3000:]
-    rows = json.loads((build_dir / "rtl" / "summary.json").read_text())["layers"]
-    checked = {(row["name"], row["kernel"]): row["verilator_bit_exact"] for row in rows}
-    assert checked == {("Dense_MatMul_0", "dense_constant"): True, ("Dense_MatMul_0", "sparse"): True,
-                       ("Dense_MatMul_1", "dense_constant"): None, ("Dense_MatMul_1", "sparse"): None}
-    assert all("xnor" in row["status"] for row in rows if row["name"] == "Dense_MatMul_1")

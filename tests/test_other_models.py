@@ -64,35 +64,62 @@ def test_an_argmax_between_outputs_float32_holds_equal_is_a_tie_not_a_disagreeme
     assert compare(wrong, reference, lsb=2.0**-16)["argmax_agreement_beyond_ties"] == 0.5
 
 
-def test_a_per_channel_weight_scale_converts_and_moves_below_the_matmul(shared_dir, tmp_path):
-    """GSCV2's QuantLinear weights have one scale per output channel. hls4ml 1.3 broadcasts it over the whole
-    weight matrix and cannot move it below the MatMul, and its conversion ends in an IndexError; with flow's pass
-    every Dense holds the integer codes and the scale is a rescale after it."""
+def prepared_and_converted(model_path, build_dir):
+    """The model after flow's qonnx step (its build dir) and hls4ml's conversion of it with flow's passes."""
     import hls4ml
     from qonnx.core.modelwrapper import ModelWrapper
 
     from flow.hls4ml import register
 
-    build_dir = tmp_path / "build"
-    result = run_flow_in_process("compile", "--model", str(shared_dir / ZOO / "GSCV2__kwsmlp_w3a3__kwsmlp_w3a3.onnx"),
-                                 "--to-step", "qonnx", "--out", str(build_dir), "--no-progress")
+    result = run_flow_in_process("compile", "--model", str(model_path), "--to-step", "qonnx", "--out", str(build_dir),
+                                 "--no-progress")
     assert result.returncode == 0, result.stderr[-3000:]
-    # verify's default inputs for it: the 8-bit narrow input Quant's grid, -127..127 steps of its scale
-    quant = json.loads((build_dir / "graph.json").read_text())["input_quant"]
-    assert quant["node"] == "Quant_0" and np.allclose(quant["grid"], [-127 * 0.8298504, 127 * 0.8298504, 0.8298504])
-    # its quantizers round after non-power-of-two scales and batch norms: verify's --float32-rescales hint names them
-    graph = json.loads((build_dir / "graph.json").read_text())
-    assert graph["rescaled_quantizers"] == ["Quant_0", "Quant_5", "Quant_6", "Quant_7"]
     register("Vitis")
     model = ModelWrapper(str(build_dir / "model_clean.onnx"))
     config = hls4ml.utils.config.config_from_onnx_model(model, granularity="name", backend="Vitis")
-    converted = hls4ml.converters.convert_from_onnx_model(model, hls_config=config, backend="Vitis",
-                                                          output_dir=str(tmp_path / "prj"))
+    return hls4ml.converters.convert_from_onnx_model(model, hls_config=config, backend="Vitis",
+                                                     output_dir=str(build_dir / "prj"))
+
+
+def test_a_per_channel_weight_scale_converts_and_moves_below_the_matmul(shared_dir, tmp_path):
+    """GSCV2's QuantLinear weights have one scale per output channel. hls4ml 1.3 broadcasts it over the whole
+    weight matrix and cannot move it below the MatMul, and its conversion ends in an IndexError; with flow's pass
+    every Dense holds the integer codes and the scale is a rescale after it."""
+    build_dir = tmp_path / "build"
+    converted = prepared_and_converted(shared_dir / ZOO / "GSCV2__kwsmlp_w3a3__kwsmlp_w3a3.onnx", build_dir)
+    # verify's default inputs for it: the 8-bit narrow input Quant's grid, -127..127 steps of its scale
+    graph = json.loads((build_dir / "graph.json").read_text())
+    quant = graph["input_quant"]
+    assert quant["node"] == "Quant_0" and np.allclose(quant["grid"], [-127 * 0.8298504, 127 * 0.8298504, 0.8298504])
+    # its quantizers round after non-power-of-two scales and batch norms: verify's --float32-rescales hint names them
+    assert graph["rescaled_quantizers"] == ["Quant_0", "Quant_5", "Quant_6", "Quant_7"]
     dense = [node for node in converted.get_layers() if node.class_name == "Dense"]
     assert len(dense) == 4
     for node in dense:
         weights = node.get_weights("weight").data
         assert np.array_equal(weights, np.round(weights)) and np.abs(weights).max() <= 3  # 3-bit narrow codes
+
+
+def test_the_jet_tagger_and_tfc_1w2a_convert_as_the_bench_builds_them(shared_dir, tmp_path):
+    """Both are verified whole (500 inputs) by bench/external_models.py only; here the conversion that build
+    starts from. The jet tagger's QuantReLUs lose their Relus (its unsigned Quants clip at 0) and its softmax
+    (the build outputs logits); TFC_1W2A's binary weights, before 2-bit activations and no threshold, are -1/+1
+    signed integers in ordinary products, not hls4ml's xnor bits."""
+    from flow.hls4ml.nodes import is_xnor
+
+    jet = prepared_and_converted(shared_dir / ZOO / "JetTagging__QKeras_hls4ml_3layer__qkeras_jettagging.onnx",
+                                 tmp_path / "jet")
+    steps = json.loads((tmp_path / "jet" / "summary.json").read_text())["steps"]
+    assert steps["qonnx"]["relus_before_unsigned_quant_removed"] == 3
+    assert steps["qonnx"]["output_softmax_removed"] == ["Softmax_0"]
+    assert not [node.name for node in jet.get_layers() if node.get_attr("activation") in ("relu", "softmax")]
+    tfc = prepared_and_converted(shared_dir / ZOO / "MNIST__Brevitas_FINN_TFC__TFC__TFC_1W2A.onnx", tmp_path / "tfc")
+    dense = [node for node in tfc.get_layers() if node.class_name == "Dense"]
+    assert len(dense) == 4
+    for node in dense:
+        weights = node.get_weights("weight")
+        assert not is_xnor(node) and set(np.unique(weights.data)) == {-1, 1}
+        assert str(weights.type.precision) == "int<2>"
 
 
 def test_rescale_constants_get_the_integer_bits_they_need_and_float32_bits_on_request():
