@@ -24,6 +24,15 @@ def test_signed_type_for_takes_the_fewest_integer_bits():
     assert signed_type_for(0.0, 0.0, 0) == FixedType(1, 1)
 
 
+def test_float_and_xnor_types_have_no_fixed_range():
+    from hls4ml.model.types import FixedPrecisionType, FloatPrecisionType, IntegerPrecisionType, XnorPrecisionType
+
+    assert fixed_type_of(FixedPrecisionType(8, 3, signed=False)) == FixedType(8, 3, False)
+    assert fixed_type_of(IntegerPrecisionType(4)) == FixedType(4, 4, True)
+    # hls4ml's float type has `width` and `integer` attributes too, and an xnor bit's 0 stands for -1
+    assert fixed_type_of(FloatPrecisionType()) is None and fixed_type_of(XnorPrecisionType()) is None
+
+
 def worst_inputs(weights: np.ndarray, shape: list[int], kind: FixedType) -> np.ndarray:
     """Per output row j, the input making its sum highest (w > 0 at the type's top, w < 0 at its bottom), then
     the one making it lowest. A convolution's pattern (filt_h, filt_w, n_chan) is tiled from the image's

@@ -51,11 +51,13 @@ class FixedType:
 
 
 def fixed_type_of(precision) -> FixedType | None:
-    """An hls4ml precision as a FixedType; None for types without a fixed range (float, auto)."""
-    width, integer = getattr(precision, "width", None), getattr(precision, "integer", None)
-    if width is None or integer is None:
+    """An hls4ml precision as a FixedType; None for types without a fixed range (float, auto, and xnor, whose 0
+    stands for -1)."""
+    from hls4ml.model.types import FixedPrecisionType, IntegerPrecisionType
+
+    if not isinstance(precision, (FixedPrecisionType, IntegerPrecisionType)):
         return None
-    return FixedType(int(width), int(integer), bool(getattr(precision, "signed", True)))
+    return FixedType(int(precision.width), int(precision.integer), bool(precision.signed))
 
 
 def fraction_bits(values: np.ndarray, limit: int) -> int:

@@ -5,7 +5,7 @@ import numpy as np
 from hls4ml.backends.vivado.passes.bn_quant import QuantizeDenseOutput
 from hls4ml.model.optimizer import OptimizerPass
 from hls4ml.model.quantizers import BinaryQuantizer
-from hls4ml.model.types import FixedPrecisionType, IntegerPrecisionType, NamedType
+from hls4ml.model.types import IntegerPrecisionType, NamedType
 
 from ..errors import FlowError
 from .accumulators import FixedType, fixed_type_of
@@ -176,7 +176,8 @@ BINARY_ACTIVATIONS = ("binary", "binary_tanh")
 def whole_sum_type(n_in: int) -> FixedType:
     """The type hls4ml's QuantizeDenseOutput gives the whole dot products of n_in binary inputs (bn_quant.py: a
     signed integer of ceil(log2 n_in) + 2 bits), and the threshold after them."""
-    return FixedType(int(np.ceil(np.log2(n_in))) + 2, int(np.ceil(np.log2(n_in))) + 2, True)
+    bits = int(np.ceil(np.log2(n_in))) + 2
+    return FixedType(bits, bits, True)
 
 
 def writes_model_output(node) -> bool:
@@ -188,7 +189,7 @@ def grid_of(node) -> FixedType:
     none (a float, xnor or unresolved type)."""
     precision = node.get_input_variable().type.precision
     kind = fixed_type_of(precision)
-    if not isinstance(precision, (FixedPrecisionType, IntegerPrecisionType)) or kind is None:
+    if kind is None:
         raise FlowError(f"unsupported layer: node '{node.name}' sets a binary threshold on a {precision} input, "
                         "which has no fixed-point grid; give its input a fixed-point type (a Quant before it)")
     return kind
