@@ -123,8 +123,9 @@ def sparse_candidates(shape: LayerShape, matrix: np.ndarray, max_pes: int = MAX_
 
 
 def layer_candidates(shape: LayerShape, matrix: np.ndarray, io_type: str, max_pes: int = MAX_PES,
-                     exact_weights: bool = False) -> list[Candidate]:
+                     exact_weights: bool = False, sparse: bool = True) -> list[Candidate]:
     """Every candidate of the layer whose weights are `matrix` (n_in x n_out, zeros pruned); `exact_weights`: each
-    weight is exactly representable in the layer's weight type (the distributed_arithmetic candidate needs it)."""
+    weight is exactly representable in the layer's weight type (the distributed_arithmetic candidate needs it);
+    `sparse`: the sparse kernel may compute the layer (not hls4ml's xnor layers)."""
     return (dense_candidates(shape, io_type) + unrolled_candidates(shape, matrix, io_type, exact_weights)
-            + sparse_candidates(shape, matrix, max_pes))
+            + (sparse_candidates(shape, matrix, max_pes) if sparse else []))

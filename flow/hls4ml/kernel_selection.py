@@ -77,9 +77,8 @@ def layer_menus(dense_model, io_type: str) -> dict:
     for node in weight_layers(dense_model):
         if node.class_name not in DENSE_WEIGHT_LAYERS:
             continue
-        menu = layer_candidates(layer_shape(node), weight_matrix(node), io_type, exact_weights=exact_weights(node))
-        if is_xnor(node):
-            menu = [candidate for candidate in menu if candidate.kernel != "sparse"]
+        menu = layer_candidates(layer_shape(node), weight_matrix(node), io_type, exact_weights=exact_weights(node),
+                                sparse=not is_xnor(node))
         if io_type == "io_stream":
             menu = [with_line_buffer(c, line_buffer_left_out(node, c.kernel)) for c in menu]
         menus[node.name] = menu

@@ -16,7 +16,7 @@ from hls4ml.model.types import IntegerPrecisionType, NamedType
 from ..errors import FlowError
 from ..sparse.encoding import choose, encode
 from ..sparse.memory import entries_storage
-from .nodes import DENSE_WEIGHT_LAYERS, is_xnor, weight_matrix
+from .nodes import DENSE_WEIGHT_LAYERS, weight_matrix
 
 SPARSE_KEY = "SparseKernels"
 
@@ -47,9 +47,6 @@ class UseSparseKernels(OptimizerPass):
         return settings is not None and node.class_name in DENSE_WEIGHT_LAYERS and node.name in settings["select"]
 
     def transform(self, model, node):
-        if is_xnor(node):
-            raise FlowError(f"layer {node.name} is a binary layer of xnor products, which only hls4ml's dense kernel "
-                            "computes; none of its weights is pruned: leave it dense (--sparse with other layers)")
         settings = sparse_settings(model)
         weights, matrix = node.get_weights("weight"), weight_matrix(node)
         try:

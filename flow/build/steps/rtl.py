@@ -60,9 +60,9 @@ def run(ctx: StepContext) -> dict:
         return {"status": reason}
     from ...cost import gate_level
     from ...cost.kernels import SparseKernel, sparse_call_cycles
+    from ...hls4ml.nodes import is_xnor, weight_layers
     from ...rtl import verilator, yosys
     from ...rtl.checks import check_constant_layer, check_sparse_layer, layer_fields
-    from ...hls4ml.nodes import is_xnor, weight_layers
     from ...rtl.layers import FormNotBuilt, layer_vectors
 
     family = yosys.FAMILIES[ctx.board.family]
