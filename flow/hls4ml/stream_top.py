@@ -35,7 +35,7 @@ typedef hls::axis<ap_int<{out_container}>, 0, 0, 0> out_word_t;
 
 {model_process}// Free-running (ap_ctrl_none), one sample per invocation: a dataflow region of three processes
 // restarts as soon as read is free, so read decodes sample s + 1 while the model runs s and write
-// sends s - 1; the model's own layers overlap samples the same way. Each FIFO holds one whole
+// sends s - 1; {model_overlap}. Each FIFO holds one whole
 // sample, as hls4ml sizes its own layer FIFOs (one frame), so read can finish the next sample
 // before the model takes it. `last` carries each sample's TLAST from read to write.
 void {top}(hls::stream<in_word_t> &in_stream, hls::stream<out_word_t> &out_stream) {{
@@ -94,10 +94,12 @@ def write_axis_top(hls_model, io_type: str) -> Path:
         # a FIFO slot is one packet of the model's stream: n_elem values
         channels = {"in_depth": n_in // inputs.type.n_elem, "out_depth": n_out // outputs.type.n_elem,
                     "read": "read_packets", "write": "write_packets", "model_process": "",
+                    "model_overlap": "the model's own layers overlap samples the same way",
                     "model_call": STREAM_MODEL.format(**names)}
     else:
         channels = {"in_depth": n_in, "out_depth": n_out,
                     "read": "read_values", "write": "write_values", "model_process": PARALLEL_MODEL.format(**names),
+                    "model_overlap": "run_model takes one sample at a time through the model's arrays",
                     "model_call": "run_model(model_in, model_out);"}
     source = TEMPLATE.format(**names, **channels, top=TOP, last_depth=LAST_DEPTH,
                              in_bits=_bits_type(in_precision), out_bits=_bits_type(out_precision),
